@@ -1,0 +1,48 @@
+# The README's commands. `make demo` and `make test` each work on a fresh clone with no other step.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PIP_INSTALL := $(PIP) install -q --disable-pip-version-check -c constraints.txt
+PYTEST_ARGS ?= -n auto
+
+.PHONY: demo test lint bench serve services constraints clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --disable-pip-version-check --upgrade pip
+
+# Stamps so a second run does not reinstall; they go stale when the dependencies change.
+$(VENV)/.all: pyproject.toml constraints.txt | $(PY)
+	$(PIP_INSTALL) -e '.[all]'
+	@touch $@
+
+$(VENV)/.dev: pyproject.toml constraints.txt $(VENV)/.all
+	$(PIP_INSTALL) -e '.[all,dev]'
+	@touch $@
+
+demo: $(VENV)/.all
+	$(VENV)/bin/mlops-mcp demo
+
+services:
+	@bash scripts/ensure-services.sh
+
+test: $(VENV)/.dev services
+	$(PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check mcp_server tests benchmarks
+	$(VENV)/bin/ruff format --check mcp_server tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.all
+	@for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+serve: $(VENV)/.all
+	$(VENV)/bin/mlops-mcp serve
+
+constraints: $(VENV)/.dev
+	{ head -n 2 constraints.txt; $(PIP) freeze --exclude-editable | grep -v '^-e'; } > constraints.new && mv constraints.new constraints.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,93 @@
+"""Cold start: spawn -> `tools/list` answered, `mlops-mcp serve --profile all` vs a bare MCPServer with one tool.
+
+Also the median round trip of a trivial tool call over stdio. Prints one JSON line.
+Targets (issue 2): ratio <= 1.5 with every area registered; round trip < 5 ms median.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+RUNS = 7
+ROUND_TRIPS = 200
+BARE = """
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("bare")
+
+@server.tool()
+def ping() -> str:
+    return "pong"
+
+server.run()
+"""
+
+
+def _env(home: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "OPENBLAS_CORETYPE")}
+    env["MLOPS_MCP_HOME"] = home
+    return env
+
+
+async def _spawn_to_list(params: StdioServerParameters) -> float:
+    started = time.perf_counter()
+    async with Client(params, mode="legacy") as client:
+        await client.list_tools()
+        elapsed = time.perf_counter() - started
+    return elapsed
+
+
+async def _round_trips(params: StdioServerParameters) -> float:
+    async with Client(params, mode="legacy") as client:
+        await client.list_tools()
+        for _ in range(10):  # warm-up
+            await client.call_tool("server_info", {})
+        times = []
+        for _ in range(ROUND_TRIPS):
+            t0 = time.perf_counter()
+            await client.call_tool("server_info", {})
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as home:
+        ours = StdioServerParameters(
+            command=sys.executable,
+            args=["-m", "mcp_server", "serve", "--profile", "all"],
+            env=_env(home),
+            cwd=str(Path(__file__).resolve().parents[1]),
+        )
+        bare = StdioServerParameters(command=sys.executable, args=["-c", BARE], env=_env(home))
+        ours_times, bare_times = [], []
+        for _ in range(RUNS):  # interleaved so drift on the machine hits both alike
+            ours_times.append(await _spawn_to_list(ours))
+            bare_times.append(await _spawn_to_list(bare))
+        rtt = await _round_trips(ours)
+    value, baseline = statistics.median(ours_times), statistics.median(bare_times)
+    print(
+        json.dumps(
+            {
+                "figure": "cold_start_tools_list",
+                "value": round(value, 4),
+                "baseline": round(baseline, 4),
+                "ratio": round(value / baseline, 3),
+                "unit": "s",
+                "runs": RUNS,
+                "round_trip_ms_median": round(rtt * 1000, 3),
+                "targets": {"ratio_max": 1.5, "round_trip_ms_max": 5.0},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    anyio.run(main)

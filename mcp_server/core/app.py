@@ -1,0 +1,279 @@
+"""create_server(settings): the SDK server with every enabled area registered; the stdio and HTTP runners.
+
+This module and core/context.py are the only ones that import the SDK's server classes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from mcp_server import __version__
+from mcp_server.core.config import Settings
+from mcp_server.core.context import AppContext
+from mcp_server.core.errors import MlopsError
+from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
+from mcp_server.core.registry import ToolSpec, bind, select
+
+log = logging.getLogger("mlops_mcp")
+
+INSTRUCTIONS = (
+    "ML-ops tools over real libraries. Paths are relative to the server's workspace root unless absolute "
+    "inside an allowed root. Large artifacts come back as mlops:// links readable with resources/read. "
+    "Call health_check when a tool reports a backend error."
+)
+
+
+def _argument_error(tool: str, err: ValidationError) -> str:
+    """One sentence from pydantic's errors, naming fields but never echoing the rejected values."""
+    first = err.errors()[0]
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    if first["type"] == "value_error":
+        what = first["msg"].removeprefix("Value error, ")  # our own checks name the field themselves
+    else:
+        what = f"'{'.'.join(str(p) for p in first['loc'])}' {first['msg'].lower()}"
+    return f"Invalid arguments for {tool}: {what}{more}; see the tool's input schema."
+
+
+class MlopsServer(MCPServer[AppContext]):
+    """MCPServer plus the call-level half of the boundary: clean argument errors and the audit log."""
+
+    def __init__(self, app: AppContext, specs: list[ToolSpec], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+        self.specs = {s.name: s for s in specs}
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[AppContext, Any] | None = None
+    ) -> Any:
+        spec = self.specs.get(name)
+        started = time.perf_counter()
+        error: str | None = None
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                error = _argument_error(name, exc.__cause__)
+                raise ToolError(error) from exc.__cause__
+            error = str(exc)
+            raise
+        finally:
+            if spec is not None and not spec.read_only:
+                await self._audit(spec, arguments, context, error, time.perf_counter() - started)
+
+    async def _audit(
+        self,
+        spec: ToolSpec,
+        arguments: dict[str, Any],
+        context: Context[AppContext, Any] | None,
+        error: str | None,
+        seconds: float,
+    ) -> None:
+        client = None
+        try:
+            params = context.request_context.session.client_params if context is not None else None
+            client = params.client_info.name if params is not None else None
+        except (ValueError, AttributeError):
+            pass
+        redacted = {k: ("<secret>" if k in spec.secret_args else v) for k, v in arguments.items()}
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: self.app.store.record_audit(
+                    tool=spec.name,
+                    client=client,
+                    arguments=redacted,
+                    outcome="error" if error else "ok",
+                    error=error,
+                    duration_ms=seconds * 1000,
+                )
+            )
+        except Exception:  # the call's own answer matters more than its audit row
+            log.exception("could not write the audit row for %s", spec.name)
+
+
+MAX_NESTING = 32
+INT64 = 2**63
+
+
+def _check_plain(value: Any, where: str, depth: int = 0) -> None:
+    if depth > MAX_NESTING:
+        raise ValueError(f"'{where}' is nested deeper than {MAX_NESTING} levels")
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not -INT64 <= value < INT64:
+        raise ValueError(f"'{where}' is an integer outside the 64-bit range")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"'{where}' contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_plain(item, f"{where}.{key}" if where else str(key), depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_plain(item, f"{where}[{index}]", depth + 1)
+
+
+class _HardenedArguments(BaseModel):
+    """Arguments are data from an untrusted caller (SECURITY.md 13): no unknown keys, no NaN, no NUL
+    characters, no integers past 64 bits, no absurd nesting."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_values(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            _check_plain(data, "")
+        return data
+
+
+def _harden_arguments(server: MlopsServer, name: str) -> None:
+    tool = server._tool_manager.get_tool(name)
+    assert tool is not None
+    base = tool.fn_metadata.arg_model
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
+    tool.fn_metadata.arg_model = type(base.__name__, (base, _HardenedArguments), {"model_config": config})
+    tool.parameters["additionalProperties"] = False
+
+
+def create_server(
+    settings: Settings, app: AppContext | None = None, extra_tools: Sequence[ToolSpec] = ()
+) -> MlopsServer:
+    """The server for these settings; `extra_tools` registers tools beyond the areas (embedding, tests)."""
+    specs, enabled, _disabled = select(settings)
+    specs = [*specs, *extra_tools]
+    app = app or AppContext.from_settings(settings)
+    app.enabled_areas = enabled
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        yield app
+
+    server = MlopsServer(
+        app,
+        specs,
+        name="mlops-mcp",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+    for spec in specs:
+        server.add_tool(
+            bind(spec, settings.deadline_s, settings.max_output_bytes),
+            name=spec.name,
+            description=spec.description,
+            annotations=spec.annotations,
+            structured_output=True,
+        )
+        _harden_arguments(server, spec.name)
+
+    @server.resource(
+        ARTIFACT_TEMPLATE,
+        name="artifact",
+        description="A report, plot or file written under the server home.",
+    )
+    def artifact(path: str) -> bytes:
+        try:
+            data, _mime = read_artifact(settings.home, path)
+        except MlopsError as err:
+            from mcp.server.mcpserver.exceptions import ResourceError
+
+            raise ResourceError(err.message) from None
+        return data
+
+    return server
+
+
+def tool_definitions_size(server: MlopsServer) -> int:
+    """Bytes of JSON the assistant's context pays for the tool list."""
+
+    async def measure() -> int:
+        tools = await server.list_tools()
+        return len(json.dumps([t.model_dump(by_alias=True, exclude_none=True) for t in tools]))
+
+    return anyio.run(measure)
+
+
+# ---- runners ----
+
+
+async def run_stdio(server: MlopsServer) -> None:
+    """Serve over stdio on the protocol stream kept by the stdout guard (fd 1 already points at stderr)."""
+    from mcp.server.stdio import stdio_server
+
+    from mcp_server.core.blocking import guard_stdout
+
+    protocol_out = guard_stdout()
+    async with stdio_server(stdout=anyio.wrap_file(protocol_out)) as (read_stream, write_stream):
+        lowlevel = server._lowlevel_server  # the SDK's own run_stdio_async does the same
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerAuth:
+    """ASGI middleware: every request needs `Authorization: Bearer <token>` (constant-time compare)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = b'{"error": "missing or wrong bearer token"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def http_app(server: MlopsServer, settings: Settings, host: str, port: int) -> Any:
+    """The streamable HTTP app with Host/Origin checks (DNS rebinding) and, when a token is set, bearer auth."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    token = settings.token.get_secret_value() if settings.token else None
+    if not is_loopback(host) and not token:
+        raise MlopsError(
+            f"Refusing to bind {host}: a non-loopback bind needs a bearer token; set MLOPS_MCP_TOKEN."
+        )
+    names = ["127.0.0.1", "localhost", "[::1]"] + ([host] if not is_loopback(host) else [])
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{n}:{port}" for n in names] + names,
+        allowed_origins=[f"http://{n}:{port}" for n in names] + list(settings.allowed_origins),
+    )
+    app = server.streamable_http_app(transport_security=security, host=host)
+    return BearerAuth(app, token) if token else app
+
+
+async def run_http(server: MlopsServer, settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(http_app(server, settings, host, port), host=host, port=port, log_level="warning")
+    await uvicorn.Server(config).serve()

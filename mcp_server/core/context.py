@@ -1,0 +1,87 @@
+"""AppContext: what every tool call can reach (settings, workspace, metadata store, lazily-built clients)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from mcp.server.mcpserver import Context
+
+from mcp_server.core.config import Settings
+from mcp_server.core.errors import MlopsError
+from mcp_server.core.workspace import Workspace, is_broad_root
+
+if TYPE_CHECKING:
+    from mcp_server.core.store import MetadataStore
+
+# A health probe returns (ok, detail, fix); areas add theirs to AppContext.probes.
+Probe: TypeAlias = Callable[["AppContext"], Awaitable[tuple[bool, str, str]]]
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    workspace: Workspace
+    enabled_areas: list[str] = field(default_factory=list)
+    probes: dict[str, Probe] = field(default_factory=dict)
+    _store: MetadataStore | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AppContext:
+        roots = settings.effective_roots()
+        broad = [r for r in roots if is_broad_root(r)]
+        if broad and not settings.allow_broad_root:
+            raise MlopsError(
+                f"Refusing the root {broad[0]}: it exposes the whole disk or home folder; pass a narrower "
+                "--root or add --allow-broad-root."
+            )
+        if not settings.roots:
+            settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+        return cls(settings=settings, workspace=Workspace(roots, settings.home))
+
+    @property
+    def store(self) -> MetadataStore:
+        """The metadata store object; it connects and migrates on its first real use, not here."""
+        with self._lock:
+            if self._store is None:
+                from mcp_server.core.store import MetadataStore
+
+                url = self.settings.store_url.get_secret_value() if self.settings.store_url else None
+                self._store = MetadataStore.for_home(self.settings.home, url)
+            return self._store
+
+    @property
+    def store_opened(self) -> bool:
+        return self._store is not None and self._store.opened
+
+    def client(self, key: str, build: Callable[[], Any]) -> Any:
+        """A lazily-built, process-wide client (an MLflow client, a Feast store, ...)."""
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = build()
+            return self._clients[key]
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+# The typed Context every tool takes as `ctx: Ctx`.
+Ctx: TypeAlias = Context[AppContext, Any]
+
+
+def app_context(ctx: Ctx) -> AppContext:
+    return ctx.request_context.lifespan_context
+
+
+def progress_reporter(ctx: Ctx) -> Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]:
+    """An async progress callback for `run_blocking`; a no-op when the client sent no progress token."""
+
+    async def report(done: float, total: float | None, message: str | None) -> None:
+        await ctx.report_progress(done, total, message)
+
+    return report

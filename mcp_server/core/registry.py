@@ -1,0 +1,195 @@
+"""ToolSpec: how an area declares a tool, the areas the server knows, profiles, and the per-tool boundary.
+
+An area's `__init__.py` exports `TOOLS: tuple[ToolSpec, ...]`. Importing it must stay cheap: heavy
+libraries are imported by the area's adapter, inside the call.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel
+
+from mcp_server.core.config import Settings
+from mcp_server.core.errors import DeadlineExceeded, MlopsError
+from mcp_server.core.output import check_size
+
+log = logging.getLogger("mlops_mcp")
+
+# Core profile budget (ARCHITECTURE "Choosing tools").
+CORE_TOOL_BUDGET = 30
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool. The function's name is the tool's name; its prefix up to the first '_' is its area."""
+
+    fn: Callable[..., Awaitable[BaseModel]]
+    core: bool
+    read_only: bool
+    destructive: bool = False
+    idempotent: bool = False
+    open_world: bool = False
+    # Valid arguments for the contract test and `mlops-mcp tools`; must succeed on an empty home.
+    example: Mapping[str, Any] = field(default_factory=dict)
+    # Argument names never stored or logged (the audit log redacts them).
+    secret_args: tuple[str, ...] = ()
+    deadline_s: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.fn.__name__
+
+    @property
+    def area(self) -> str:
+        return self.name.split("_", 1)[0]
+
+    @property
+    def description(self) -> str:
+        return (self.fn.__doc__ or "").strip().splitlines()[0].strip()
+
+    @property
+    def annotations(self) -> ToolAnnotations:
+        return ToolAnnotations(
+            read_only_hint=self.read_only,
+            destructive_hint=self.destructive,
+            idempotent_hint=self.idempotent,
+            open_world_hint=self.open_world,
+        )
+
+
+@dataclass(frozen=True)
+class Area:
+    name: str
+    module: str
+    extra: str | None = None  # the pip extra that installs its library; None for the core
+
+
+# Every area the server can register, in the order tools are listed. Later areas add a line here.
+AREAS: tuple[Area, ...] = (
+    Area("health", "mcp_server.core.server_tools"),
+    Area("server", "mcp_server.core.server_tools"),
+)
+ALWAYS_ON = frozenset({"health", "server"})
+
+# Extra -> modules it installs (checked with find_spec, which does not import them).
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "postgres": ("psycopg",),
+    "gx": ("great_expectations", "pandas", "pyarrow"),
+    "feast": ("feast", "pandas"),
+    "mlflow": ("mlflow", "sklearn", "scipy", "skops"),
+    "onnx": ("onnx", "onnxruntime", "skl2onnx"),
+    "serve": ("onnxruntime", "numpy", "httpx", "docker"),
+    "s3": ("boto3", "pyarrow"),
+    "mongo": ("pymongo",),
+    "spark": ("pyspark",),
+}
+
+
+@functools.cache
+def extra_installed(extra: str) -> bool:
+    # Cached: find_spec walks sys.path, and what is installed does not change under a running server.
+    return all(importlib.util.find_spec(mod) is not None for mod in EXTRAS[extra])
+
+
+def installed_extras() -> dict[str, bool]:
+    return {extra: extra_installed(extra) for extra in EXTRAS}
+
+
+def area_tools(area: Area) -> tuple[ToolSpec, ...]:
+    module = importlib.import_module(area.module)
+    return tuple(spec for spec in module.TOOLS if spec.area == area.name)
+
+
+def all_specs() -> list[ToolSpec]:
+    return [spec for area in AREAS for spec in area_tools(area)]
+
+
+def select(settings: Settings) -> tuple[list[ToolSpec], list[str], dict[str, str]]:
+    """The tools to register for these settings, the enabled areas, and why other areas are off.
+
+    Profile `core` keeps tools marked core, `all` keeps every tool; `--tools a,b` restricts to those
+    areas (plus health and server) and registers all of their tools; `--read-only` drops every tool
+    that is not read-only.
+    """
+    known = {a.name for a in AREAS}
+    wanted = set(settings.tools) if settings.tools else None
+    if wanted is not None and (unknown := wanted - known):
+        raise MlopsError(f"Unknown area(s) {sorted(unknown)}; choose from {sorted(known)}.")
+    specs: list[ToolSpec] = []
+    enabled: list[str] = []
+    disabled: dict[str, str] = {}
+    for area in AREAS:
+        if wanted is not None and area.name not in wanted and area.name not in ALWAYS_ON:
+            disabled[area.name] = "not in --tools"
+            continue
+        if area.extra is not None and not extra_installed(area.extra):
+            disabled[area.name] = (
+                f"extra '{area.extra}' not installed (pip install 'mlops-mcp[{area.extra}]')"
+            )
+            continue
+        enabled.append(area.name)
+        for spec in area_tools(area):
+            if settings.read_only and not spec.read_only:
+                continue
+            if wanted is None and settings.profile == "core" and not spec.core:
+                continue
+            specs.append(spec)
+    return specs, enabled, disabled
+
+
+def bind(spec: ToolSpec, default_deadline_s: float, max_output_bytes: int) -> Callable[..., Awaitable[Any]]:
+    """Wrap a tool function in the boundary: deadline, project errors -> tool errors, crashes masked.
+
+    The wrapper keeps the function's signature so the SDK derives the same input schema from it.
+    """
+    fn = spec.fn
+    deadline = spec.deadline_s or default_deadline_s
+
+    @functools.wraps(fn)
+    async def boundary(**kwargs: Any) -> Any:
+        try:
+            with anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope:
+                result = await fn(**kwargs)
+            if scope.cancelled_caught:
+                raise DeadlineExceeded(
+                    f"{spec.name} did not finish within its {deadline:g}s deadline and was stopped."
+                )
+            check_size(result, max_output_bytes)
+            return result
+        except MlopsError as err:
+            raise ToolError(err.message) from None
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("internal error in %s (id %s)", spec.name, incident)
+            raise ToolError(
+                f"internal error (id {incident}); the server's log on stderr has the details."
+            ) from None
+
+    return boundary
+
+
+def tool_table(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": s.name,
+            "area": s.area,
+            "core": s.core,
+            "readOnly": s.read_only,
+            "destructive": s.destructive,
+            "idempotent": s.idempotent,
+            "openWorld": s.open_world,
+            "description": s.description,
+        }
+        for s in specs
+    ]

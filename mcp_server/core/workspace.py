@@ -1,0 +1,91 @@
+"""Path arguments -> real paths inside the allowed roots (SECURITY.md 1-2).
+
+Every path a caller gives goes through `Workspace.resolve`. The allowlist is the server's configured
+roots plus its home; a client's own roots never widen it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from mcp_server.core.errors import InvalidInput, NotFound, OutsideWorkspace
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Percent-encoded '.', '/' or '\\' in a plain path only ever serves to slip past a check.
+_ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
+MAX_PATH_CHARS = 4096
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """Validate an identifier-like name (suite, model, endpoint, dataset)."""
+    if not isinstance(value, str) or not _NAME_RE.match(value):
+        raise InvalidInput(
+            f"The {what} must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit."
+        )
+    return value
+
+
+def is_broad_root(path: Path) -> bool:
+    """A root of `/` or the user's home directory exposes far more than an ML workspace needs."""
+    resolved = path.expanduser().resolve()
+    return resolved == Path(resolved.anchor) or resolved == Path.home().resolve()
+
+
+class Workspace:
+    def __init__(self, roots: list[Path], home: Path) -> None:
+        self.roots = [Path(r).resolve() for r in roots]
+        self.home = Path(home).resolve()
+        self.allowed = [*self.roots, *([self.home] if self.home not in self.roots else [])]
+
+    @property
+    def default_root(self) -> Path:
+        return self.roots[0]
+
+    def display(self, path: Path) -> str:
+        """A path as shown to the assistant: relative to its root where possible."""
+        for root in self.roots:
+            if path == root or path.is_relative_to(root):
+                return str(path.relative_to(root)) or "."
+        if path.is_relative_to(self.home):
+            return "<home>/" + str(path.relative_to(self.home))
+        return "<outside>"
+
+    def resolve(self, value: str, *, must_exist: bool = False) -> Path:
+        """Resolve a caller's path (relative to the first root, absolute, or a file:// URI) inside the roots.
+
+        Symlinks are resolved (for a path that does not exist yet, through its nearest existing parent)
+        and the result is compared component by component, so `/data-evil` is not inside `/data`.
+        """
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput("The path is empty; pass a file or folder inside the workspace.")
+        if "\x00" in value or len(value) > MAX_PATH_CHARS:
+            raise InvalidInput("The path contains a NUL character or is too long; pass a plain path.")
+        text = value.strip()
+        if text.lower().startswith("file:"):
+            parts = urlsplit(text)
+            if parts.query or parts.fragment or "?" in text or "#" in text:
+                raise InvalidInput("A file URI must not contain '?' or '#'; pass a plain path instead.")
+            if parts.netloc not in ("", "localhost"):
+                raise InvalidInput("Only local file URIs are accepted; pass a path inside the workspace.")
+            text = unquote(parts.path)
+            if "\x00" in text:
+                raise InvalidInput("The path contains a NUL character; pass a plain path.")
+        elif _ENCODED_RE.search(text):
+            raise InvalidInput("The path contains percent-encoded characters; pass a plain path.")
+        raw = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
+        if ".." in raw.parts:
+            raise OutsideWorkspace("Paths may not contain '..'; pass a path inside the workspace.")
+        candidate = raw if raw.is_absolute() else self.default_root / raw
+        resolved = candidate.resolve(strict=False)
+        if not any(resolved == root or resolved.is_relative_to(root) for root in self.allowed):
+            raise OutsideWorkspace(
+                f"'{value}' is outside the allowed roots; use a path under {self.display(self.default_root)!r} "
+                "or start the server with --root for that folder."
+            )
+        if must_exist and not resolved.exists():
+            raise NotFound(f"No file or folder at '{self.display(resolved)}' in the workspace.")
+        return resolved

@@ -1,0 +1,208 @@
+"""The tool boundary: project errors become one-sentence tool errors, crashes are masked, deadlines hold."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.types import Implementation
+from pydantic import BaseModel
+
+from mcp_server.core.app import create_server
+from mcp_server.core.blocking import StepControl, run_blocking, run_in_worker
+from mcp_server.core.config import Settings
+from mcp_server.core.context import Ctx, progress_reporter
+from mcp_server.core.errors import NotFound
+from mcp_server.core.registry import ToolSpec
+from tests.conftest import assert_tool_error, structured
+from tests.workers import regex_search
+
+
+class Echo(BaseModel):
+    value: str
+    count: int
+
+
+async def demo_echo(
+    ctx: Ctx, value: str, count: int = 1, ratio: float = 0.5, tags: list | None = None
+) -> Echo:
+    """Echo a value (test tool)."""
+    return Echo(value=value, count=count)
+
+
+async def demo_missing(ctx: Ctx, name: str) -> Echo:
+    """Always fails with NotFound (test tool)."""
+    raise NotFound(f"No model named '{name}'; list models to see the names.")
+
+
+async def demo_crash(ctx: Ctx) -> Echo:
+    """Always crashes (test tool)."""
+    raise RuntimeError("boom at /very/secret/path with password=hunter2")
+
+
+async def demo_slow(ctx: Ctx) -> Echo:
+    """Sleeps past its deadline (test tool)."""
+    await anyio.sleep(30)
+    return Echo(value="late", count=0)
+
+
+async def demo_big(ctx: Ctx, count: int) -> Echo:
+    """Returns a large result (test tool)."""
+    return Echo(value="x" * count, count=count)
+
+
+async def demo_write(ctx: Ctx, name: str, password: str, fail: bool = False) -> Echo:
+    """A write tool (test tool) with a secret argument."""
+    if fail:
+        raise NotFound(f"No dataset named '{name}'.")
+    return Echo(value=name, count=1)
+
+
+async def demo_steps(ctx: Ctx, steps: int) -> Echo:
+    """Blocking work in steps with progress (test tool)."""
+
+    def work(control: StepControl) -> int:
+        for i in range(steps):
+            time.sleep(0.02)
+            control.step(i + 1, steps, f"step {i + 1}")
+        return steps
+
+    done = await run_blocking(work, deadline_s=10, report=progress_reporter(ctx), with_control=True)
+    return Echo(value="done", count=done)
+
+
+async def demo_regex(ctx: Ctx, pattern: str, text: str) -> Echo:
+    """Runs a caller's regex in a killable worker (test tool)."""
+    found = await run_in_worker(regex_search, pattern, text, deadline_s=2)
+    return Echo(value=str(found), count=int(found))
+
+
+TEST_TOOLS = (
+    ToolSpec(demo_steps, core=False, read_only=True),
+    ToolSpec(demo_regex, core=False, read_only=True),
+    ToolSpec(demo_echo, core=False, read_only=True, example={"value": "a"}),
+    ToolSpec(demo_missing, core=False, read_only=True),
+    ToolSpec(demo_crash, core=False, read_only=True),
+    ToolSpec(demo_slow, core=False, read_only=True, deadline_s=0.3),
+    ToolSpec(demo_big, core=False, read_only=True),
+    ToolSpec(demo_write, core=False, read_only=False, secret_args=("password",)),
+)
+
+
+@pytest.fixture
+async def tclient(settings: Settings) -> AsyncIterator[Client]:
+    server = create_server(settings, extra_tools=TEST_TOOLS)
+    info = Implementation(name="pytest-client", version="1")
+    async with Client(server, mode="legacy", client_info=info) as session:
+        yield session
+    server.app.close()
+
+
+async def test_success_has_structured_content_equal_to_text(tclient: Client) -> None:
+    assert structured(await tclient.call_tool("demo_echo", {"value": "hi", "count": 3})) == {
+        "value": "hi",
+        "count": 3,
+    }
+
+
+async def test_project_error_is_one_sentence(tclient: Client) -> None:
+    msg = assert_tool_error(
+        await tclient.call_tool("demo_missing", {"name": "iris"}), "No model named 'iris'"
+    )
+    assert "\n" not in msg
+
+
+async def test_crash_is_masked_with_an_id(tclient: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="mlops_mcp"):
+        msg = assert_tool_error(await tclient.call_tool("demo_crash", {}), "internal error (id ")
+    assert "boom" not in msg and "secret" not in msg and "hunter2" not in msg
+    incident = msg.split("(id ")[1][:8]
+    assert any(incident in r.getMessage() for r in caplog.records)
+
+
+async def test_deadline_stops_the_call_and_the_server_still_answers(tclient: Client) -> None:
+    with anyio.fail_after(10):
+        assert_tool_error(await tclient.call_tool("demo_slow", {}), "deadline")
+    structured(await tclient.call_tool("demo_echo", {"value": "after"}))
+
+
+@pytest.mark.parametrize(
+    "arguments, needle",
+    [
+        ({}, "'value' field required"),
+        ({"value": 1}, "'value'"),
+        ({"value": "a", "count": "many"}, "'count'"),
+        ({"value": "a", "count": 10**40}, "'count'"),
+        ({"value": "a", "extra": {"deep": [[[]]]}}, "'extra'"),
+        ({"value": "a\x00b"}, "'value' contains a NUL character"),
+        ({"value": "a", "ratio": float("nan")}, "'ratio'"),
+        (
+            {"value": "a", "tags": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["x"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
+            "nested deeper",
+        ),
+    ],
+)
+async def test_schema_breaking_arguments(tclient: Client, arguments: dict, needle: str) -> None:
+    msg = assert_tool_error(
+        await tclient.call_tool("demo_echo", arguments), "Invalid arguments for demo_echo", needle
+    )
+    assert "input_value" not in msg and "\n" not in msg
+
+
+async def test_oversized_result_is_refused(tclient: Client) -> None:
+    assert_tool_error(await tclient.call_tool("demo_big", {"count": 50_000}), "cap", "cursor")
+    structured(await tclient.call_tool("demo_big", {"count": 100}))
+
+
+async def test_audit_log_records_write_calls_and_never_secrets(tclient: Client, settings: Settings) -> None:
+    structured(await tclient.call_tool("demo_write", {"name": "iris", "password": "hunter2"}))
+    assert_tool_error(
+        await tclient.call_tool("demo_write", {"name": "gone", "password": "hunter2", "fail": True}),
+        "No dataset",
+    )
+    assert_tool_error(
+        await tclient.call_tool("demo_write", {"name": 5, "password": "hunter2"}), "Invalid arguments"
+    )
+    structured(await tclient.call_tool("demo_echo", {"value": "read-only calls are not audited"}))
+
+    from mcp_server.core.store import MetadataStore
+
+    store = MetadataStore.for_home(settings.home)
+    rows = store.audit_entries(limit=10)
+    assert [r.tool for r in rows] == ["demo_write"] * 3
+    newest_first = [r.outcome for r in rows]
+    assert newest_first == ["error", "error", "ok"]
+    assert "No dataset named 'gone'" in (rows[1].error or "")
+    assert {r.client for r in rows} == {"pytest-client"}
+    assert all(r.duration_ms >= 0 for r in rows)
+    store.dispose()
+    raw = (settings.home / "metadata.db").read_bytes()
+    wal = settings.home / "metadata.db-wal"
+    if wal.exists():
+        raw += wal.read_bytes()
+    assert b"hunter2" not in raw
+
+
+async def test_progress_is_reported_for_blocking_work(tclient: Client) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, total, message))
+
+    result = await tclient.call_tool("demo_steps", {"steps": 5}, progress_callback=on_progress)
+    assert structured(result) == {"value": "done", "count": 5}
+    assert [s[0] for s in seen] == [1, 2, 3, 4, 5]
+    assert seen[-1] == (5, 5, "step 5")
+
+
+async def test_catastrophic_regex_is_killed_at_the_deadline(tclient: Client) -> None:
+    assert structured(await tclient.call_tool("demo_regex", {"pattern": "a+b", "text": "aaab"}))["count"] == 1
+    started = time.monotonic()
+    evil = await tclient.call_tool("demo_regex", {"pattern": "(a+)+$", "text": "a" * 40 + "!"})
+    assert_tool_error(evil, "deadline", "worker was stopped")
+    assert time.monotonic() - started < 8
+    structured(await tclient.call_tool("demo_echo", {"value": "still answering"}))

@@ -1,0 +1,83 @@
+"""Under stdio, stdout carries JSON-RPC messages only, even while a library prints during a call."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+
+from tests.conftest import PYTHON, REPO, server_env
+
+
+def _rpc(id_: int | None, method: str, params: dict[str, Any] | None = None) -> str:
+    msg: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+    if id_ is not None:
+        msg["id"] = id_
+    if params is not None:
+        msg["params"] = params
+    return json.dumps(msg) + "\n"
+
+
+def test_every_stdout_line_is_jsonrpc_while_libraries_print(tmp_path: Path) -> None:
+    script = "".join(
+        [
+            _rpc(
+                1,
+                "initialize",
+                {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "stdio-test", "version": "0"},
+                },
+            ),
+            _rpc(None, "notifications/initialized"),
+            _rpc(2, "tools/list"),
+            _rpc(3, "tools/call", {"name": "health_check", "arguments": {}}),
+            _rpc(4, "tools/call", {"name": "server_info", "arguments": {"bogus": 1}}),
+            _rpc(5, "tools/call", {"name": "server_info", "arguments": {}}),
+        ]
+    )
+    proc = subprocess.run(
+        [PYTHON, str(REPO / "tests" / "noisy_server.py"), "--profile", "all"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=server_env(tmp_path / "home"),
+        cwd=tmp_path,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    messages = [json.loads(line) for line in lines]  # raises on any non-JSON line
+    assert all(m.get("jsonrpc") == "2.0" for m in messages)
+    by_id = {m["id"]: m for m in messages if "id" in m}
+    assert set(by_id) == {1, 2, 3, 4, 5}, proc.stderr[-2000:]
+
+    health = by_id[3]["result"]
+    assert health["isError"] is False
+    noisy = [b for b in health["structuredContent"]["backends"] if b["name"] == "noisy"]
+    assert noisy and noisy[0]["status"] == "ok"
+    assert by_id[4]["result"]["isError"] is True
+    assert by_id[5]["result"]["structuredContent"]["profile"] == "all"
+
+    # What the libraries printed went to stderr instead.
+    for text in ("print() from a library", "raw write to fd 1", "a child process printing"):
+        assert text in proc.stderr
+
+
+async def test_stdio_smoke_through_the_sdk_client(tmp_path: Path) -> None:
+    params = StdioServerParameters(
+        command=PYTHON,
+        args=["-m", "mcp_server", "serve"],
+        env=server_env(tmp_path / "home"),
+        cwd=str(tmp_path),
+    )
+    async with Client(params, mode="legacy") as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"health_check", "server_info"} <= names
+        info = await client.call_tool("server_info", {})
+        assert info.structured_content is not None
+        assert info.structured_content["home"] == str((tmp_path / "home").resolve())
+        assert info.structured_content["roots"] == [str((tmp_path / "home" / "workspace").resolve())]
