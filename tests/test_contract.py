@@ -31,8 +31,34 @@ def test_core_profile_stays_within_budget() -> None:
     assert sum(1 for s in all_specs() if s.core) <= CORE_TOOL_BUDGET
 
 
+def write_example_tables(workspace: Path) -> None:
+    """The tables every `example` may use: example.csv and example.parquet (200 clean rows, a binary label)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    n = 200
+    df = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "age": rng.integers(18, 80, n),
+            "income": rng.normal(50_000, 12_000, n).round(2),
+            "segment": rng.choice(["a", "b", "c"], n),
+            "signup_date": pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        }
+    )
+    df["label"] = ((df["age"] > 45) ^ (rng.random(n) < 0.1)).astype(int)
+    workspace.mkdir(parents=True, exist_ok=True)
+    df.to_csv(workspace / "example.csv", index=False)
+    df.to_parquet(workspace / "example.parquet", index=False)
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
-async def test_tool_contract(spec: ToolSpec, client: Client) -> None:
+async def test_tool_contract(spec: ToolSpec, client: Client, settings: Settings) -> None:
+    write_example_tables(settings.workspace_dir)
+    for tool_name, arguments in spec.setup:
+        structured(await client.call_tool(tool_name, dict(arguments)))
+
     assert "ctx" in inspect.signature(spec.fn).parameters, "every tool takes ctx: Ctx"
     listed = {t.name: t for t in (await client.list_tools()).tools}
     tool = listed[spec.name]

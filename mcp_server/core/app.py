@@ -25,7 +25,7 @@ from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import MlopsError
 from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
-from mcp_server.core.registry import ToolSpec, bind, select
+from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
 
 log = logging.getLogger("mlops_mcp")
 
@@ -153,6 +153,8 @@ def create_server(
     specs = [*specs, *extra_tools]
     app = app or AppContext.from_settings(settings)
     app.enabled_areas = enabled
+    for area in enabled_areas(enabled):
+        app.probes.update(area_probes(area))
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:

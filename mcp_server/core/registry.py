@@ -40,8 +40,11 @@ class ToolSpec:
     destructive: bool = False
     idempotent: bool = False
     open_world: bool = False
-    # Valid arguments for the contract test and `mlops-mcp tools`; must succeed on an empty home.
+    # Valid arguments for the contract test: they must succeed on a home whose workspace holds only the
+    # example tables (tests/test_contract.py writes example.csv and example.parquet) after `setup` ran.
     example: Mapping[str, Any] = field(default_factory=dict)
+    # Calls (tool name, arguments) that prepare the state `example` needs, e.g. a suite to run.
+    setup: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     # Argument names never stored or logged (the audit log redacts them).
     secret_args: tuple[str, ...] = ()
     deadline_s: float | None = None
@@ -111,8 +114,17 @@ def area_tools(area: Area) -> tuple[ToolSpec, ...]:
     return tuple(spec for spec in module.TOOLS if spec.area == area.name)
 
 
+def area_probes(area: Area) -> dict[str, Any]:
+    """An area's health probes: `PROBES = {"name": async probe(app) -> (ok, detail, fix)}` in its module."""
+    return dict(getattr(importlib.import_module(area.module), "PROBES", {}))
+
+
 def all_specs() -> list[ToolSpec]:
     return [spec for area in AREAS for spec in area_tools(area)]
+
+
+def enabled_areas(names: list[str]) -> list[Area]:
+    return [a for a in AREAS if a.name in names]
 
 
 def select(settings: Settings) -> tuple[list[ToolSpec], list[str], dict[str, str]]:
