@@ -149,13 +149,25 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--home", type=Path, help="home for the demo (default: a fresh temporary folder)")
     demo.set_defaults(func=cmd_demo)
 
+    # Area subcommands (each adds its parser here and its cmd_* function above main).
+
     args = parser.parse_args(argv)
+    from pydantic import ValidationError
+
     from mcp_server.core.errors import MlopsError
 
     try:
         return int(args.func(args))
     except MlopsError as err:
         print(f"mlops-mcp: {err}", file=sys.stderr)
+        return 2
+    except ValidationError as err:  # a bad MLOPS_MCP_* variable or flag value
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        print(
+            f"mlops-mcp: setting '{where}': {first['msg']} (check MLOPS_MCP_{where.upper()}).",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130

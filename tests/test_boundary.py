@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 from mcp import Client
-from mcp.types import Implementation
+from mcp.types import Implementation, LoggingMessageNotificationParams
 from pydantic import BaseModel
 
 from mcp_server.core.app import create_server
 from mcp_server.core.blocking import StepControl, run_blocking, run_in_worker
 from mcp_server.core.config import Settings
-from mcp_server.core.context import Ctx, progress_reporter
+from mcp_server.core.context import Ctx, progress_reporter, tell
 from mcp_server.core.errors import NotFound
 from mcp_server.core.registry import ToolSpec
 from tests.conftest import assert_tool_error, structured
@@ -32,6 +32,12 @@ async def demo_echo(
 ) -> Echo:
     """Echo a value (test tool)."""
     return Echo(value=value, count=count)
+
+
+async def demo_tell(ctx: Ctx) -> Echo:
+    """Logs to the client (test tool)."""
+    await tell(ctx, "warning", "3 rows were dropped")
+    return Echo(value="told", count=1)
 
 
 async def demo_missing(ctx: Ctx, name: str) -> Echo:
@@ -82,6 +88,7 @@ async def demo_regex(ctx: Ctx, pattern: str, text: str) -> Echo:
 
 
 TEST_TOOLS = (
+    ToolSpec(demo_tell, core=False, read_only=True),
     ToolSpec(demo_steps, core=False, read_only=True),
     ToolSpec(demo_regex, core=False, read_only=True),
     ToolSpec(demo_echo, core=False, read_only=True, example={"value": "a"}),
@@ -206,3 +213,19 @@ async def test_catastrophic_regex_is_killed_at_the_deadline(tclient: Client) -> 
     assert_tool_error(evil, "deadline", "worker was stopped")
     assert time.monotonic() - started < 8
     structured(await tclient.call_tool("demo_echo", {"value": "still answering"}))
+
+
+async def test_log_lines_reach_the_client_and_stderr(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    received: list[tuple[str, object]] = []
+
+    async def on_log(params: LoggingMessageNotificationParams) -> None:
+        received.append((params.level, params.data))
+
+    server = create_server(settings, extra_tools=TEST_TOOLS)
+    with caplog.at_level(logging.WARNING, logger="mlops_mcp"):
+        async with Client(server, mode="legacy", logging_callback=on_log) as session:
+            structured(await session.call_tool("demo_tell", {}))
+    assert ("warning", "3 rows were dropped") in received
+    assert any(r.getMessage() == "3 rows were dropped" for r in caplog.records)

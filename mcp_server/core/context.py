@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from mcp.server.mcpserver import Context
 
@@ -15,6 +18,8 @@ from mcp_server.core.workspace import Workspace, is_broad_root
 
 if TYPE_CHECKING:
     from mcp_server.core.store import MetadataStore
+
+log = logging.getLogger("mlops_mcp")
 
 # A health probe returns (ok, detail, fix); areas add theirs to AppContext.probes.
 Probe: TypeAlias = Callable[["AppContext"], Awaitable[tuple[bool, str, str]]]
@@ -85,3 +90,16 @@ def progress_reporter(ctx: Ctx) -> Callable[[float, float | None, str | None], C
         await ctx.report_progress(done, total, message)
 
     return report
+
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+async def tell(ctx: Ctx, level: Literal["debug", "info", "warning", "error"], message: str) -> None:
+    """Log a line to stderr and send it to the client as an MCP log notification (when it listens)."""
+    log.log(_LEVELS[level], message)
+    with warnings.catch_warnings():
+        # MCP deprecated server logging in 2026-07-28 (SEP-2577); clients on earlier versions still show it.
+        warnings.simplefilter("ignore")
+        with contextlib.suppress(Exception):
+            await ctx.log(level, message, logger_name="mlops_mcp")
