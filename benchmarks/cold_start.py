@@ -45,15 +45,15 @@ async def _spawn_to_list(params: StdioServerParameters) -> float:
     return elapsed
 
 
-async def _round_trips(params: StdioServerParameters) -> float:
+async def _round_trips(params: StdioServerParameters, tool: str) -> float:
     async with Client(params, mode="legacy") as client:
         await client.list_tools()
         for _ in range(10):  # warm-up
-            await client.call_tool("server_info", {})
+            await client.call_tool(tool, {})
         times = []
         for _ in range(ROUND_TRIPS):
             t0 = time.perf_counter()
-            await client.call_tool("server_info", {})
+            await client.call_tool(tool, {})
             times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -71,7 +71,8 @@ async def main() -> None:
         for _ in range(RUNS):  # interleaved so drift on the machine hits both alike
             ours_times.append(await _spawn_to_list(ours))
             bare_times.append(await _spawn_to_list(bare))
-        rtt = await _round_trips(ours)
+        rtt = await _round_trips(ours, "server_info")
+        rtt_bare = await _round_trips(bare, "ping")
     value, baseline = statistics.median(ours_times), statistics.median(bare_times)
     print(
         json.dumps(
@@ -83,6 +84,7 @@ async def main() -> None:
                 "unit": "s",
                 "runs": RUNS,
                 "round_trip_ms_median": round(rtt * 1000, 3),
+                "round_trip_ms_bare": round(rtt_bare * 1000, 3),
                 "targets": {"ratio_max": 1.5, "round_trip_ms_max": 5.0},
             }
         )

@@ -1,0 +1,44 @@
+"""Checking URLs that come from callers or configuration before anything connects to them (SECURITY.md 10)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from mcp_server.core.errors import InvalidInput
+
+# Cloud metadata services: never a target, whatever the allowlist says.
+_METADATA_HOSTS = {"metadata.google.internal", "metadata", "169.254.169.254", "fd00:ec2::254"}
+
+
+def _is_link_local_or_metadata(host: str) -> bool:
+    if host.lower() in _METADATA_HOSTS:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_link_local or address.is_multicast or address.is_unspecified
+
+
+def check_url(url: str, allowlist: list[str], *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """Return `url` if its scheme is allowed and its host is on the allowlist; raise InvalidInput otherwise.
+
+    The allowlist holds host names or IP addresses (`*.example.com` allows subdomains). Link-local and
+    metadata addresses are refused even when listed.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise InvalidInput(f"The URL must use {' or '.join(schemes)}; got '{parts.scheme or 'no scheme'}'.")
+    host = (parts.hostname or "").strip("[]")
+    if not host:
+        raise InvalidInput("The URL has no host; give a full URL such as http://127.0.0.1:9000.")
+    if _is_link_local_or_metadata(host):
+        raise InvalidInput(f"The host '{host}' is a link-local or metadata address and is never contacted.")
+    for allowed in allowlist:
+        allowed = allowed.strip().lower()
+        if host.lower() == allowed or (allowed.startswith("*.") and host.lower().endswith(allowed[1:])):
+            return url
+    raise InvalidInput(
+        f"The host '{host}' is not on the URL allowlist; add it to MLOPS_MCP_URL_ALLOWLIST to allow it."
+    )
