@@ -81,6 +81,23 @@ async def demo_steps(ctx: Ctx, steps: int) -> Echo:
     return Echo(value="done", count=done)
 
 
+STEPS_DONE: list[int] = []
+
+
+async def demo_long_steps(ctx: Ctx, steps: int) -> Echo:
+    """Blocking work in many steps, for cancellation (test tool)."""
+
+    def work(control: StepControl) -> int:
+        for i in range(steps):
+            time.sleep(0.02)
+            control.step(i + 1, steps)
+            STEPS_DONE.append(i)
+        return steps
+
+    await run_blocking(work, deadline_s=30, with_control=True)
+    return Echo(value="done", count=steps)
+
+
 async def demo_regex(ctx: Ctx, pattern: str, text: str) -> Echo:
     """Runs a caller's regex in a killable worker (test tool)."""
     found = await run_in_worker(regex_search, pattern, text, deadline_s=2)
@@ -88,6 +105,7 @@ async def demo_regex(ctx: Ctx, pattern: str, text: str) -> Echo:
 
 
 TEST_TOOLS = (
+    ToolSpec(demo_long_steps, core=False, read_only=True),
     ToolSpec(demo_tell, core=False, read_only=True),
     ToolSpec(demo_steps, core=False, read_only=True),
     ToolSpec(demo_regex, core=False, read_only=True),
@@ -229,3 +247,15 @@ async def test_log_lines_reach_the_client_and_stderr(
             structured(await session.call_tool("demo_tell", {}))
     assert ("warning", "3 rows were dropped") in received
     assert any(r.getMessage() == "3 rows were dropped" for r in caplog.records)
+
+
+async def test_cancelling_a_call_stops_blocking_work_between_steps(tclient: Client) -> None:
+    STEPS_DONE.clear()
+    with anyio.move_on_after(0.3):
+        await tclient.call_tool("demo_long_steps", {"steps": 500})
+    await anyio.sleep(0.3)
+    stopped_at = len(STEPS_DONE)
+    await anyio.sleep(0.3)
+    assert 0 < stopped_at < 500
+    assert len(STEPS_DONE) == stopped_at, "the worker kept going after the call was cancelled"
+    structured(await tclient.call_tool("demo_echo", {"value": "still answering"}))
