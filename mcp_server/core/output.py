@@ -16,7 +16,8 @@ from mcp_server.core.errors import InvalidInput, LimitExceeded, NotFound
 
 T = TypeVar("T")
 ARTIFACT_SCHEME = "mlops://artifacts/"
-ARTIFACT_TEMPLATE = "mlops://artifacts/{path}"
+ARTIFACT_TEMPLATE = "mlops://artifacts/{+path}"  # {+path}: the path spans several segments
+REPORTS_DIR = "reports"  # artifacts live under <home>/reports
 MAX_LIMIT = 500
 
 
@@ -72,11 +73,15 @@ def artifact_uri(home: Path, path: Path) -> str:
 
 
 def read_artifact(home: Path, relative: str) -> tuple[bytes, str]:
-    """Serve `resources/read` for an artifact link: only files under the home, never a way out of it."""
+    """Serve `resources/read` for an artifact link: files under `<home>/reports` only.
+
+    The rest of the home (the metadata store, MLflow's database, backups) is never served this way.
+    """
     from mcp_server.core.workspace import Workspace
 
+    reports = (home / REPORTS_DIR).resolve()
     resolved = Workspace([home], home).resolve(relative)
-    if not resolved.is_file():
-        raise NotFound(f"No artifact '{relative}' under the server home.")
+    if not resolved.is_relative_to(reports) or not resolved.is_file():
+        raise NotFound(f"No artifact '{relative}' among the server's reports.")
     mime = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
     return resolved.read_bytes(), mime

@@ -69,13 +69,16 @@ def test_ensure_ready_migrates_once_to_head(store: MetadataStore) -> None:
     assert store.opened
     store.ping()
     assert store.backend == ("sqlite" if store.url.startswith("sqlite") else "postgresql")
-    assert store.schema_revision() == head_revision() == HEAD_REVISION == "0002"
+    assert store.schema_revision() == head_revision() == HEAD_REVISION
     assert set(inspect(store.engine).get_table_names()) >= TABLES
     store.ensure_ready()  # a no-op
     again = MetadataStore(store.url)  # another server on the same store finds it migrated
     again.ensure_ready()
-    assert again.schema_revision() == "0002"
+    assert again.schema_revision() == HEAD_REVISION
     again.dispose()
+
+
+OLD_TIME = "2025-01-02 03:04:05.000000"
 
 
 def test_upgrade_from_first_revision_keeps_rows(store_url: str, tmp_path: Path) -> None:
@@ -91,21 +94,23 @@ def test_upgrade_from_first_revision_keeps_rows(store_url: str, tmp_path: Path) 
                 "INSERT INTO mlops_lineage_edges (upstream, downstream, kind, details, created_at) "
                 "VALUES ('dataset:iris@0123456789ab', 'validation:v1', 'validated_by', NULL, :t)"
             ),
-            {"t": datetime(2025, 1, 2, 3, 4, 5)},
+            # A string, not a datetime: Feast's import registers a process-wide sqlite3 datetime
+            # adapter (epoch numbers) that would otherwise change what this raw insert stores.
+            {"t": OLD_TIME},
         )
         conn.execute(
             text(
                 "INSERT INTO mlops_audit_log (time, tool, client, args_digest, args_redacted, outcome,"
                 " error, duration_ms) VALUES (:t, 'validation_run', 'old', :d, '{}', 'ok', NULL, 2.0)"
             ),
-            {"t": datetime(2025, 1, 2, 3, 4, 5), "d": "0" * 64},
+            {"t": OLD_TIME, "d": "0" * 64},
         )
     engine.dispose()
 
     store = MetadataStore(store_url)
     store.ensure_ready()  # upgrades 0001 -> head in place
     try:
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == HEAD_REVISION
         with store.read_session() as s:
             edges = s.scalars(select(LineageEdge)).all()
             assert [(e.upstream, e.downstream) for e in edges] == [
@@ -138,7 +143,7 @@ def test_downgrade_to_first_and_back(store: MetadataStore) -> None:
         command.downgrade(cfg, "0001")
         assert current_revision(conn) == "0001"
         command.upgrade(cfg, "head")
-        assert current_revision(conn) == "0002"
+        assert current_revision(conn) == HEAD_REVISION
     assert count(store, AuditRecord) == 1
 
 
@@ -179,7 +184,7 @@ def test_two_servers_opening_a_new_store_at_once(store_url: str) -> None:
     for t in threads:
         t.join(30)
     assert errors == []
-    assert {s.schema_revision() for s in stores} == {"0002"}
+    assert {s.schema_revision() for s in stores} == {HEAD_REVISION}
     for s in stores:
         s.dispose()
 
