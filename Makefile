@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PIP_INSTALL := $(PIP) install -q --disable-pip-version-check -c constraints.txt
-PYTEST_ARGS ?= -n auto
+# loadfile: a file's tests share one worker (some areas build module-scoped state in file order).
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: demo test lint bench serve services constraints clean
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -59,6 +60,14 @@ def structured(result: CallToolResult) -> dict[str, Any]:
     assert result.structured_content is not None
     assert json.loads(text_of(result)) == result.structured_content
     return result.structured_content
+
+
+async def read_artifact(client: Client, uri: str) -> bytes:
+    """An mlops://artifacts/... link read back through resources/read."""
+    assert uri.startswith("mlops://artifacts/"), uri
+    content = (await client.read_resource(uri)).contents[0]
+    blob = getattr(content, "blob", None)
+    return base64.b64decode(blob) if blob is not None else str(getattr(content, "text", "")).encode()
 
 
 def server_env(home: Path, **extra: str) -> dict[str, str]:

@@ -34,7 +34,24 @@ class Settings(BaseSettings):
     read_only: bool = False
 
     store_url: SecretStr | None = None
+    # MLflow tracking/registry: None -> SQLite at <home>/mlflow.db with artifacts in <home>/mlartifacts.
+    mlflow_uri: SecretStr | None = None
     token: SecretStr | None = None
+    # Feast: an existing repo to attach (None -> <home>/feature_repo), the online store and its Redis URL.
+    feature_repo: Path | None = None
+    feast_online_store: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    allow_feature_repo_code: bool = False
+    # The data lake: a local folder (default <home>/lake) or s3://bucket/prefix.
+    lake_root: str | None = None
+    s3_endpoint_url: str | None = (
+        None  # for S3-compatible stores (MinIO, moto); checked against url_allowlist
+    )
+    s3_region: str = "us-east-1"
+    # Hosts that caller-given or configured URLs (S3 endpoints, tracking servers, webhooks) may point at.
+    url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"]
+    )
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     deadline_s: float = Field(120.0, gt=0)
@@ -45,7 +62,7 @@ class Settings(BaseSettings):
     allow_pickle: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 
-    @field_validator("roots", "tools", "allowed_origins", mode="before")
+    @field_validator("roots", "tools", "allowed_origins", "url_allowlist", mode="before")
     @classmethod
     def _lists_from_text(cls, value: object) -> object:
         return _split_list(value)

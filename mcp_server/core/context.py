@@ -33,6 +33,7 @@ class AppContext:
     probes: dict[str, Probe] = field(default_factory=dict)
     _store: MetadataStore | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    _client_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -64,10 +65,19 @@ class AppContext:
         return self._store is not None and self._store.opened
 
     def client(self, key: str, build: Callable[[], Any]) -> Any:
-        """A lazily-built, process-wide client (an MLflow client, a Feast store, ...)."""
+        """A lazily-built, process-wide client (an MLflow client, a Feast store, ...).
+
+        Each key has its own lock: building one (seconds of imports) does not hold up the others.
+        """
         with self._lock:
+            if key in self._clients:
+                return self._clients[key]
+            key_lock = self._client_locks.setdefault(key, threading.Lock())
+        with key_lock:
             if key not in self._clients:
-                self._clients[key] = build()
+                built = build()
+                with self._lock:
+                    self._clients[key] = built
             return self._clients[key]
 
     def close(self) -> None:
