@@ -82,6 +82,14 @@ class Area:
 AREAS: tuple[Area, ...] = (
     Area("health", "mcp_server.core.server_tools"),
     Area("server", "mcp_server.core.server_tools"),
+    Area("validation", "mcp_server.tools.validation", extra="gx"),
+    Area("features", "mcp_server.tools.features", extra="feast"),
+    Area("evaluation", "mcp_server.tools.evaluation", extra="mlflow"),
+    Area("ab", "mcp_server.tools.ab", extra="stats"),
+    Area("lake", "mcp_server.tools.lake", extra="lake"),
+    Area("catalog", "mcp_server.tools.catalog", extra="lake"),
+    Area("lineage", "mcp_server.tools.lineage"),
+    Area("audit", "mcp_server.tools.lineage"),
 )
 ALWAYS_ON = frozenset({"health", "server"})
 
@@ -89,6 +97,8 @@ ALWAYS_ON = frozenset({"health", "server"})
 EXTRAS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg",),
     "gx": ("great_expectations", "pandas", "pyarrow"),
+    "stats": ("scipy", "statsmodels", "numpy"),
+    "lake": ("pyarrow", "pandas"),
     "feast": ("feast", "pandas"),
     "mlflow": ("mlflow", "sklearn", "scipy", "skops"),
     "onnx": ("onnx", "onnxruntime", "skl2onnx"),

@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -125,3 +127,199 @@ class DatasetFingerprint(Base):
     file_id: Mapped[str] = mapped_column(String(64), nullable=False)  # "<st_dev>:<st_ino>"
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     hashed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # when hashing started
+
+
+# -- ab area (revision 0004) ---------------------------------------------------------------------
+
+
+class AbExperiment(Base):
+    """An A/B experiment's plan (variants live in mlops_ab_variants); the plan never changes after creation."""
+
+    __tablename__ = "mlops_ab_experiments"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("metric_type IN ('proportion', 'mean')", name="metric_type"),
+        CheckConstraint("direction IN ('increase', 'decrease')", name="direction"),
+        CheckConstraint("status IN ('running', 'stopped')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    metric: Mapped[str] = mapped_column(String(128), nullable=False)
+    metric_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    direction: Mapped[str] = mapped_column(String(16), nullable=False)
+    control: Mapped[str] = mapped_column(String(128), nullable=False)
+    alpha: Mapped[float] = mapped_column(Float, nullable=False)
+    power: Mapped[float] = mapped_column(Float, nullable=False)
+    mde: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mde_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    std: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sample_size: Mapped[int] = mapped_column(BigInteger, nullable=False)  # planned units, all arms
+    plan: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: design formula and inputs
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AbVariant(Base):
+    """One arm: its planned share and the sufficient statistics of what was recorded.
+
+    Proportions: successes of n trials. Means: n, total (sum) and m2 (sum of squared deviations from the
+    mean, merged with Chan et al.'s parallel formula: the numerically stable form of a sum of squares).
+    """
+
+    __tablename__ = "mlops_ab_variants"
+    __table_args__ = (
+        UniqueConstraint("experiment_id", "name"),
+        CheckConstraint("n >= 0 AND successes >= 0 AND successes <= n", name="counts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("mlops_ab_experiments.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    allocation: Mapped[float] = mapped_column(Float, nullable=False)
+    planned_n: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    n: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    successes: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    m2: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    units_kept: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class AbUnit(Base):
+    """Per-unit values of a mean metric, kept (bounded per arm) only for the Mann-Whitney test."""
+
+    __tablename__ = "mlops_ab_units"
+    __table_args__ = (Index("ix_mlops_ab_units_variant_id", "variant_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    variant_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("mlops_ab_variants.id", ondelete="CASCADE"), nullable=False
+    )
+    value: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class AbIdempotencyKey(Base):
+    """An `ab_record` call's idempotency key: a repeated key is not counted again (unique per experiment)."""
+
+    __tablename__ = "mlops_ab_idempotency_keys"
+    __table_args__ = (UniqueConstraint("experiment_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("mlops_ab_experiments.id", ondelete="CASCADE"), nullable=False
+    )
+    key: Mapped[str] = mapped_column(String(128), nullable=False)
+    variant: Mapped[str] = mapped_column(String(128), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256 of the observations
+    units: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ValidationResultRecord(Base):
+    """One validation run (a suite or integrity rules on a dataset), written by the validation area (0003)."""
+
+    __tablename__ = "mlops_validation_results"
+    __table_args__ = (
+        CheckConstraint("kind IN ('suite', 'integrity')", name="kind"),
+        Index("ix_mlops_validation_results_path_key_created_at", "path_key", "created_at"),
+        Index("ix_mlops_validation_results_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex; lineage id validation:<id>
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    dataset: Mapped[str] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=False)  # dataset:...@sha
+    dataset_path: Mapped[str] = mapped_column(Text, nullable=False)  # resolved path
+    path_key: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256 of the resolved path
+    suite_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    suite_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    success: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    row_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    evaluated: Mapped[int] = mapped_column(Integer, nullable=False)
+    successful: Mapped[int] = mapped_column(Integer, nullable=False)
+    failed: Mapped[int] = mapped_column(Integer, nullable=False)
+    results: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of outcomes, failures first
+    report_path: Mapped[str | None] = mapped_column(Text, nullable=True)  # relative to the home
+    engine: Mapped[str] = mapped_column(String(64), nullable=False)  # e.g. great_expectations 1.24.1
+    duration_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+# -- catalog and lake areas (revision 0005) ------------------------------------------------------
+
+
+class CatalogDataset(Base):
+    """A named dataset: lake-managed (zone set by lake_write) or registered at an outside location."""
+
+    __tablename__ = "mlops_catalog_datasets"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("zone IS NULL OR zone IN ('raw', 'processed', 'curated')", name="zone"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    zone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # NULL: registered, not in the lake
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CatalogTag(Base):
+    """One tag of a catalog dataset (searchable by tag)."""
+
+    __tablename__ = "mlops_catalog_tags"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "tag"),
+        Index("ix_mlops_catalog_tags_tag", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("mlops_catalog_datasets.id", ondelete="CASCADE"), nullable=False
+    )
+    tag: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class CatalogVersion(Base):
+    """One immutable version of a dataset: where it lives, its schema and size, and where it came from.
+
+    A version is reserved as 'writing' before its files are written and becomes 'ready' (or 'failed')
+    after; readers only see 'ready' versions. `identifier` is its lineage id dataset:<name>@<sha12>.
+    """
+
+    __tablename__ = "mlops_catalog_versions"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "version"),
+        CheckConstraint("status IN ('writing', 'ready', 'failed')", name="status"),
+        CheckConstraint("operation IN ('write', 'compact', 'register')", name="operation"),
+        Index("ix_mlops_catalog_versions_identifier", "identifier"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("mlops_catalog_datasets.id", ondelete="CASCADE"), nullable=False
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    operation: Mapped[str] = mapped_column(String(16), nullable=False)
+    identifier: Mapped[str | None] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=True)
+    location: Mapped[str] = mapped_column(Text, nullable=False)  # local absolute path or s3://bucket/key
+    format: Mapped[str] = mapped_column(String(16), nullable=False)  # parquet, csv, jsonl, json
+    schema_json: Mapped[str] = mapped_column(Text, nullable=False)  # [{"name", "type", "nullable"}]
+    arrow_schema: Mapped[str] = mapped_column(Text, nullable=False)  # base64 of the Arrow IPC schema
+    partition_by: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of column names
+    compression: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    row_group_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    files: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    row_groups: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source: Mapped[str | None] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
