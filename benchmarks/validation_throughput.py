@@ -1,0 +1,243 @@
+"""Validation throughput: `validation_run` through an MCP client vs the same suite run with GX directly.
+
+A generated 1,000,000-row x 10-column Parquet file and a 10-expectation suite (no regex, so the tool runs
+in a thread rather than a worker process). Both sides read the file on every run (pandas.read_parquet)
+and ask GX for the same result format (SUMMARY with 5 sampled failures per expectation). Each side runs
+in its own fresh process (so peak RSS is that side's own); the sides alternate twice to spread drift.
+
+Prints one JSON line: rows/s of the tool (value) and of GX directly (baseline), their time ratio
+(target <= 1.15) and the tool side's peak RSS over its post-import RSS relative to the dataframe's
+in-memory size (target <= 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = 1_000_000
+RUNS = 5  # timed runs per process, after one warm-up run
+ROUNDS = 2  # processes per side, alternating
+
+SUITE: list[dict[str, Any]] = [
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+    {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "amount", "min_value": -5, "max_value": 5},
+    },
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "qty", "min_value": 0, "max_value": 90},
+    },
+    {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "segment", "value_set": ["a", "b", "c"]},
+    },
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "ratio", "min_value": 0, "max_value": 1},
+    },
+    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "score", "mostly": 0.99}},
+    {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "region", "value_set": ["n", "s", "e", "w"]},
+    },
+    {
+        "type": "expect_column_mean_to_be_between",
+        "kwargs": {"column": "ratio", "min_value": 0.4, "max_value": 0.6},
+    },
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "visits", "min_value": 0, "max_value": 1000},
+    },
+]
+
+
+def _generate(path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(42)
+    score = rng.normal(size=ROWS)
+    score[rng.choice(ROWS, ROWS // 1000, replace=False)] = np.nan
+    df = pd.DataFrame(
+        {
+            "id": np.arange(ROWS),
+            "amount": rng.normal(size=ROWS),
+            "qty": rng.integers(0, 100, ROWS),
+            "segment": rng.choice(["a", "b", "c", "d"], ROWS, p=[0.4, 0.3, 0.29, 0.01]),
+            "ratio": rng.random(ROWS),
+            "score": score,
+            "region": rng.choice(["n", "s", "e", "w"], ROWS),
+            "visits": rng.poisson(20, ROWS),
+            "flag": rng.random(ROWS) < 0.5,
+            "label": rng.integers(0, 2, ROWS),
+        }
+    )
+    df.to_parquet(path, index=False)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def side_gx(data: Path) -> dict[str, Any]:
+    """GX directly: ephemeral context, pandas data source, the suite, a validation definition."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    import logging
+
+    import great_expectations as gx
+    import pandas as pd
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from mcp_server.tools.validation.adapter import RESULT_FORMAT
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    batch = (
+        context.data_sources.add_pandas("p")
+        .add_dataframe_asset("df")
+        .add_batch_definition_whole_dataframe("w")
+    )
+    suite = context.suites.add(ExpectationSuite(name="bench", expectations=SUITE))
+    vd = context.validation_definitions.add(gx.ValidationDefinition(name="bench", data=batch, suite=suite))
+    base = _rss_mb()
+
+    def once() -> tuple[float, bool, int]:
+        t0 = time.perf_counter()
+        df = pd.read_parquet(data)
+        result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
+        return time.perf_counter() - t0, bool(result.success), int(df.memory_usage(deep=True).sum())
+
+    once()
+    times, success, df_bytes = [], False, 0
+    for _ in range(RUNS):
+        seconds, success, df_bytes = once()
+        times.append(seconds)
+    return {"times": times, "success": success, "df_bytes": df_bytes, "base_mb": base, "peak_mb": _peak_mb()}
+
+
+def side_mcp(data: Path, home: Path) -> dict[str, Any]:
+    """The tool through an in-memory MCP client session (JSON-RPC, the server's boundary, the store)."""
+    import anyio
+    from mcp import Client
+
+    from mcp_server.core.app import create_server
+    from mcp_server.core.config import Settings
+
+    settings = Settings(home=home, roots=[data.parent], profile="all", tools=["validation"])
+    out: dict[str, Any] = {}
+
+    async def main() -> None:
+        server = create_server(settings)
+        async with Client(server, mode="legacy") as client:
+            created = await client.call_tool(
+                "validation_create_suite", {"name": "bench", "expectations": SUITE}
+            )
+            assert not created.is_error, created.content
+            out["base_mb"] = _rss_mb()  # GX imported by now
+
+            async def once() -> tuple[float, dict[str, Any]]:
+                t0 = time.perf_counter()
+                result = await client.call_tool("validation_run", {"dataset": str(data), "suite": "bench"})
+                assert not result.is_error, result.content
+                return time.perf_counter() - t0, result.structured_content or {}
+
+            await once()  # warm-up: fingerprints the file once (cached afterwards)
+            times = []
+            for _ in range(RUNS):
+                seconds, payload = await once()
+                times.append(seconds)
+            out.update(times=times, success=payload["success"], failed=payload["failed"])
+        server.app.close()
+
+    anyio.run(main)
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def _spawn(side: str, data: Path, home: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--side", side, str(data), str(home)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="validation-bench-") as tmp:
+        data = Path(tmp) / "data" / "bench.parquet"
+        data.parent.mkdir()
+        _generate(data)
+        gx_runs: list[dict[str, Any]] = []
+        mcp_runs: list[dict[str, Any]] = []
+        for i in range(ROUNDS):
+            gx_runs.append(_spawn("gx", data, Path(tmp) / "unused"))
+            mcp_runs.append(_spawn("mcp", data, Path(tmp) / f"home{i}"))
+        file_mb = data.stat().st_size / 2**20
+    gx_time = statistics.median(t for r in gx_runs for t in r["times"])
+    mcp_time = statistics.median(t for r in mcp_runs for t in r["times"])
+    df_mb = gx_runs[0]["df_bytes"] / 2**20
+    mcp_peak = max(r["peak_mb"] for r in mcp_runs)
+    mcp_base = min(r["base_mb"] for r in mcp_runs)
+    gx_peak = max(r["peak_mb"] for r in gx_runs)
+    print(
+        json.dumps(
+            {
+                "figure": "validation_throughput",
+                "value": round(ROWS / mcp_time),
+                "baseline": round(ROWS / gx_time),
+                "ratio": round(mcp_time / gx_time, 3),
+                "unit": "rows/s",
+                "rows": ROWS,
+                "columns": 10,
+                "expectations": len(SUITE),
+                "ratio_best_of_runs": round(
+                    min(t for r in mcp_runs for t in r["times"])
+                    / min(t for r in gx_runs for t in r["times"]),
+                    3,
+                ),
+                "seconds_mcp": round(mcp_time, 3),
+                "seconds_gx": round(gx_time, 3),
+                "verdicts_match": all(r["success"] == gx_runs[0]["success"] for r in mcp_runs + gx_runs),
+                "dataframe_mb": round(df_mb, 1),
+                "parquet_mb": round(file_mb, 1),
+                "peak_rss_mb_mcp": round(mcp_peak, 1),
+                "peak_rss_mb_gx": round(gx_peak, 1),
+                "rss_after_imports_mb_mcp": round(mcp_base, 1),
+                "peak_rss_over_imports_vs_dataframe": round((mcp_peak - mcp_base) / df_mb, 2),
+                "targets": {"ratio_max": 1.15, "peak_rss_over_dataframe_max": 3.0},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--side":
+        side, data_arg, home_arg = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+        result = side_gx(data_arg) if side == "gx" else side_mcp(data_arg, home_arg)
+        sys.stdout.flush()
+        print(json.dumps(result))
+    else:
+        main()

@@ -1,0 +1,114 @@
+"""The validation area: data validation on Great Expectations 1.x (suites, runs, results, integrity)."""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+from typing import TYPE_CHECKING
+
+from mcp_server.core.registry import ToolSpec
+from mcp_server.tools.validation.tools import (
+    validation_check_integrity,
+    validation_create_suite,
+    validation_delete_suite,
+    validation_get_result,
+    validation_get_suite,
+    validation_list_results,
+    validation_list_suites,
+    validation_run,
+    validation_suggest_suite,
+)
+
+if TYPE_CHECKING:
+    from mcp_server.core.context import AppContext
+
+_SUITE = {
+    "name": "example_suite",
+    "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "age", "min_value": 18, "max_value": 80},
+        },
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "segment", "value_set": ["a", "b", "c"]},
+        },
+    ],
+}
+_CREATE = (("validation_create_suite", _SUITE),)
+_RUN = ("validation_run", {"dataset": "example.parquet", "suite": "example_suite"})
+
+TOOLS = (
+    ToolSpec(validation_create_suite, core=True, read_only=False, example=_SUITE),
+    ToolSpec(
+        validation_suggest_suite,
+        core=True,
+        read_only=False,
+        example={"dataset": "example.csv", "name": "example_suggested"},
+    ),
+    ToolSpec(validation_list_suites, core=True, read_only=True, idempotent=True, setup=_CREATE),
+    ToolSpec(
+        validation_get_suite,
+        core=False,
+        read_only=True,
+        idempotent=True,
+        setup=_CREATE,
+        example={"suite": "example_suite@1"},
+    ),
+    ToolSpec(
+        validation_delete_suite,
+        core=False,
+        read_only=False,
+        destructive=True,
+        idempotent=True,
+        setup=_CREATE,
+        example={"suite": "example_suite@1"},
+    ),
+    ToolSpec(validation_run, core=True, read_only=True, setup=_CREATE, example=_RUN[1]),
+    ToolSpec(
+        validation_get_result,
+        core=False,
+        read_only=True,
+        idempotent=True,
+        setup=(*_CREATE, _RUN),
+        example={"result_id": "latest", "failures_only": True},
+    ),
+    ToolSpec(validation_list_results, core=False, read_only=True, idempotent=True, setup=(*_CREATE, _RUN)),
+    ToolSpec(
+        validation_check_integrity,
+        core=False,
+        read_only=True,
+        example={
+            "dataset": "example.csv",
+            "rules": [
+                {"kind": "compare", "left": "income", "op": ">", "right": "age"},
+                {
+                    "kind": "foreign_key",
+                    "column": "segment",
+                    "reference": "example.parquet",
+                    "reference_column": "segment",
+                },
+            ],
+        },
+    ),
+)
+
+
+async def _probe_gx(app: AppContext) -> tuple[bool, str, str]:
+    """Cheap: the library is installed and the GX project folder is writable; GX itself is not imported."""
+    if importlib.util.find_spec("great_expectations") is None:
+        return False, "great_expectations is not installed", "pip install 'mlops-mcp[gx]'"
+    gx_dir = app.settings.home / "gx"
+    try:
+        gx_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=gx_dir, prefix=".health-"):
+            pass
+    except OSError as err:
+        return False, f"the GX project folder is not writable ({err.strerror})", "Make <home>/gx writable."
+    suites = gx_dir / "expectations"
+    count = sum(1 for p in suites.glob("*.json")) if suites.is_dir() else 0
+    return True, f"GX project at <home>/gx, {count} suite version(s) stored", ""
+
+
+PROBES = {"great_expectations": _probe_gx}

@@ -1,0 +1,1068 @@
+"""Great Expectations 1.x behind plain functions. The only module of the area that imports GX or pandas.
+
+Layout under the home (GX's own file-backed project, `gx.get_context(mode="file", project_root_dir=home)`):
+
+    <home>/gx/great_expectations.yml        the context: one pandas data source `mlops_pandas`, a dataframe
+                                            asset `dataframe`, a whole-dataframe batch definition `whole`
+    <home>/gx/expectations/<name>@<N>.json   suite version N of `<name>` (GX's suite store)
+    <home>/gx/validation_definitions/...     one validation definition per suite version, same name
+    <home>/gx/uncommitted/validations/...    GX's own validation results
+
+Versioning: every save of `<name>` stores a new GX suite named `<name>@<N+1>`; `<name>` resolves to the
+highest N. Ad-hoc integrity checks run on a separate ephemeral context, so they leave nothing behind.
+A context is not thread-safe: every use goes through `GxEngine.lock`.
+
+Nothing here imports the MCP SDK; errors are the project's own (mcp_server.core.errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import html
+import json
+import logging
+import math
+import operator
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mcp_server.core.errors import Conflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mcp_server.core.blocking import StepControl
+
+DATASOURCE = "mlops_pandas"
+ASSET = "dataframe"
+BATCH = "whole"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+REF_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})(?:@(?P<version>[0-9]{1,9}))?$")
+TYPE_RE = re.compile(r"^expect_[a-z0-9_]{1,120}$")
+SAMPLE_VALUES = 5
+SAMPLE_CHARS = 120
+OBSERVED_ITEMS = 20
+SAMPLE_ITEMS = 8  # keys kept of a sampled row
+MAX_EXPECTATIONS = 2000
+# Arguments holding a regular expression: a suite with any of them runs in a killable worker process.
+REGEX_KWARGS = ("regex", "regex_list")
+# GX's pandas engine turns row conditions into `DataFrame.query` strings: refused (SECURITY.md 9).
+REFUSED_KWARGS = {
+    "row_condition": "row conditions become pandas query strings inside GX",
+    "condition_parser": "row conditions become pandas query strings inside GX",
+    "result_format": "the server chooses the result format",
+}
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+COLUMN_LIST_KWARGS = ("column_list",)
+RESULT_FORMAT = {
+    "result_format": "SUMMARY",
+    "partial_unexpected_count": SAMPLE_VALUES,
+    "include_unexpected_rows": False,
+    "return_unexpected_index_query": False,
+}
+
+# Engine-neutral logical types -> the dtype names GX's pandas type check accepts for them.
+TYPE_LISTS: dict[str, list[str]] = {
+    "integer": [
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint16",
+        "uint32",
+        "uint64",
+        "Int8Dtype",
+        "Int16Dtype",
+        "Int32Dtype",
+        "Int64Dtype",
+        "UInt8Dtype",
+        "UInt16Dtype",
+        "UInt32Dtype",
+        "UInt64Dtype",
+    ],
+    "float": ["float16", "float32", "float64", "Float32Dtype", "Float64Dtype"],
+    "string": ["str", "StringDtype"],
+    "boolean": ["bool", "BooleanDtype"],
+    "timestamp": ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"],
+}
+ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|uuid|guid|(^|_)key$)")
+
+log = logging.getLogger("mlops_mcp.validation")
+
+
+def quiet_gx() -> None:
+    """Analytics off, INFO floods off. Some GX modules set their own logger to INFO on import, so every
+    logger under `great_expectations` that exists by now is raised to WARNING too."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name, item in list(logging.root.manager.loggerDict.items()):
+        if not (name.startswith("great_expectations.") and isinstance(item, logging.Logger)):
+            continue
+        if logging.NOTSET < item.level < logging.WARNING:
+            item.setLevel(logging.WARNING)
+
+
+def gx_version() -> str:
+    from importlib.metadata import version
+
+    return f"great_expectations {version('great_expectations')}"
+
+
+# -- suite references and expectation checks ----------------------------------------------------
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """`name` -> (name, None) meaning the latest; `name@N` -> (name, N)."""
+    m = REF_RE.match(ref) if isinstance(ref, str) else None
+    if m is None:
+        raise InvalidInput(
+            f"{_show(ref)} is not a suite reference; use 'name' for the latest version or 'name@N' for "
+            "version N (names: letters, digits, '.', '_', '-')."
+        )
+    version = m.group("version")
+    if version is not None and int(version) < 1:
+        raise InvalidInput("Suite versions start at 1; use 'name@1' or later.")
+    return m.group("name"), None if version is None else int(version)
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe_pydantic(err: Any) -> str:
+    """One phrase from a pydantic (v1, as GX uses it) validation error: unknown, missing, then wrong."""
+    extra, missing, wrong = [], [], {}
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e.get("loc", ())) or "kwargs"
+        kind = e.get("type", "")
+        if kind == "value_error.extra":
+            extra.append(loc)
+        elif kind == "value_error.missing":
+            missing.append(loc)
+        elif loc not in wrong:
+            wrong[loc] = e.get("msg", "is not valid")
+    if extra:
+        return f"unknown argument(s) {', '.join(repr(x) for x in extra[:5])}"
+    if missing:
+        return f"missing required argument(s) {', '.join(repr(x) for x in missing[:5])}"
+    if len(wrong) > 1:  # a field's own error explains the cross-field one that follows from it
+        wrong.pop("__root__", None)
+    parts = [f"{loc if loc != '__root__' else 'kwargs'}: {msg}" for loc, msg in list(wrong.items())[:3]]
+    return "; ".join(parts) or "its arguments are not valid"
+
+
+def build_expectations(specs: list[dict[str, Any]]) -> list[Any]:
+    """GX expectation objects from `{"type", "kwargs", "meta"}` dicts; one clear error for the first bad one.
+
+    GX's own ExpectationSuite constructor logs and DROPS an invalid expectation, so each one is built
+    here first and a bad one is refused instead of silently lost.
+    """
+    quiet_gx()
+    from great_expectations import exceptions as gx_exc
+    from great_expectations.compatibility import pydantic as gx_pydantic
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    if not specs:
+        raise InvalidInput("A suite needs at least one expectation.")
+    if len(specs) > MAX_EXPECTATIONS:
+        raise InvalidInput(f"A suite holds at most {MAX_EXPECTATIONS} expectations; split it.")
+    built = []
+    for i, spec in enumerate(specs):
+        etype = spec.get("type")
+        kwargs = dict(spec.get("kwargs") or {})
+        where = f"Expectation {i} ({_show(etype)})"
+        if not isinstance(etype, str) or not TYPE_RE.match(etype):
+            raise InvalidInput(
+                f"{where}: the type must be a GX expectation name such as 'expect_column_to_exist'."
+            )
+        for key, why in REFUSED_KWARGS.items():
+            if key in kwargs:
+                raise InvalidInput(f"{where}: the argument '{key}' is not accepted ({why}).")
+        for key in REGEX_KWARGS:
+            if key in kwargs:
+                patterns = kwargs[key] if isinstance(kwargs[key], list) else [kwargs[key]]
+                for pattern in patterns:
+                    _check_regex(pattern, where, key)
+        try:
+            config = ExpectationConfiguration(type=etype, kwargs=kwargs, meta=spec.get("meta") or {})
+            built.append(config.to_domain_obj())
+        except gx_exc.ExpectationNotFoundError:
+            raise InvalidInput(
+                f"{where}: unknown expectation type; use a Great Expectations 1.x type such as "
+                "'expect_column_values_to_be_between'."
+            ) from None
+        except gx_pydantic.ValidationError as err:
+            raise InvalidInput(f"{where}: {_describe_pydantic(err)}.") from None
+        except (gx_exc.InvalidExpectationConfigurationError, gx_exc.InvalidExpectationKwargsError) as err:
+            raise InvalidInput(f"{where}: {str(err).splitlines()[0][:200]}.") from None
+        except (TypeError, ValueError) as err:
+            raise InvalidInput(f"{where}: {str(err).splitlines()[0][:200]}.") from None
+    return built
+
+
+def _check_regex(pattern: Any, where: str, key: str) -> None:
+    if not isinstance(pattern, str):
+        raise InvalidInput(f"{where}: '{key}' must be a string regular expression.")
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise InvalidInput(f"{where}: '{key}' is not a valid regular expression ({err}).") from None
+
+
+def has_regex(specs: list[dict[str, Any]]) -> bool:
+    return any(key in (s.get("kwargs") or {}) for s in specs for key in REGEX_KWARGS)
+
+
+def referenced_columns(specs: list[dict[str, Any]]) -> list[str]:
+    cols: list[str] = []
+    for s in specs:
+        kw = s.get("kwargs") or {}
+        for key in COLUMN_KWARGS:
+            if isinstance(kw.get(key), str):
+                cols.append(kw[key])
+        for key in COLUMN_LIST_KWARGS:
+            if isinstance(kw.get(key), list):
+                cols.extend(c for c in kw[key] if isinstance(c, str))
+    return list(dict.fromkeys(cols))
+
+
+def serialize(expectation: Any) -> dict[str, Any]:
+    """An expectation object -> `{"type", "kwargs"[, "meta"]}` (GX's serialized form, store ids dropped)."""
+    config = expectation.configuration.to_json_dict()
+    out: dict[str, Any] = {"type": config["type"], "kwargs": config.get("kwargs") or {}}
+    if config.get("meta"):
+        out["meta"] = config["meta"]
+    return out
+
+
+# -- the engine: one file-backed context per process --------------------------------------------
+
+
+@dataclass
+class SuiteVersion:
+    name: str
+    version: int
+    gx_name: str
+    expectations: list[dict[str, Any]]
+    created_at: dt.datetime | None
+    description: str | None
+    versions: list[int] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+class GxEngine:
+    """The file-backed GX context under `<home>/gx`, its batch definition and a lock (contexts are not thread-safe)."""
+
+    def __init__(self, home: Path) -> None:
+        quiet_gx()
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        quiet_gx()  # again: importing GX created loggers that set themselves to INFO
+        self.home = Path(home)
+        self.lock = threading.RLock()
+        self._gx = gx
+        self._adhoc: Any = None
+        with self.lock:
+            self.context = gx.get_context(mode="file", project_root_dir=str(self.home))
+            bars = self.context.variables.progress_bars
+            if (
+                not bars
+                or _get(bars, "globally") is not False
+                or _get(bars, "metric_calculations") is not False
+            ):
+                self.context.variables.progress_bars = ProgressBarsConfig(
+                    globally=False, metric_calculations=False
+                )
+                self.context.variables.save()
+            if self.context.config.analytics_enabled is not False:
+                self.context.enable_analytics(False)
+            self.batch_definition = _batch_definition(self.context)
+
+    # -- suites --
+
+    def _versions_by_name(self) -> dict[str, list[int]]:
+        found: dict[str, list[int]] = {}
+        for key in self.context.expectations_store.list_keys():
+            name, at, version = str(key.to_tuple()[0]).rpartition("@")
+            if at and NAME_RE.match(name) and version.isdigit():
+                found.setdefault(name, []).append(int(version))
+        return {k: sorted(v) for k, v in sorted(found.items())}
+
+    def versions(self, name: str) -> list[int]:
+        with self.lock:
+            return self._versions_by_name().get(name, [])
+
+    def list_suites(self) -> list[SuiteVersion]:
+        with self.lock:
+            out = []
+            for name, versions in self._versions_by_name().items():
+                suite = self._load(name, versions[-1], versions)
+                out.append(suite)
+            return out
+
+    def create_suite(
+        self, name: str, specs: list[dict[str, Any]], description: str | None = None, used_up_to: int = 0
+    ) -> SuiteVersion:
+        """Save `specs` as the next version of `name`. `used_up_to` is the highest version any stored result
+        recorded: a deleted version's number is never given to different expectations."""
+        from great_expectations import exceptions as gx_exc
+        from great_expectations.core.expectation_suite import ExpectationSuite
+
+        if not NAME_RE.match(name):
+            raise InvalidInput(
+                "The suite name must be 1-128 characters of letters, digits, '.', '_' or '-', starting "
+                "with a letter or digit."
+            )
+        expectations = build_expectations(specs)
+        created = dt.datetime.now(dt.UTC)
+        with self.lock:
+            versions = self._versions_by_name().get(name, [])
+            version = max(versions[-1] if versions else 0, used_up_to) + 1
+            gx_name = f"{name}@{version}"
+            meta = {
+                "mlops": {
+                    "name": name,
+                    "version": version,
+                    "created_at": created.isoformat(),
+                    "description": description,
+                }
+            }
+            try:
+                suite = self.context.suites.add(
+                    ExpectationSuite(name=gx_name, expectations=expectations, meta=meta)
+                )
+                self.context.validation_definitions.add(
+                    self._gx.ValidationDefinition(name=gx_name, data=self.batch_definition, suite=suite)
+                )
+            except gx_exc.DataContextError as err:
+                if "already exists" in str(err):
+                    raise Conflict(
+                        f"Another writer saved suite '{gx_name}' at the same moment; save again to get the "
+                        "next version."
+                    ) from None
+                raise
+            if len(suite.expectations) != len(expectations):  # GX dropped one: never silently
+                self._delete_version(gx_name)
+                raise InvalidInput(
+                    "Great Expectations refused one of the expectations; check them one by one."
+                )
+            return SuiteVersion(
+                name,
+                version,
+                gx_name,
+                [serialize(e) for e in suite.expectations],
+                created,
+                description,
+                [*versions, version],
+            )
+
+    def resolve(self, ref: str) -> SuiteVersion:
+        name, version = parse_ref(ref)
+        with self.lock:
+            versions = self._versions_by_name().get(name, [])
+            if not versions:
+                raise NotFound(
+                    f"No suite named '{name}'; create one with validation_create_suite or list them."
+                )
+            if version is None:
+                version = versions[-1]
+            elif version not in versions:
+                raise NotFound(
+                    f"Suite '{name}' has no version {version}; its versions are "
+                    f"{', '.join(str(v) for v in versions)}."
+                )
+            return self._load(name, version, versions)
+
+    def _load(self, name: str, version: int, versions: list[int]) -> SuiteVersion:
+        suite = self.context.suites.get(f"{name}@{version}")
+        info = (suite.meta or {}).get("mlops") or {}
+        created = None
+        with contextlib.suppress(TypeError, ValueError):
+            created = dt.datetime.fromisoformat(str(info.get("created_at")))
+        return SuiteVersion(
+            name,
+            version,
+            suite.name,
+            [serialize(e) for e in suite.expectations],
+            created,
+            info.get("description"),
+            list(versions),
+        )
+
+    def delete(self, ref: str) -> tuple[str, list[int], list[int]]:
+        """Delete one version (`name@N`) or every version (`name`); returns (name, deleted, remaining)."""
+        name, version = parse_ref(ref)
+        with self.lock:
+            versions = self._versions_by_name().get(name, [])
+            if not versions:
+                raise NotFound(f"No suite named '{name}'; list the suites with validation_list_suites.")
+            if version is not None and version not in versions:
+                raise NotFound(
+                    f"Suite '{name}' has no version {version}; its versions are "
+                    f"{', '.join(str(v) for v in versions)}."
+                )
+            doomed = versions if version is None else [version]
+            for v in doomed:
+                self._delete_version(f"{name}@{v}")
+            return name, doomed, [v for v in versions if v not in doomed]
+
+    def _delete_version(self, gx_name: str) -> None:
+        from great_expectations import exceptions as gx_exc
+
+        with contextlib.suppress(gx_exc.DataContextError):
+            self.context.validation_definitions.delete(gx_name)
+        self.context.suites.delete(gx_name)
+
+    # -- running --
+
+    def run_stored(self, gx_name: str, df: pd.DataFrame) -> tuple[Any, list[str]]:
+        with self.lock:
+            from great_expectations import exceptions as gx_exc
+
+            try:
+                vd = self.context.validation_definitions.get(gx_name)
+            except gx_exc.DataContextError:
+                raise NotFound(
+                    f"Suite version '{gx_name}' was deleted while the run started; run again."
+                ) from None
+            result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
+            return result, [str(e.id) for e in vd.suite.expectations]
+
+    def run_adhoc(self, expectations: list[Any], df: pd.DataFrame) -> tuple[Any, list[str]]:
+        """Run expectations once on an ephemeral context (integrity checks); nothing is stored."""
+        from great_expectations.core.expectation_suite import ExpectationSuite
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        with self.lock:
+            if self._adhoc is None:
+                ctx = self._gx.get_context(mode="ephemeral")
+                ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+                bd = _batch_definition(ctx)
+                self._adhoc = (ctx, bd)
+            ctx, bd = self._adhoc
+            name = f"adhoc-{uuid.uuid4().hex}"
+            suite = ctx.suites.add(ExpectationSuite(name=name, expectations=expectations))
+            try:
+                vd = ctx.validation_definitions.add(
+                    self._gx.ValidationDefinition(name=name, data=bd, suite=suite)
+                )
+                try:
+                    result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
+                    return result, [str(e.id) for e in suite.expectations]
+                finally:
+                    ctx.validation_definitions.delete(name)
+            finally:
+                ctx.suites.delete(name)
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+def _batch_definition(context: Any) -> Any:
+    try:
+        source = context.data_sources.get(DATASOURCE)
+    except (KeyError, ValueError):
+        source = context.data_sources.add_pandas(DATASOURCE)
+    try:
+        asset = source.get_asset(ASSET)
+    except LookupError:
+        asset = source.add_dataframe_asset(ASSET)
+    try:
+        return asset.get_batch_definition(BATCH)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(BATCH)
+
+
+# -- jobs: read, check, run, convert (the same code in a thread or in a worker process) --------
+
+
+@dataclass
+class Job:
+    """Everything a run needs, picklable for the worker process."""
+
+    home: str
+    path: str
+    max_rows: int
+    max_bytes: int
+    include_samples: bool
+    gx_name: str | None = None  # a stored suite version
+    expectations: list[dict[str, Any]] = field(default_factory=list)  # the suite's or the rules'
+    rules: list[dict[str, Any]] = field(default_factory=list)  # integrity rules (kind, ...)
+    references: dict[str, str] = field(default_factory=dict)  # rule reference path -> resolved path
+
+
+def _read(path: str, max_rows: int, max_bytes: int, columns: list[str] | None = None) -> pd.DataFrame:
+    from mcp_server.core.tables import read_table
+
+    return read_table(Path(path), max_rows=max_rows, max_bytes=max_bytes, columns=columns)
+
+
+def _check_columns(df: pd.DataFrame, wanted: list[str], what: str, path: str) -> None:
+    present = [str(c) for c in df.columns]
+    missing = [c for c in wanted if c not in set(present)]
+    if missing:
+        shown = ", ".join(repr(c) for c in list(present)[:12])
+        raise InvalidInput(
+            f"{what} refers to column(s) {', '.join(repr(c) for c in missing[:5])} that "
+            f"'{Path(path).name}' does not have; its columns are {shown}."
+        )
+
+
+def run_job(engine: GxEngine, job: Job, control: StepControl | None = None) -> dict[str, Any]:
+    """Read the dataset, run a stored suite (job.gx_name) or integrity rules, return plain results."""
+    step = control.step if control is not None else (lambda *a: None)
+    started = time.perf_counter()
+    step(0, 4, "reading the dataset")
+    df = _read(job.path, job.max_rows, job.max_bytes)
+    step(1, 4, f"validating {len(df)} rows with Great Expectations")
+    if job.gx_name is not None:
+        _check_columns(df, referenced_columns(job.expectations), f"Suite '{job.gx_name}'", job.path)
+        result, ids = engine.run_stored(job.gx_name, df)
+        labels: dict[int, tuple[str | None, str | None]] = {}
+    else:
+        frame, specs, labels = build_integrity(df, job)
+        result, ids = engine.run_adhoc(build_expectations(specs), frame)
+    step(3, 4, "collecting results")
+    outcomes = convert(result, ids, labels, job.include_samples)
+    stats = result.statistics
+    return {
+        "success": bool(result.success),
+        "row_count": len(df),
+        "evaluated": int(stats.get("evaluated_expectations", len(outcomes))),
+        "successful": int(stats.get("successful_expectations", 0)),
+        "failed": int(stats.get("unsuccessful_expectations", 0)),
+        "outcomes": outcomes,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def run_job_isolated(job: Job) -> dict[str, Any]:
+    """Entry point of the worker process (`run_in_worker`): its own engine on the same GX project."""
+    return run_job(GxEngine(Path(job.home)), job)
+
+
+def convert(
+    result: Any,
+    ids: list[str],
+    labels: dict[int, tuple[str | None, str | None]],
+    include_samples: bool,
+) -> list[dict[str, Any]]:
+    """GX's suite result -> one outcome per expectation, failures first, then by position in the suite.
+
+    GX groups results by domain, so each is put back at its expectation's position through its id.
+    """
+    position_of = {eid: i for i, eid in enumerate(ids)}
+    outcomes = []
+    for position, r in enumerate(result.results):
+        cfg = r.expectation_config
+        kwargs = {k: v for k, v in (cfg.kwargs or {}).items() if k != "batch_id"}
+        index = position_of.get(cfg.id, position)
+        res = r.result or {}
+        column, rule = labels.get(index, (None, None))
+        out: dict[str, Any] = {
+            "index": index,
+            "type": cfg.type,
+            "column": column or _column_of(kwargs),
+            "rule": rule,
+            "success": bool(r.success),
+            "observed_value": _plain(res.get("observed_value"), items=OBSERVED_ITEMS),
+            "unexpected_count": _int_or_none(res.get("unexpected_count")),
+            "unexpected_percent": _float_or_none(res.get("unexpected_percent")),
+            "sample": None,
+            "sample_rows": None,
+            "error": _exception_message(r.exception_info),
+        }
+        if out["error"]:
+            out["success"] = False
+        if include_samples and not r.success and res.get("partial_unexpected_list") is not None:
+            out["sample"] = _cap_sample(list(res["partial_unexpected_list"])[:SAMPLE_VALUES])
+            rows = res.get("partial_unexpected_index_list")
+            if isinstance(rows, list) and all(isinstance(x, int) for x in rows):
+                out["sample_rows"] = [int(x) for x in rows[:SAMPLE_VALUES]]
+        outcomes.append(out)
+    outcomes.sort(key=lambda o: (o["success"], o["index"]))
+    return outcomes
+
+
+def _cap_sample(values: list[Any], max_chars: int = 800) -> list[Any]:
+    """Failing values, JSON-safe; rows (multi-column expectations) keep their first columns only."""
+    sample = _plain(values, items=SAMPLE_ITEMS)
+    while len(sample) > 1 and len(json.dumps(sample, default=str)) > max_chars:
+        sample.pop()
+    return list(sample)
+
+
+def _column_of(kwargs: dict[str, Any]) -> str | None:
+    if isinstance(kwargs.get("column"), str):
+        return str(kwargs["column"])
+    if isinstance(kwargs.get("column_A"), str):
+        return f"{kwargs['column_A']}, {kwargs.get('column_B')}"
+    if isinstance(kwargs.get("column_list"), list):
+        cols = [str(c) for c in kwargs["column_list"]]
+        return ", ".join(cols[:6]) + (f", ... ({len(cols)} columns)" if len(cols) > 6 else "")
+    return None
+
+
+def _exception_message(info: Any) -> str | None:
+    if not isinstance(info, dict):
+        return None
+    infos = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for item in infos:
+        if item.get("raised_exception"):
+            text = str(item.get("exception_message") or "GX raised an error").splitlines()[0]
+            return text[:300]
+    return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        f = None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if f is None or not math.isfinite(f) else round(f, 6)
+
+
+def _plain(value: Any, items: int = 50, depth: int = 0, strings: bool = True) -> Any:
+    """JSON-safe copy: numpy/pandas scalars to Python, NaN to None, long strings and lists cut."""
+    if depth > 6:
+        return str(value)[:SAMPLE_CHARS]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value[:SAMPLE_CHARS] + ("..." if len(value) > SAMPLE_CHARS else "") if strings else value
+    if isinstance(value, dict):
+        return {str(k): _plain(v, items, depth + 1, strings) for k, v in list(value.items())[:items]}
+    if isinstance(value, list | tuple | set):
+        seq = list(value)
+        return [_plain(v, items, depth + 1, strings) for v in seq[:items]]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    item = getattr(value, "item", None)  # numpy scalar
+    if callable(item):
+        with contextlib.suppress(Exception):
+            return _plain(item(), items, depth + 1, strings)
+    iso = getattr(value, "isoformat", None)  # pandas Timestamp
+    if callable(iso):
+        with contextlib.suppress(Exception):
+            return str(iso())
+    return _plain(str(value), items, depth + 1, strings)
+
+
+# -- integrity rules -> GX expectations on the dataset (plus derived columns built with pandas) --
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
+def build_integrity(
+    df: pd.DataFrame, job: Job
+) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[int, tuple[str | None, str | None]]]:
+    """Each rule becomes one GX expectation. Derived columns (sums, conditions) are computed with pandas
+    operators chosen from an allowlist, never from a string the caller wrote."""
+    import pandas as pd
+
+    frame = df
+    derived: dict[str, Any] = {}
+    specs: list[dict[str, Any]] = []
+    labels: dict[int, tuple[str | None, str | None]] = {}
+
+    def need(cols: list[str], i: int) -> None:
+        _check_columns(df, cols, f"Rule {i}", job.path)
+
+    def column_name(i: int) -> str:
+        name = f"__rule_{i}__"
+        while name in df.columns:
+            name = "_" + name
+        return name
+
+    for i, rule in enumerate(job.rules):
+        kind = rule["kind"]
+        if kind == "foreign_key":
+            need([rule["column"]], i)
+            ref_path = job.references[rule["reference"]]
+            ref = _read(ref_path, job.max_rows, job.max_bytes)
+            _check_columns(ref, [rule["reference_column"]], f"Rule {i}", ref_path)
+            values = _plain(
+                pd.unique(ref[rule["reference_column"]].dropna()).tolist(), items=10**9, strings=False
+            )
+            specs.append(
+                {
+                    "type": "expect_column_values_to_be_in_set",
+                    "kwargs": {"column": rule["column"], "value_set": values},
+                }
+            )
+            label = f"{rule['column']} in {Path(ref_path).name}.{rule['reference_column']}"
+            labels[i] = (rule["column"], label)
+        elif kind == "compare":
+            a, op, b = rule["left"], rule["op"], rule["right"]
+            need([a, b], i)
+            if op == "==":
+                specs.append(
+                    {
+                        "type": "expect_column_pair_values_to_be_equal",
+                        "kwargs": {"column_A": a, "column_B": b, "ignore_row_if": "either_value_is_missing"},
+                    }
+                )
+            else:
+                big, small = (a, b) if op in (">", ">=") else (b, a)
+                specs.append(
+                    {
+                        "type": "expect_column_pair_values_a_to_be_greater_than_b",
+                        "kwargs": {
+                            "column_A": big,
+                            "column_B": small,
+                            "or_equal": op in (">=", "<="),
+                            "ignore_row_if": "either_value_is_missing",
+                        },
+                    }
+                )
+            labels[i] = (f"{a}, {b}", f"{a} {op} {b}")
+        elif kind == "sum_equals":
+            cols, target, tol = list(rule["columns"]), rule["equals"], float(rule.get("tolerance") or 0.0)
+            need([*cols, target], i)
+            numeric = [c for c in [*cols, target] if not pd.api.types.is_numeric_dtype(df[c])]
+            if numeric:
+                raise InvalidInput(
+                    f"Rule {i}: column(s) {numeric} are not numeric, so they cannot be summed."
+                )
+            name = column_name(i)
+            derived[name] = df[cols].sum(axis=1, min_count=len(cols)) - df[target]
+            specs.append(
+                {
+                    "type": "expect_column_values_to_be_between",
+                    "kwargs": {"column": name, "min_value": -tol, "max_value": tol},
+                }
+            )
+            text = f"{' + '.join(cols)} == {target} (tolerance {tol:g})"
+            labels[i] = (f"{' + '.join(cols)} - {target}", text)
+        elif kind == "required_if":
+            cond, target = rule["when"], rule["column"]
+            need([cond["column"], target], i)
+            mask = _condition_mask(df, cond, i)
+            name = column_name(i)
+            # Rows where the condition holds keep the target's value; the others get a non-null filler.
+            derived[name] = df[target].astype(object).where(mask, other=True)
+            specs.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": name}})
+            shown = (
+                cond["op"] if cond["op"] in ("not_null", "is_null") else f"{cond['op']} {cond.get('value')!r}"
+            )
+            labels[i] = (target, f"{target} not null when {cond['column']} {shown}")
+        elif kind == "expectation":
+            spec = {"type": rule["type"], "kwargs": dict(rule.get("kwargs") or {})}
+            if rule.get("meta"):
+                spec["meta"] = rule["meta"]
+            need(referenced_columns([spec]), i)
+            specs.append(spec)
+            labels[i] = (None, f"business rule {rule['type']}")
+        else:  # pragma: no cover - the argument model allows only the kinds above
+            raise InvalidInput(f"Rule {i}: unknown kind {_show(kind)}.")
+    if derived:
+        frame = df.assign(**derived)
+    return frame, specs, labels
+
+
+def _condition_mask(df: pd.DataFrame, cond: dict[str, Any], i: int) -> Any:
+    col = df[cond["column"]]
+    op, value = cond["op"], cond.get("value")
+    if op == "not_null":
+        return col.notna()
+    if op == "is_null":
+        return col.isna()
+    if op in ("in", "not_in"):
+        if not isinstance(value, list):
+            raise InvalidInput(f"Rule {i}: 'when.value' must be a list for '{op}'.")
+        mask = col.isin(value)
+        return ~mask & col.notna() if op == "not_in" else mask
+    if value is None or isinstance(value, dict | list):
+        raise InvalidInput(f"Rule {i}: 'when.value' must be a number, string or boolean for '{op}'.")
+    try:
+        return _OPS[op](col, value).fillna(False).astype(bool)
+    except TypeError:
+        raise InvalidInput(
+            f"Rule {i}: column {cond['column']!r} cannot be compared with {_show(value)} using '{op}'."
+        ) from None
+
+
+# -- suggesting a suite from a profile of the data ----------------------------------------------
+
+
+def logical_type(series: pd.Series) -> str | None:
+    import pandas as pd
+
+    t = pd.api.types
+    dtype = series.dtype
+    if t.is_bool_dtype(dtype):
+        return "boolean"
+    if t.is_integer_dtype(dtype):
+        return "integer"
+    if t.is_float_dtype(dtype):
+        return "float"
+    if t.is_datetime64_dtype(dtype):  # tz-naive only: GX's pandas type check has no tz-aware names
+        return "timestamp"
+    if isinstance(dtype, pd.StringDtype):
+        return "string"
+    if t.is_object_dtype(dtype):
+        values = series.dropna()
+        if len(values) and values.map(type).eq(str).all():
+            return "string"
+    return None
+
+
+def suggest(df: pd.DataFrame, max_categories: int = 20) -> list[dict[str, Any]]:
+    """Profile with pandas and propose GX expectations that hold on `df` itself."""
+    n = len(df)
+    columns = [c for c in df.columns if isinstance(c, str)]
+    out: list[dict[str, Any]] = [
+        {"type": "expect_table_columns_to_match_set", "kwargs": {"column_set": columns, "exact_match": True}},
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1, "max_value": None}},
+    ]
+    unique_cols = []
+    for col in columns:
+        s = df[col]
+        kind = logical_type(s)
+        nulls = int(s.isna().sum())
+        nonnull = n - nulls
+        if kind is not None:
+            out.append(
+                {
+                    "type": "expect_column_values_to_be_in_type_list",
+                    "kwargs": {"column": col, "type_list": TYPE_LISTS[kind]},
+                    "meta": {"logical_type": kind},
+                }
+            )
+        if nonnull == 0:
+            continue
+        if nulls == 0:
+            out.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col}})
+        else:
+            mostly = math.floor(max(0.0, nonnull / n - 0.02) * 100) / 100
+            if mostly > 0:
+                out.append(
+                    {
+                        "type": "expect_column_values_to_not_be_null",
+                        "kwargs": {"column": col, "mostly": mostly},
+                    }
+                )
+        values = s.dropna()
+        try:
+            nunique = int(values.nunique())
+        except TypeError:  # unhashable cells (lists in JSON)
+            continue
+        all_distinct = nunique == nonnull
+        id_like = bool(ID_NAME_RE.search(col.lower()))
+        is_id = (
+            all_distinct
+            and nonnull >= 10
+            and kind in ("integer", "string")
+            and (id_like or (kind == "integer" and bool(values.is_monotonic_increasing)))
+        )
+        if is_id:
+            out.append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": col}})
+            unique_cols.append(col)
+        categorical = kind in ("integer", "string", "boolean") and not is_id and nunique <= max_categories
+        categorical = categorical and nonnull >= 2 * nunique
+        if categorical:
+            value_set = sorted(
+                _plain(values.unique().tolist(), items=max_categories, strings=False), key=repr
+            )
+            out.append(
+                {
+                    "type": "expect_column_values_to_be_in_set",
+                    "kwargs": {"column": col, "value_set": value_set},
+                }
+            )
+        if kind in ("integer", "float") and not categorical:
+            out.append(_range(col, float(values.min()), float(values.max()), kind == "integer"))
+        if kind == "timestamp" and not categorical:
+            margin = (values.max() - values.min()) * 0.1
+            lo, hi = values.min() - margin, values.max() + margin
+            out.append(
+                {
+                    "type": "expect_column_values_to_be_between",
+                    "kwargs": {"column": col, "min_value": lo.isoformat(), "max_value": hi.isoformat()},
+                }
+            )
+        if kind == "string" and not categorical:
+            pattern = string_pattern(values)
+            if pattern is not None:
+                out.append(
+                    {
+                        "type": "expect_column_values_to_match_regex",
+                        "kwargs": {"column": col, "regex": pattern},
+                    }
+                )
+    if n >= 2 and len(columns) >= 2 and not unique_cols:
+        with contextlib.suppress(TypeError):
+            if not bool(df[columns].duplicated().any()):
+                out.append(
+                    {
+                        "type": "expect_compound_columns_to_be_unique",
+                        "kwargs": {"column_list": columns},
+                        "meta": {"checks": "no duplicate rows"},
+                    }
+                )
+    return out
+
+
+def _range(col: str, lo: float, hi: float, integer: bool) -> dict[str, Any]:
+    span = hi - lo
+    margin = 0.1 * span if span > 0 else max(abs(lo) * 0.1, 1.0)
+    if integer:
+        low, high = math.floor(lo - margin), math.ceil(hi + margin)
+        kwargs: dict[str, Any] = {"column": col, "min_value": int(low), "max_value": int(high)}
+    else:
+        digits = max(0, 1 - math.floor(math.log10(margin)))
+        scale = 10.0**digits
+        low_f = math.floor((lo - margin) * scale) / scale
+        high_f = math.ceil((hi + margin) * scale) / scale
+        kwargs = {"column": col, "min_value": low_f, "max_value": high_f}
+    return {"type": "expect_column_values_to_be_between", "kwargs": kwargs}
+
+
+def string_pattern(values: pd.Series, max_distinct: int = 200_000, max_len: int = 64) -> str | None:
+    """A regex for strings that all share one shape (digits, letters, the same punctuation), else None."""
+    distinct = values.unique()
+    if len(distinct) > max_distinct:
+        return None
+    shape: list[list[Any]] | None = None  # [[class, min, max], ...]
+    for v in distinct:
+        if not isinstance(v, str) or not v or len(v) > max_len:
+            return None
+        runs = _runs(v)
+        if runs is None:
+            return None
+        if shape is None:
+            shape = [[c, k, k] for c, k in runs]
+        elif len(runs) != len(shape) or any(r[0] != s[0] for r, s in zip(runs, shape, strict=True)):
+            return None
+        else:
+            for r, s in zip(runs, shape, strict=True):
+                s[1], s[2] = min(s[1], r[1]), max(s[2], r[1])
+    if shape is None or all(c == "a" for c, _, _ in shape):  # only letters: not a pattern worth keeping
+        return None
+    parts = []
+    for c, lo, hi in shape:
+        atom = {"d": "[0-9]", "a": "[A-Za-z]"}.get(c, re.escape(c))
+        parts.append(atom + ("" if lo == hi == 1 else f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}"))
+    return "^" + "".join(parts) + "$"
+
+
+def _runs(value: str) -> list[tuple[str, int]] | None:
+    runs: list[tuple[str, int]] = []
+    for ch in value:
+        if "0" <= ch <= "9":
+            c = "d"
+        elif "a" <= ch.lower() <= "z":
+            c = "a"
+        elif ch.isprintable() and ch.isascii():
+            c = ch
+        else:
+            return None
+        if runs and runs[-1][0] == c and c in ("d", "a"):
+            runs[-1] = (c, runs[-1][1] + 1)
+        else:
+            runs.append((c, 1))
+    return runs
+
+
+# -- the HTML report ------------------------------------------------------------------------------
+
+
+def render_html(meta: dict[str, Any], outcomes: list[dict[str, Any]]) -> str:
+    """A self-contained, escaped HTML page of one validation result (failures first)."""
+    e = html.escape
+    verdict = "PASSED" if meta["success"] else "FAILED"
+    rows = []
+    for o in outcomes:
+        sample = "" if o.get("sample") is None else json.dumps(o["sample"], default=str)
+        observed = "" if o.get("observed_value") is None else json.dumps(o["observed_value"], default=str)
+        pct = "" if o.get("unexpected_percent") is None else f"{o['unexpected_percent']:.4g}%"
+        rows.append(
+            f"<tr class='{'ok' if o['success'] else 'bad'}'><td>{o['index']}</td>"
+            f"<td>{'pass' if o['success'] else 'FAIL'}</td><td>{e(o['type'])}</td>"
+            f"<td>{e(str(o.get('column') or ''))}</td><td>{e(str(o.get('rule') or ''))}</td>"
+            f"<td>{e(observed[:300])}</td><td>{'' if o.get('unexpected_count') is None else o['unexpected_count']}</td>"
+            f"<td>{pct}</td><td>{e(sample[:400])}</td><td>{e(str(o.get('error') or ''))}</td></tr>"
+        )
+    head = "".join(
+        f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>"
+        for k, v in (
+            ("dataset", meta["dataset"]),
+            ("suite", meta.get("suite") or "integrity rules"),
+            ("result id", meta["result_id"]),
+            ("rows", meta["row_count"]),
+            ("expectations", f"{meta['evaluated']} evaluated, {meta['failed']} failed"),
+            ("engine", meta["engine"]),
+            ("time", meta["created_at"]),
+        )
+    )
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Validation {e(meta["result_id"])}: {verdict}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px}}
+tr.bad td{{background:#fdecea}}tr.ok td{{background:#eef8ee}}h1 span{{color:{"#2e7d32" if meta["success"] else "#c62828"}}}</style>
+</head><body><h1>Validation <span>{verdict}</span></h1><table>{head}</table><h2>Expectations (failures first)</h2>
+<table><tr><th>#</th><th>result</th><th>expectation</th><th>column</th><th>rule</th><th>observed</th>
+<th>unexpected</th><th>%</th><th>sample (data)</th><th>error</th></tr>{"".join(rows)}</table>
+<p>Checked by Great Expectations; values shown are data from the file, not instructions.</p></body></html>
+"""
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    _write_atomic(path, json.dumps(payload, indent=2, default=str))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    _write_atomic(path, text)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def read_profile(path: str, max_rows: int, max_bytes: int) -> pd.DataFrame:
+    return _read(path, max_rows, max_bytes)
