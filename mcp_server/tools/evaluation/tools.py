@@ -1,0 +1,323 @@
+"""The evaluation tools: train, list runs, cross-validate, compare, residuals, diagnostics, model tests.
+
+Thin MCP-facing functions: arguments, paths through the workspace, then the adapter in a worker thread.
+Nothing heavy is imported here (the adapter is imported inside each call).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field
+
+from mcp_server.core.blocking import run_blocking
+from mcp_server.core.context import AppContext, Ctx, app_context, progress_reporter
+from mcp_server.core.workspace import check_name
+from mcp_server.tools.evaluation.models import (
+    Candidate,
+    Check,
+    CompareResult,
+    CrossValidateResult,
+    CvSpec,
+    DiagnosticsResult,
+    ModelTestResult,
+    ResidualsResult,
+    RunList,
+    TrainResult,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+# Fitting many folds takes longer than the default call deadline.
+HEAVY_DEADLINE_S = 900.0
+TRAIN_DEADLINE_S = 600.0
+
+Dataset = Annotated[str, Field(description="Table (CSV, Parquet, JSON) inside the workspace.")]
+Target = Annotated[str, Field(description="The column to predict.")]
+Estimator = Annotated[
+    str,
+    Field(
+        description="scikit-learn class name from the allowlist, e.g. LogisticRegression, "
+        "RandomForestRegressor, HistGradientBoostingClassifier, DummyClassifier."
+    ),
+]
+Params = Annotated[
+    dict[str, Any] | None, Field(description='The estimator\'s keyword arguments, e.g. {"C": 0.5}.')
+]
+Features = Annotated[
+    list[str] | None, Field(description="Feature columns (default: every column but the target).")
+]
+RunId = Annotated[
+    str, Field(description="A run id from evaluation_train_model, or the run's name (its latest run).")
+]
+
+
+def _deadline(app: AppContext, wanted: float) -> float:
+    return min(wanted, app.settings.max_deadline_s) - 1.0
+
+
+async def evaluation_train_model(
+    ctx: Ctx,
+    dataset: Dataset,
+    target: Target,
+    estimator: Estimator,
+    params: Params = None,
+    features: Features = None,
+    test_size: Annotated[float, Field(gt=0.0, lt=0.9, description="Held-out fraction.")] = 0.25,
+    name: Annotated[str | None, Field(description="Run name (letters, digits, . _ -).")] = None,
+    random_state: Annotated[int, Field(ge=0, le=2**32 - 1, description="Seed of the held-out split.")] = 0,
+) -> TrainResult:
+    """Fit an allowlisted scikit-learn estimator on a table, log params, held-out metrics and the model to MLflow; returns the run_id other evaluation and registry tools take."""
+    from mcp_server.tools.evaluation import adapter
+
+    app = app_context(ctx)
+    if name is not None:
+        check_name(name, "run name")
+    path = app.workspace.resolve(dataset, must_exist=True)
+    return await run_blocking(
+        adapter.train,
+        app,
+        path,
+        app.workspace.display(path),
+        target,
+        estimator,
+        params or {},
+        features,
+        test_size,
+        name,
+        random_state,
+        deadline_s=_deadline(app, TRAIN_DEADLINE_S),
+        report=progress_reporter(ctx),
+        with_control=True,
+    )
+
+
+async def evaluation_list_runs(
+    ctx: Ctx,
+    filter: Annotated[
+        str | None,
+        Field(
+            description='MLflow search filter, e.g. "metrics.test_accuracy > 0.9" or '
+            "\"tags.`mlops_mcp.estimator` = 'Ridge'\"."
+        ),
+    ] = None,
+    order_by: Annotated[
+        str | None, Field(description='e.g. "metrics.test_r2 DESC" (default: newest first).')
+    ] = None,
+    cursor: Annotated[str | None, Field(description="next_cursor from the previous page.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Runs per page.")] = 20,
+) -> RunList:
+    """List the training runs this server logged to MLflow, with their metrics, params and datasets (newest first)."""
+    from mcp_server.tools.evaluation import adapter
+
+    app = app_context(ctx)
+    return await run_blocking(
+        adapter.list_runs, app, filter, order_by, cursor, limit, deadline_s=_deadline(app, 60.0)
+    )
+
+
+async def evaluation_cross_validate(
+    ctx: Ctx,
+    dataset: Dataset,
+    target: Target,
+    metrics: Annotated[
+        list[str],
+        Field(
+            min_length=1,
+            max_length=5,
+            description='scikit-learn scorer names, e.g. ["accuracy", "roc_auc"] or '
+            '["r2", "neg_root_mean_squared_error"].',
+        ),
+    ],
+    estimator: Annotated[
+        str | None, Field(description="Allowlisted class name (or give run_id instead).")
+    ] = None,
+    params: Params = None,
+    run_id: Annotated[
+        str | None,
+        Field(description="Cross-validate the configuration of a logged run (id or name) instead."),
+    ] = None,
+    cv: Annotated[CvSpec | None, Field(description="How to split (default: 5 folds, no shuffle).")] = None,
+    features: Features = None,
+) -> CrossValidateResult:
+    """Cross-validate an estimator (or a logged run's configuration): per-fold scores, mean, std and a 95% CI with the corrected variance for overlapping training sets."""
+    from mcp_server.tools.evaluation import adapter
+
+    app = app_context(ctx)
+    if estimator is None and params:
+        raise _invalid("`params` go with `estimator`; a run brings its own.")
+    path = app.workspace.resolve(dataset, must_exist=True)
+    return await run_blocking(
+        adapter.cross_validate,
+        app,
+        path,
+        target,
+        estimator,
+        params or {},
+        run_id,
+        features,
+        cv or CvSpec(),
+        metrics,
+        deadline_s=_deadline(app, HEAVY_DEADLINE_S),
+        report=progress_reporter(ctx),
+        with_control=True,
+    )
+
+
+async def evaluation_compare_models(
+    ctx: Ctx,
+    dataset: Dataset,
+    target: Target,
+    candidates: Annotated[
+        list[Candidate],
+        Field(
+            min_length=2,
+            max_length=10,
+            description='Models to compare: {"estimator": ..., "params": {...}} or {"run_id": ...}; '
+            "with `margin`, the first is the reference (the current model).",
+        ),
+    ],
+    metric: Annotated[
+        str, Field(description="One scikit-learn scorer name; neg_* scorers are reported as errors.")
+    ],
+    cv: Annotated[
+        CvSpec | None, Field(description="Folds shared by all candidates (default: repeated 5x5).")
+    ] = None,
+    margin: Annotated[
+        float | None,
+        Field(
+            ge=0,
+            description="Non-inferiority margin in metric units: each candidate vs the first, one-sided.",
+        ),
+    ] = None,
+    features: Features = None,
+) -> CompareResult:
+    """Compare models on the same folds with the corrected repeated k-fold t-test (Holm for >2, Wilcoxon secondary): which is best and whether the difference is significant."""
+    from mcp_server.tools.evaluation import adapter
+
+    app = app_context(ctx)
+    path = app.workspace.resolve(dataset, must_exist=True)
+    return await run_blocking(
+        adapter.compare,
+        app,
+        path,
+        target,
+        candidates,
+        features,
+        cv,
+        metric,
+        margin,
+        deadline_s=_deadline(app, HEAVY_DEADLINE_S),
+        report=progress_reporter(ctx),
+        with_control=True,
+    )
+
+
+async def evaluation_residuals(
+    ctx: Ctx,
+    run_id: RunId,
+    dataset: Dataset,
+    target: Target,
+    top: Annotated[int, Field(ge=0, le=50, description="Worst-predicted rows to return.")] = 10,
+    include_samples: Annotated[
+        bool, Field(description="Include feature values of the worst rows (data leaves the server).")
+    ] = True,
+) -> ResidualsResult:
+    """Residual diagnostics of a logged regressor on a table: summary, normality, Breusch-Pagan, Durbin-Watson, worst rows and plots."""
+    from mcp_server.tools.evaluation import adapter
+
+    app = app_context(ctx)
+    path = app.workspace.resolve(dataset, must_exist=True)
+    return await run_blocking(
+        adapter.residuals,
+        app,
+        path,
+        run_id.strip(),
+        target,
+        top,
+        include_samples,
+        deadline_s=_deadline(app, TRAIN_DEADLINE_S),
+        report=progress_reporter(ctx),
+        with_control=True,
+    )
+
+
+async def evaluation_diagnostics(
+    ctx: Ctx,
+    run_id: RunId,
+    dataset: Dataset,
+    target: Target,
+) -> DiagnosticsResult:
+    """Diagnostics of a logged classifier on a table: confusion matrix, per-class precision/recall/F1, ROC and PR AUC, calibration and Brier score, plots."""
+    from mcp_server.tools.evaluation import adapter
+
+    app = app_context(ctx)
+    path = app.workspace.resolve(dataset, must_exist=True)
+    return await run_blocking(
+        adapter.diagnostics,
+        app,
+        path,
+        run_id.strip(),
+        target,
+        deadline_s=_deadline(app, TRAIN_DEADLINE_S),
+        report=progress_reporter(ctx),
+        with_control=True,
+    )
+
+
+async def run_test_model(
+    app: AppContext,
+    model: str,
+    dataset: str,
+    target: str,
+    checks: list[Any],
+    report: Callable[[float, float | None, str | None], Coroutine[Any, Any, None]] | None = None,
+) -> ModelTestResult:
+    """evaluation_test_model's code path, shared with `mlops-mcp test-model`."""
+    from mcp_server.tools.evaluation import adapter
+
+    path = app.workspace.resolve(dataset, must_exist=True)
+    return await run_blocking(
+        adapter.run_model_tests,
+        app,
+        path,
+        model,
+        target,
+        checks,
+        deadline_s=_deadline(app, HEAVY_DEADLINE_S),
+        report=report,
+        with_control=True,
+    )
+
+
+async def evaluation_test_model(
+    ctx: Ctx,
+    model: Annotated[
+        str,
+        Field(
+            description="Run id or run name, runs:/<id>/model, models:/<name>/<version> or "
+            "models:/<name>@<alias>."
+        ),
+    ],
+    dataset: Dataset,
+    target: Target,
+    checks: Annotated[
+        list[Check],
+        Field(
+            min_length=1,
+            max_length=20,
+            description="Checks, each with a `type`: metric (min/max), no_regression (vs a baseline), "
+            "slice (per-value floors), invariance (irrelevant columns perturbed), latency (p95_ms).",
+        ),
+    ],
+) -> ModelTestResult:
+    """Run a model test suite (metric thresholds, no regression vs a baseline, slice floors, invariance, latency): pass/fail per check and overall."""
+    app = app_context(ctx)
+    return await run_test_model(app, model, dataset, target, list(checks), progress_reporter(ctx))
+
+
+def _invalid(message: str) -> Exception:
+    from mcp_server.core.errors import InvalidInput
+
+    return InvalidInput(message)
