@@ -1,0 +1,98 @@
+"""The lake area: versioned Parquet datasets on local disk or S3 (pyarrow datasets, boto3 for S3 checks)."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+
+from mcp_server.core.context import AppContext
+from mcp_server.core.errors import MlopsError
+from mcp_server.core.registry import ToolSpec
+from mcp_server.tools.lake.tools import (
+    lake_compact,
+    lake_config,
+    lake_convert,
+    lake_list,
+    lake_read,
+    lake_versions,
+    lake_write,
+)
+
+_WRITE_EXAMPLE = (
+    "lake_write",
+    {"source": "example.parquet", "dataset": "example", "partition_by": ["segment"]},
+)
+
+
+async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
+    """The lake root answers: a writable local folder, or an S3 bucket that answers a HEAD."""
+
+    def check() -> str:
+        from mcp_server.tools.lake import adapter
+
+        cfg = lake_config(app)
+        if cfg.is_s3:
+            adapter.s3_preflight(cfg, cfg.root)
+            return f"S3 bucket of {cfg.root} answers"
+        from pathlib import Path
+
+        Path(cfg.root).mkdir(parents=True, exist_ok=True)
+        return "local folder writable"
+
+    try:
+        detail = await anyio.to_thread.run_sync(check)
+    except (MlopsError, OSError) as err:
+        message = (
+            err.message
+            if isinstance(err, MlopsError)
+            else f"the lake folder is not writable ({err.strerror})"
+        )
+        return False, message, "Fix MLOPS_MCP_LAKE_ROOT / MLOPS_MCP_S3_ENDPOINT_URL or start the S3 service."
+    return True, detail, ""
+
+
+PROBES = {"lake": _probe_lake}
+
+TOOLS = (
+    ToolSpec(
+        lake_write,
+        core=True,
+        read_only=False,
+        example={
+            "source": "example.csv",
+            "dataset": "example_csv",
+            "zone": "raw",
+            "partition_by": ["segment"],
+        },
+    ),
+    ToolSpec(
+        lake_read,
+        core=True,
+        read_only=True,
+        idempotent=True,
+        setup=(_WRITE_EXAMPLE,),
+        example={
+            "dataset": "example",
+            "columns": ["id", "age", "segment"],
+            "filters": [["segment", "in", ["a", "b"]], ["age", ">=", 30]],
+            "limit": 50,
+        },
+    ),
+    ToolSpec(lake_list, core=False, read_only=True, idempotent=True, setup=(_WRITE_EXAMPLE,), example={}),
+    ToolSpec(
+        lake_versions,
+        core=False,
+        read_only=True,
+        idempotent=True,
+        setup=(_WRITE_EXAMPLE,),
+        example={"dataset": "example"},
+    ),
+    ToolSpec(
+        lake_convert,
+        core=False,
+        read_only=False,
+        example={"path": "example.csv", "output": "converted.parquet"},
+    ),
+    ToolSpec(
+        lake_compact, core=False, read_only=False, setup=(_WRITE_EXAMPLE,), example={"dataset": "example"}
+    ),
+)

@@ -1,0 +1,888 @@
+"""pyarrow (and boto3 for S3) behind the lake tools: versioned, partitioned Parquet on local disk or S3.
+
+Plain functions, no MCP imports. Every expected library failure becomes a project error here: a down S3
+endpoint is BackendUnavailable (explicit connect/request timeouts, two attempts at most), a malformed
+file or filter is InvalidInput. pyarrow, pandas and boto3 are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import decimal
+import functools
+import hashlib
+import json
+import math
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, LimitExceeded, NotFound
+from mcp_server.core.net import check_url
+from mcp_server.core.store.redact import mask_url
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.fs as pafs
+
+ZONES = ("raw", "processed", "curated")
+COMPRESSIONS = ("zstd", "snappy", "gzip")
+OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
+SOURCE_FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+}
+
+CONNECT_TIMEOUT_S = 3.0
+REQUEST_TIMEOUT_S = 30.0
+MAX_ATTEMPTS = 2  # bounded retries on S3: one try and one retry
+MAX_PARTITIONS = 1024
+DEFAULT_ROW_GROUP = 1_048_576  # pyarrow's own default maximum
+COMPACT_ROW_GROUP = 1_048_576
+MAX_IN_VALUES = 10_000
+MAX_SAMPLE_ROWS = 50
+MAX_CELL_CHARS = 200
+BATCH_ROWS = 131_072
+
+Step = Callable[[float, float | None, str | None], None]
+
+
+def _noop_step(done: float, total: float | None = None, message: str | None = None) -> None:
+    return None
+
+
+# -- where the lake is ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    root: str  # a local absolute path or s3://bucket/prefix
+    endpoint_url: str | None
+    region: str
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    def dataset_dir(self, zone: str, name: str) -> str:
+        return f"{self.root.rstrip('/')}/{zone}/{name}"
+
+    def version_dir(self, zone: str, name: str, version: int) -> str:
+        return f"{self.dataset_dir(zone, name)}/v{version}"
+
+    def show(self, location: str) -> str:
+        """A location as shown to the assistant: s3:// URIs as they are, lake paths as <lake>/..., other
+        local paths by their last component (the tools show workspace paths themselves)."""
+        if location.startswith("s3://"):
+            return location
+        if location == self.root or location.startswith(self.root.rstrip("/") + "/"):
+            return "<lake>" + location[len(self.root.rstrip("/")) :]
+        return Path(location).name
+
+
+def make_config(
+    lake_root: str | None, home: Path, endpoint_url: str | None, region: str, allowlist: list[str]
+) -> LakeConfig:
+    """The lake's configuration, with the endpoint checked against the URL allowlist before any use."""
+    if lake_root is None or not lake_root.strip():
+        root = str((home / "lake").resolve())
+    elif lake_root.startswith("s3://"):
+        bucket, _, prefix = lake_root[5:].partition("/")
+        if not bucket:
+            raise InvalidInput("MLOPS_MCP_LAKE_ROOT must name a bucket, as in s3://bucket/prefix.")
+        root = f"s3://{bucket}/{prefix.strip('/')}".rstrip("/")
+    elif "://" in lake_root:
+        raise InvalidInput("MLOPS_MCP_LAKE_ROOT must be a local folder or an s3://bucket/prefix URI.")
+    else:
+        root = str(Path(lake_root).expanduser().resolve())
+    if endpoint_url:
+        check_url(endpoint_url, allowlist)
+    return LakeConfig(root=root, endpoint_url=endpoint_url or None, region=region)
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_filesystem(endpoint_url: str | None, region: str) -> pafs.S3FileSystem:
+    from urllib.parse import urlsplit
+
+    import pyarrow.fs as pafs
+
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")  # never ask a metadata address for keys
+    kwargs: dict[str, Any] = {}
+    if endpoint_url:
+        parts = urlsplit(endpoint_url)
+        kwargs["endpoint_override"] = parts.netloc.rpartition("@")[2]
+        kwargs["scheme"] = parts.scheme
+    return pafs.S3FileSystem(
+        region=region,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        request_timeout=REQUEST_TIMEOUT_S,
+        retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=MAX_ATTEMPTS),
+        **kwargs,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(endpoint_url: str | None, region: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=REQUEST_TIMEOUT_S,
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+    )
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def _where(cfg: LakeConfig) -> str:
+    return mask_url(cfg.endpoint_url) if cfg.endpoint_url else "the S3 endpoint"
+
+
+def s3_preflight(cfg: LakeConfig, uri: str) -> None:
+    """One HEAD on the bucket (boto3, explicit timeouts): a down endpoint or a missing bucket fails fast."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    bucket, _ = _split_s3(uri)
+    try:
+        _s3_client(cfg.endpoint_url, cfg.region).head_bucket(Bucket=bucket)
+    except NoCredentialsError:
+        raise InvalidInput(
+            "No S3 credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the server."
+        ) from None
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise NotFound(
+                f"The bucket {bucket!r} does not exist at {_where(cfg)}; create it first."
+            ) from None
+        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            raise InvalidInput(
+                f"Access to the bucket {bucket!r} was denied; check the server's S3 credentials."
+            ) from None
+        raise BackendUnavailable(
+            f"{_where(cfg)} answered with error {code or 'unknown'}; retry later."
+        ) from None
+    except BotoCoreError as exc:
+        raise BackendUnavailable(
+            f"{_where(cfg)} did not answer ({type(exc).__name__}); check that it is running and "
+            "MLOPS_MCP_S3_ENDPOINT_URL."
+        ) from None
+
+
+@contextlib.contextmanager
+def storage_errors(cfg: LakeConfig, what: str) -> Iterator[None]:
+    """Map pyarrow's filesystem OSErrors (S3 network trouble, missing keys, denied access) to project errors."""
+    try:
+        yield
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFound(
+            f"The files of {what} are missing from the lake; the version cannot be read."
+        ) from None
+    except OSError as exc:
+        text = str(exc)
+        if any(s in text for s in ("NETWORK_CONNECTION", "curlCode", "Could not connect", "timed out")):
+            raise BackendUnavailable(
+                f"{_where(cfg)} did not answer while handling {what}; check that it is running."
+            ) from None
+        if "ACCESS_DENIED" in text or "AccessDenied" in text:
+            raise InvalidInput(
+                f"Access was denied while handling {what}; check the S3 credentials."
+            ) from None
+        if "NoSuchBucket" in text or "does not exist" in text or "NO_SUCH_BUCKET" in text:
+            raise NotFound(f"The storage for {what} does not exist; check the lake root.") from None
+        raise
+
+
+def filesystem_for(cfg: LakeConfig, location: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem and in-filesystem path of a location (local path or s3:// URI)."""
+    import pyarrow.fs as pafs
+
+    if location.startswith("s3://"):
+        bucket, key = _split_s3(location)
+        return _s3_filesystem(cfg.endpoint_url, cfg.region), f"{bucket}/{key}".rstrip("/")
+    return pafs.LocalFileSystem(), location
+
+
+# -- schemas ---------------------------------------------------------------------------------------
+
+
+def schema_fields(schema: pa.Schema) -> list[dict[str, Any]]:
+    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in schema]
+
+
+def schema_to_b64(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.remove_metadata().serialize().to_pybytes()).decode()
+
+
+def schema_from_b64(text: str) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+def _partitioning(schema: pa.Schema, partition_by: list[str]) -> ds.Partitioning | None:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if not partition_by:
+        return None
+    return ds.partitioning(pa.schema([schema.field(c) for c in partition_by]), flavor="hive")
+
+
+def check_partition_columns(schema: pa.Schema, partition_by: list[str]) -> None:
+    import pyarrow.types as pat
+
+    if len(set(partition_by)) != len(partition_by):
+        raise InvalidInput("partition_by lists a column twice; give each column once.")
+    for column in partition_by:
+        if column not in schema.names:
+            raise InvalidInput(f"partition_by names {column!r}, which is not a column of the source.")
+        t = schema.field(column).type
+        if pat.is_dictionary(t):
+            t = t.value_type
+        if not (
+            pat.is_integer(t)
+            or pat.is_string(t)
+            or pat.is_large_string(t)
+            or pat.is_boolean(t)
+            or pat.is_date(t)
+        ):
+            raise InvalidInput(
+                f"Cannot partition by {column!r} of type {t}; use an integer, string, boolean or date column."
+            )
+    if len(partition_by) == len(schema.names):
+        raise InvalidInput("partition_by cannot take every column; leave at least one data column.")
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+def source_format(path: Path) -> str:
+    fmt = SOURCE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInput(
+            f"'{path.name}' is not a supported source; use a .parquet, .csv, .tsv, .jsonl or .json file."
+        )
+    return fmt
+
+
+def _arrow_errors(name: str, fmt: str) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def guard() -> Iterator[None]:
+        import pyarrow as pa
+
+        try:
+            yield
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise InvalidInput(f"'{name}' could not be read as {fmt.upper()}: {reason}.") from None
+
+    return guard()
+
+
+def open_source(path: Path, max_rows: int, max_bytes: int) -> tuple[ds.Dataset, str]:
+    """A pyarrow dataset over a source file (streamed, never loaded whole unless it is a JSON array)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    fmt = source_format(path)
+    if not path.is_file():
+        raise InvalidInput(f"'{path.name}' is not a file; give a data file.")
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInput(f"'{path.name}' is empty; there is nothing to write.")
+    if size > max_bytes:
+        raise LimitExceeded(
+            f"'{path.name}' is {size} bytes, over the {max_bytes}-byte limit (MLOPS_MCP_MAX_FILE_BYTES)."
+        )
+    with _arrow_errors(path.name, fmt):
+        if fmt == "parquet":
+            dataset = ds.dataset(str(path), format="parquet")
+        elif fmt in ("csv", "tsv"):
+            parse = pacsv.ParseOptions(delimiter="," if fmt == "csv" else "\t")
+            dataset = ds.dataset(str(path), format=ds.CsvFileFormat(parse_options=parse))
+        elif fmt == "jsonl":
+            dataset = ds.dataset(str(path), format=ds.JsonFileFormat())
+        else:
+            from mcp_server.core.tables import read_table
+
+            df = read_table(path, max_rows=max_rows, max_bytes=max_bytes)
+            dataset = ds.dataset(pa.Table.from_pandas(df, preserve_index=False))
+        _ = dataset.schema
+    if len(dataset.schema) == 0:
+        raise InvalidInput(f"'{path.name}' has no columns.")
+    return dataset, fmt
+
+
+def _bounded_batches(
+    dataset: ds.Dataset, max_rows: int, step: Step, name: str, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    rows = 0
+    for batch in dataset.to_batches(columns=columns, batch_size=BATCH_ROWS):
+        rows += batch.num_rows
+        if rows > max_rows:
+            raise LimitExceeded(f"'{name}' has more than {max_rows} rows, the limit (MLOPS_MCP_MAX_ROWS).")
+        step(rows, None, f"{rows} rows")
+        yield batch
+
+
+# -- writing a version -----------------------------------------------------------------------------
+
+
+@dataclass
+class WriteStats:
+    rows: int = 0
+    bytes: int = 0
+    files: int = 0
+    row_groups: int = 0
+    digest: str = ""
+    paths: list[str] = field(default_factory=list)
+
+
+def write_version(
+    cfg: LakeConfig,
+    dataset: ds.Dataset,
+    target: str,
+    *,
+    partition_by: list[str],
+    compression: str,
+    row_group_size: int,
+    max_rows: int,
+    step: Step = _noop_step,
+    name: str = "source",
+    max_rows_per_file: int = 0,
+) -> WriteStats:
+    """Write `dataset` as Parquet under `target` (a new, empty version folder); stats and a content digest."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    schema = dataset.schema.remove_metadata()
+    stats = WriteStats()
+
+    def visit(written: Any) -> None:
+        stats.paths.append(written.path)
+        stats.files += 1
+        stats.bytes += int(written.size or 0)
+        if written.metadata is not None:
+            stats.rows += written.metadata.num_rows
+            stats.row_groups += written.metadata.num_row_groups
+
+    fs, base = filesystem_for(cfg, target)
+    reader = pa.RecordBatchReader.from_batches(
+        schema, (b.replace_schema_metadata(None) for b in _bounded_batches(dataset, max_rows, step, name))
+    )
+    options = ds.ParquetFileFormat().make_write_options(compression=compression)
+    try:
+        with storage_errors(cfg, f"the new version at {cfg.show(target)}"), _arrow_errors(name, "data"):
+            ds.write_dataset(
+                reader,
+                base,
+                filesystem=fs,
+                format="parquet",
+                file_options=options,
+                partitioning=_partitioning(schema, partition_by),
+                basename_template="part-{i}.parquet",
+                max_rows_per_group=row_group_size,
+                min_rows_per_group=row_group_size,
+                max_rows_per_file=max_rows_per_file,
+                max_partitions=MAX_PARTITIONS,
+                existing_data_behavior="error",
+                file_visitor=visit,
+                preserve_order=True,  # sorted sources stay sorted: row-group statistics can skip
+            )
+    except InvalidInput as exc:
+        if "max_partitions" in exc.message or "Fragment would be written into" in exc.message:
+            raise InvalidInput(
+                f"partition_by {partition_by} makes more than {MAX_PARTITIONS} partitions; "
+                "partition by a column with fewer distinct values."
+            ) from None
+        if "directory is not empty" in exc.message or "Could not write to" in exc.message:
+            raise Conflict(
+                f"The lake already holds files at {cfg.show(target)} that the catalog does not "
+                "know; remove them or write under another dataset name."
+            ) from None
+        raise
+    stats.digest = content_digest(cfg, target, stats.paths)
+    return stats
+
+
+def content_digest(cfg: LakeConfig, location: str, paths: list[str] | None = None) -> str:
+    """SHA-256 identifying a version's content: over each file's relative path and content hash.
+
+    Local files are hashed byte by byte; S3 objects by the ETag S3 computed from their bytes (no download).
+    `location` is a folder (a version, a partitioned dataset) or a single file.
+    """
+    entries: list[tuple[str, str]] = []
+    if location.startswith("s3://"):
+        bucket, key = _split_s3(location)
+        fs, base = filesystem_for(cfg, location)
+        with storage_errors(cfg, cfg.show(location)):
+            is_dir = fs.get_file_info(base).type.name == "Directory"
+        prefix = key.rstrip("/") + "/" if is_dir else key
+        client = _s3_client(cfg.endpoint_url, cfg.region)
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    if obj["Key"].endswith("/"):
+                        continue  # folder markers
+                    rel = obj["Key"][len(prefix) :] or os.path.basename(obj["Key"])
+                    entries.append((rel, f"{obj['Size']}:{obj['ETag'].strip(chr(34))}"))
+        except Exception as exc:  # botocore errors: the endpoint went away after the write
+            raise BackendUnavailable(
+                f"{_where(cfg)} did not answer while listing {cfg.show(location)} ({type(exc).__name__})."
+            ) from None
+    else:
+        fs, base = filesystem_for(cfg, location)
+        files = paths if paths is not None else _list_files(fs, base)
+        for path in files:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+            rel = os.path.relpath(path, base) if os.path.isdir(base) else os.path.basename(path)
+            entries.append((rel, h.hexdigest()))
+    outer = hashlib.sha256()
+    for rel, digest in sorted(entries):
+        outer.update(f"{rel}\0{digest}\n".encode())
+    return outer.hexdigest()
+
+
+def _list_files(fs: pafs.FileSystem, base: str) -> list[str]:
+    import pyarrow.fs as pafs
+
+    info = fs.get_file_info(base)
+    if info.type == pafs.FileType.File:
+        return [base]
+    selector = pafs.FileSelector(base, recursive=True)
+    return sorted(i.path for i in fs.get_file_info(selector) if i.type == pafs.FileType.File)
+
+
+def delete_location(cfg: LakeConfig, location: str) -> None:
+    """Best effort: remove a failed version's files."""
+    with contextlib.suppress(Exception):
+        fs, base = filesystem_for(cfg, location)
+        fs.delete_dir(base)
+
+
+# -- opening a version -----------------------------------------------------------------------------
+
+
+def open_version(
+    cfg: LakeConfig, location: str, fmt: str, schema_b64: str, partition_by: list[str]
+) -> ds.Dataset:
+    """The pyarrow dataset of a stored version, with its recorded schema and typed hive partitioning."""
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    schema = schema_from_b64(schema_b64)
+    fs, base = filesystem_for(cfg, location)
+    if location.startswith("s3://"):
+        s3_preflight(cfg, location)
+    with storage_errors(cfg, cfg.show(location)), _arrow_errors(cfg.show(location), fmt):
+        if fmt == "parquet":
+            file_format: Any = "parquet"
+        elif fmt in ("csv", "tsv"):
+            file_format = ds.CsvFileFormat(
+                parse_options=pacsv.ParseOptions(delimiter="," if fmt == "csv" else "\t")
+            )
+        elif fmt == "jsonl":
+            file_format = ds.JsonFileFormat()
+        else:
+            raise InvalidInput("This version is a JSON array file; convert it with lake_convert to read it.")
+        return ds.dataset(
+            base,
+            filesystem=fs,
+            format=file_format,
+            schema=schema,
+            partitioning=_partitioning(schema, partition_by),
+            exclude_invalid_files=False,
+        )
+
+
+def _hive_keys(base: str, files: list[str]) -> list[str]:
+    """The hive partition columns (key=value folders) shared by every file under `base`."""
+    keys: list[str] | None = None
+    for path in files:
+        parts = path[len(base.rstrip("/")) + 1 :].split("/")[:-1]
+        found = [p.split("=", 1)[0] for p in parts if "=" in p]
+        if keys is None:
+            keys = found
+        elif keys != found:
+            return []
+    return keys or []
+
+
+@dataclass
+class Inspection:
+    schema: pa.Schema
+    fmt: str
+    rows: int
+    bytes: int
+    files: int
+    row_groups: int
+    partition_by: list[str]
+
+
+def inspect_location(cfg: LakeConfig, location: str, max_rows: int) -> Inspection:
+    """Schema, rows, size and layout of data at a location (a file, or a folder of Parquet files)."""
+    import pyarrow.dataset as ds
+    import pyarrow.fs as pafs
+
+    if location.startswith("s3://"):
+        s3_preflight(cfg, location)
+    fs, base = filesystem_for(cfg, location)
+    with storage_errors(cfg, cfg.show(location)):
+        info = fs.get_file_info(base)
+        if info.type == pafs.FileType.NotFound:
+            raise NotFound(f"Nothing exists at {cfg.show(location)}; check the location.")
+        is_dir = info.type == pafs.FileType.Directory
+        fmt = "parquet" if is_dir else source_format(Path(base))
+        with _arrow_errors(cfg.show(location), fmt):
+            if fmt == "json":
+                raise InvalidInput(
+                    "A JSON array file cannot be catalogued as is; convert it with lake_convert."
+                )
+            file_format: Any = (
+                "parquet"
+                if fmt == "parquet"
+                else ds.JsonFileFormat()
+                if fmt == "jsonl"
+                else ds.CsvFileFormat()
+            )
+            if fmt == "tsv":
+                import pyarrow.csv as pacsv
+
+                file_format = ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter="\t"))
+            dataset = ds.dataset(
+                base, filesystem=fs, format=file_format, partitioning="hive" if is_dir else None
+            )
+            files = list(dataset.files)
+            if not files:
+                raise InvalidInput(f"{cfg.show(location)} holds no {fmt} files.")
+            partition_by = _hive_keys(base, files) if is_dir else []
+            size = sum(i.size or 0 for i in fs.get_file_info(files))
+            row_groups = 0
+            if fmt == "parquet":
+                rows = 0
+                for fragment in dataset.get_fragments():
+                    meta = fragment.metadata
+                    rows += meta.num_rows
+                    row_groups += meta.num_row_groups
+            else:
+                rows = dataset.count_rows()
+    if rows > max_rows:
+        raise LimitExceeded(f"The data has more than {max_rows} rows, the limit (MLOPS_MCP_MAX_ROWS).")
+    return Inspection(dataset.schema.remove_metadata(), fmt, rows, size, len(files), row_groups, partition_by)
+
+
+# -- reading with push-down ------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def build_filter(schema: pa.Schema, filters: list[list[Any]] | None) -> ds.Expression | None:
+    """`[column, op, value]` triples -> one pyarrow expression (AND); ops from an allowlist, values cast
+    to the column's type. Nothing the caller sent is evaluated as code."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.types as pat
+
+    if not filters:
+        return None
+    expression: ds.Expression | None = None
+    for index, triple in enumerate(filters):
+        if not isinstance(triple, (list, tuple)) or len(triple) != 3:
+            raise InvalidInput(f"filters[{index}] must be a [column, op, value] triple.")
+        column, op, value = triple
+        if not isinstance(column, str):
+            raise InvalidInput(f"filters[{index}]: the column must be a string.")
+        if not isinstance(op, str) or op not in OPS:
+            raise InvalidInput(
+                f"filters[{index}]: unknown operator {_show(op)}; use one of {', '.join(OPS)}."
+            )
+        if column not in schema.names:
+            raise InvalidInput(
+                f"filters[{index}]: unknown column {_show(column)}; the dataset has {_names(schema)}."
+            )
+        ftype = schema.field(column).type
+        if pat.is_dictionary(ftype):
+            ftype = ftype.value_type
+        ref = ds.field(column)
+
+        def cast(item: Any, column: str = column, ftype: pa.DataType = ftype, index: int = index) -> Any:
+            if isinstance(item, (dict, list)):
+                raise InvalidInput(f"filters[{index}]: the value for {_show(column)} must be a plain value.")
+            try:
+                return pa.scalar(item).cast(ftype)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+                raise InvalidInput(
+                    f"filters[{index}]: {_show(item)} cannot be compared with {_show(column)} of type {ftype}."
+                ) from None
+
+        if op in ("in", "not in"):
+            if not isinstance(value, list) or not value:
+                raise InvalidInput(f"filters[{index}]: '{op}' needs a non-empty list of values.")
+            if len(value) > MAX_IN_VALUES:
+                raise InvalidInput(f"filters[{index}]: '{op}' takes at most {MAX_IN_VALUES} values.")
+            values = pa.array([cast(v).as_py() for v in value], type=ftype)
+            term = ref.isin(values)
+            if op == "not in":
+                term = ~term
+        elif value is None:
+            if op == "==":
+                term = ref.is_null()
+            elif op == "!=":
+                term = ref.is_valid()
+            else:
+                raise InvalidInput(f"filters[{index}]: null can only be compared with == or !=.")
+        else:
+            scalar = cast(value)
+            term = {
+                "==": ref == scalar,
+                "!=": ref != scalar,
+                "<": ref < scalar,
+                "<=": ref <= scalar,
+                ">": ref > scalar,
+                ">=": ref >= scalar,
+            }[op]
+        expression = term if expression is None else expression & term
+    return expression
+
+
+def _names(schema: pa.Schema) -> str:
+    names = list(schema.names)
+    shown = ", ".join(repr(n) for n in names[:20])
+    return shown + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+
+
+def check_columns(schema: pa.Schema, columns: list[str] | None) -> list[str] | None:
+    if columns is None:
+        return None
+    if not columns:
+        raise InvalidInput("columns is empty; omit it to read every column.")
+    unknown = [c for c in columns if c not in schema.names]
+    if unknown:
+        raise InvalidInput(f"Unknown column {_show(unknown[0])}; the dataset has {_names(schema)}.")
+    if len(set(columns)) != len(columns):
+        raise InvalidInput("columns lists a column twice; give each column once.")
+    return list(columns)
+
+
+@dataclass
+class ReadStats:
+    matched_rows: int
+    returned_rows: int
+    columns: list[str]
+    sample: list[dict[str, Any]]
+    result_bytes: int
+    truncated: bool
+
+
+def json_safe(value: Any) -> Any:
+    """A cell as a JSON value: dates as ISO text, NaN as null, long text and bytes shortened."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in list(value.items())[:20]}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value[:20]]
+    text = str(value)
+    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 3] + "..."
+
+
+def read_version(
+    dataset: ds.Dataset,
+    cfg: LakeConfig,
+    what: str,
+    *,
+    columns: list[str] | None,
+    filters: list[list[Any]] | None,
+    limit: int | None,
+    max_rows: int,
+    sample_rows: int,
+    out_path: Path,
+    step: Step = _noop_step,
+) -> ReadStats:
+    """Scan with projection and filter push-down; stream the result into a Parquet file at `out_path`."""
+    import pyarrow.parquet as pq
+
+    schema = dataset.schema
+    columns = check_columns(schema, columns)
+    expression = build_filter(schema, filters)
+    cap = min(limit, max_rows) if limit is not None else max_rows
+    returned = 0
+    sample: list[dict[str, Any]] = []
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    os.close(fd)
+    out_columns = columns or list(schema.names)
+    stopped = False
+    try:
+        with storage_errors(cfg, what), _arrow_errors(what, "parquet"):
+            scanner = dataset.scanner(columns=columns, filter=expression, batch_size=BATCH_ROWS)
+            # A result file is read once: no codec, dictionary pages or statistics to build. It is
+            # written on a second thread while the scan goes on (pyarrow releases the GIL in both).
+            writer = pq.ParquetWriter(
+                tmp_name,
+                scanner.projected_schema,
+                compression="none",
+                use_dictionary=False,
+                write_statistics=False,
+            )
+            pending: queue.Queue[Any] = queue.Queue(maxsize=4)  # bounded: memory stays bounded
+            failure: list[BaseException] = []
+
+            def drain() -> None:
+                while (item := pending.get()) is not None:
+                    if not failure:
+                        try:
+                            writer.write_batch(item)
+                        except BaseException as exc:  # reported after the scan
+                            failure.append(exc)
+
+            thread = threading.Thread(target=drain, name="lake-read-writer", daemon=True)
+            thread.start()
+            try:
+                for batch in scanner.to_batches():
+                    if failure:
+                        break
+                    if batch.num_rows == 0:
+                        continue
+                    if returned + batch.num_rows > cap:
+                        batch = batch.slice(0, cap - returned)
+                        stopped = True
+                    pending.put(batch)
+                    if len(sample) < sample_rows:
+                        sample.extend(batch.slice(0, sample_rows - len(sample)).to_pylist())
+                    returned += batch.num_rows
+                    step(returned, None, f"{returned} rows")
+                    if stopped or returned >= cap:
+                        stopped = True
+                        break
+            finally:
+                pending.put(None)
+                thread.join()
+                writer.close()
+            if failure:
+                raise failure[0]
+            matched = dataset.count_rows(filter=expression) if stopped else returned
+        os.replace(tmp_name, out_path)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return ReadStats(
+        matched_rows=matched,
+        returned_rows=returned,
+        columns=out_columns,
+        sample=[{k: json_safe(v) for k, v in row.items()} for row in sample],
+        result_bytes=out_path.stat().st_size,
+        truncated=returned < matched,
+    )
+
+
+# -- conversion ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ConvertStats:
+    rows: int
+    columns: int
+    source_bytes: int
+    parquet_bytes: int
+    source_scan_s: float
+    parquet_scan_s: float
+
+
+def full_scan_seconds(path: Path, fmt: str) -> float:
+    """Seconds to read and decode every row and column of a file, streaming (never held whole)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+    import pyarrow.parquet as pq
+
+    started = time.perf_counter()
+    if fmt == "parquet":
+        for _ in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+            pass
+    elif fmt in ("csv", "tsv"):
+        parse = pacsv.ParseOptions(delimiter="," if fmt == "csv" else "\t")
+        for _ in pacsv.open_csv(path, parse_options=parse):
+            pass
+    elif fmt == "jsonl":
+        pajson.read_json(path)
+    else:
+        import pandas as pd
+
+        pd.read_json(path)
+    return time.perf_counter() - started
+
+
+def convert_to_parquet(
+    source: Path, out: Path, *, compression: str, max_rows: int, max_bytes: int, step: Step = _noop_step
+) -> ConvertStats:
+    """CSV/TSV/JSON(L) -> one Parquet file, streamed batch by batch and written atomically."""
+    import pyarrow.parquet as pq
+
+    dataset, fmt = open_source(source, max_rows, max_bytes)
+    if fmt == "parquet":
+        raise InvalidInput(f"'{source.name}' is already Parquet; give a CSV or JSON file.")
+    schema = dataset.schema.remove_metadata()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    rows = 0
+    try:
+        with _arrow_errors(source.name, fmt):
+            with pq.ParquetWriter(tmp_name, schema, compression=compression) as writer:
+                for batch in _bounded_batches(dataset, max_rows, step, source.name):
+                    writer.write_batch(batch.replace_schema_metadata(None))
+                    rows += batch.num_rows
+            with open(tmp_name, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp_name, out)
+            source_scan = full_scan_seconds(source, fmt)
+        parquet_scan = full_scan_seconds(out, "parquet")
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+    return ConvertStats(
+        rows=rows,
+        columns=len(schema),
+        source_bytes=source.stat().st_size,
+        parquet_bytes=out.stat().st_size,
+        source_scan_s=source_scan,
+        parquet_scan_s=parquet_scan,
+    )
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
