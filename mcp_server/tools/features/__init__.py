@@ -1,0 +1,162 @@
+"""The features area: a Feast feature store whose definitions live in reviewed files.
+
+Importing this module is cheap: Feast, pandas and yaml load inside the calls (adapter.py).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mcp_server.core.registry import ToolSpec
+from mcp_server.tools.features.tools import (
+    features_apply,
+    features_describe,
+    features_get_historical,
+    features_get_online,
+    features_init,
+    features_list,
+    features_materialize,
+    features_plan,
+    features_scaffold,
+    features_validate,
+)
+
+if TYPE_CHECKING:
+    from mcp_server.core.context import AppContext
+
+LONG_DEADLINE_S = 900.0
+
+_DEFS = "example_features.yaml"
+_SCAFFOLD = {
+    "dataset": "example.csv",
+    "entity_column": "id",
+    "timestamp_column": "signup_date",
+    "output": _DEFS,
+    "feature_view": "example",
+}
+_SETUP_SCAFFOLD = (("features_scaffold", _SCAFFOLD),)
+_SETUP_APPLY = (*_SETUP_SCAFFOLD, ("features_apply", {"definitions": _DEFS}))
+_WINDOW = {"start": "2023-01-01T00:00:00Z", "end": "2025-01-01T00:00:00Z"}
+_SETUP_MATERIALIZED = (*_SETUP_APPLY, ("features_materialize", _WINDOW))
+_SUITE = {
+    "name": "example_features_suite",
+    "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "age", "min_value": 18, "max_value": 80},
+        },
+    ],
+}
+_SETUP_VALIDATE = (*_SETUP_APPLY, ("validation_create_suite", _SUITE))
+
+
+async def feast_probe(app: AppContext) -> tuple[bool, str, str]:
+    """The repo folder, and the Redis online store when configured (a 2 s ping, no Feast import)."""
+    import anyio.to_thread
+
+    from mcp_server.core.registry import extra_installed
+
+    if not extra_installed("feast"):
+        return False, "feast is not installed", "pip install 'mlops-mcp[feast]'"
+    settings = app.settings
+    repo = settings.feature_repo or settings.home / "feature_repo"
+    where = "ready" if (repo / "feature_store.yaml").is_file() else "not created yet (features_init)"
+    if settings.feast_online_store != "redis":
+        return True, f"repo {where}; online store sqlite", ""
+
+    def ping() -> str | None:
+        from urllib.parse import urlsplit
+
+        import redis
+
+        url = settings.redis_url.get_secret_value()
+        parts = urlsplit(url)
+        try:
+            client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            client.ping()
+            client.close()
+        except redis.exceptions.RedisError as err:
+            return f"Redis at {parts.hostname}:{parts.port or 6379} did not answer ({type(err).__name__})"
+        return None
+
+    problem = await anyio.to_thread.run_sync(ping)
+    if problem:
+        return (
+            False,
+            problem,
+            "Start Redis or fix MLOPS_MCP_REDIS_URL (or use MLOPS_MCP_FEAST_ONLINE_STORE=sqlite).",
+        )
+    return True, f"repo {where}; online store redis", ""
+
+
+PROBES = {"feast": feast_probe}
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(features_init, core=False, read_only=False, idempotent=True, example={}),
+    ToolSpec(features_scaffold, core=False, read_only=False, example=_SCAFFOLD),
+    ToolSpec(
+        features_plan,
+        core=False,
+        read_only=True,
+        idempotent=True,
+        example={"definitions": _DEFS},
+        setup=_SETUP_SCAFFOLD,
+    ),
+    ToolSpec(
+        features_apply,
+        core=True,
+        read_only=False,
+        destructive=True,
+        idempotent=True,
+        example={"definitions": _DEFS},
+        setup=_SETUP_SCAFFOLD,
+    ),
+    ToolSpec(features_list, core=False, read_only=True, idempotent=True, example={}, setup=_SETUP_APPLY),
+    ToolSpec(
+        features_describe,
+        core=False,
+        read_only=True,
+        idempotent=True,
+        example={"name": "example"},
+        setup=_SETUP_APPLY,
+    ),
+    ToolSpec(
+        features_materialize,
+        core=False,
+        read_only=False,
+        idempotent=False,
+        example=_WINDOW,
+        setup=_SETUP_APPLY,
+        deadline_s=LONG_DEADLINE_S,
+    ),
+    ToolSpec(
+        features_get_online,
+        core=True,
+        read_only=True,
+        idempotent=True,
+        example={"features": ["example:income"], "entity_rows": [{"id": 1}, {"id": 2}]},
+        setup=_SETUP_MATERIALIZED,
+    ),
+    ToolSpec(
+        features_get_historical,
+        core=True,
+        read_only=False,
+        example={
+            "entity_dataset": "example.csv",
+            "timestamp_column": "signup_date",
+            "features": ["example"],
+            "full_feature_names": True,
+            "output": "example_training.parquet",
+        },
+        setup=_SETUP_APPLY,
+        deadline_s=LONG_DEADLINE_S,
+    ),
+    ToolSpec(
+        features_validate,
+        core=False,
+        read_only=True,
+        example={"feature_view": "example", "suite": "example_features_suite"},
+        setup=_SETUP_VALIDATE,
+    ),
+)
