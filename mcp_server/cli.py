@@ -122,6 +122,140 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo_main(home=args.home)
 
 
+def _operator_settings(args: argparse.Namespace, area: str) -> Any:
+    """Settings for a CI command: one area, every tool; with no root configured, the current folder
+    (the checkout in CI) is the root."""
+    settings = build_settings(args)
+    update: dict[str, Any] = {"tools": [area], "profile": "all"}
+    if not settings.roots:
+        update["roots"] = [Path.cwd()]
+    settings = settings.model_copy(update=update)
+    _setup_logging(settings.log_level)
+    return settings
+
+
+def _call_tool_once(settings: Any, tool: str, arguments: dict[str, Any]) -> tuple[bool, Any]:
+    """Run one tool through a real in-process MCP client: (True, structuredContent) or (False, message)."""
+    import anyio
+
+    from mcp_server.core.app import create_server
+
+    async def run() -> tuple[bool, Any]:
+        from mcp import Client
+
+        server = create_server(settings)
+        try:
+            async with Client(server, mode="legacy") as client:
+                result = await client.call_tool(tool, arguments)
+        finally:
+            server.app.close()
+        if result.is_error:
+            text = "".join(getattr(c, "text", "") for c in result.content)
+            return False, text.removeprefix(f"Error executing tool {tool}: ")
+        return True, result.structured_content
+
+    return anyio.run(run)
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    """`mlops-mcp features plan|apply FILE`: the features tools for CI; exit 1 when the tool reports an error."""
+    settings = _operator_settings(args, "features")
+    definitions = str(Path(args.file).expanduser().absolute())
+    ok, payload = _call_tool_once(settings, f"features_{args.action}", {"definitions": definitions})
+    if not ok:
+        print(f"mlops-mcp features {args.action}: {payload}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+        return 0
+    marks = {"create": "+", "update": "~", "delete": "-"}
+    head = f"project {payload['project']}, version {payload['version'][:12]} ({payload['definitions']})"
+    print(f"features {args.action}: {head}")
+    for change in payload["changes"]:
+        if change["action"] == "unchanged":
+            continue
+        print(f"  {marks[change['action']]} {change['action']} {change['kind']} {change['name']}")
+        for prop in change["changes"]:
+            print(f"      {prop['property']}: {prop['current']} -> {prop['desired']}")
+    summary = payload["summary"]
+    verb = "applied" if payload["applied"] else "to apply"
+    print(
+        f"  {summary['create']} create, {summary['update']} update, {summary['delete']} delete, "
+        f"{summary['unchanged']} unchanged ({verb})"
+    )
+    for edge in payload.get("lineage", []):
+        print(f"  lineage: {edge}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """`mlops-mcp validate DATASET --suite NAME`: the validation_run tool for CI; exit 0 pass, 1 fail, 2 error."""
+    settings = _operator_settings(args, "validation")
+    arguments = {
+        "dataset": str(Path(args.dataset).expanduser().absolute()),
+        "suite": args.suite,
+        "include_samples": not args.no_samples,
+        "limit": 500,
+    }
+    ok, payload = _call_tool_once(settings, "validation_run", arguments)
+    if not ok:
+        print(f"mlops-mcp validate: {payload}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        verdict = "PASSED" if payload["success"] else "FAILED"
+        print(
+            f"validation {verdict}: {payload['dataset']} against {payload['suite']}: "
+            f"{payload['evaluated']} expectations, {payload['failed']} failed, {payload['row_count']} rows"
+        )
+        for r in payload["results"]:
+            if r["success"]:
+                continue
+            where = f" on {r['column']}" if r.get("column") else ""
+            if r.get("error"):
+                detail = f"error: {r['error']}"
+            elif r.get("unexpected_count") is not None:
+                detail = f"{r['unexpected_count']} unexpected ({r.get('unexpected_percent') or 0:.3g}%)"
+            else:
+                detail = f"observed {json.dumps(r.get('observed_value'), default=str)[:120]}"
+            print(f"  FAIL {r['type']}{where}: {detail}")
+        if payload.get("report_uri"):
+            print(f"  report: {payload['report_uri']} (result {payload['result_id']})")
+    return 0 if payload["success"] else 1
+
+
+def cmd_test_model(args: argparse.Namespace) -> int:
+    """The model gate: evaluation_test_model's code path; exit 0 if every check passes, 1 if one fails."""
+    import anyio
+    from pydantic import TypeAdapter, ValidationError
+
+    from mcp_server.core.context import AppContext
+    from mcp_server.core.errors import InvalidInput
+    from mcp_server.tools.evaluation.models import Check
+    from mcp_server.tools.evaluation.tools import run_test_model
+
+    settings = build_settings(args)
+    _setup_logging(settings.log_level)
+    try:
+        raw = json.loads(Path(args.checks).read_text()) if args.checks else []
+        checks = TypeAdapter(list[Check]).validate_python(raw)
+    except (OSError, ValueError, ValidationError) as err:
+        first = err.errors()[0]["msg"] if isinstance(err, ValidationError) else str(err).splitlines()[0]
+        raise InvalidInput(f"The checks file is not a valid list of checks: {first}.") from None
+    app = AppContext.from_settings(settings)
+    try:
+        result = anyio.run(run_test_model, app, args.model, args.dataset, args.target, checks)
+    finally:
+        app.close()
+    print(result.model_dump_json(indent=2))
+    for check in result.checks:
+        mark = "skip" if check.skipped else ("ok  " if check.passed else "FAIL")
+        print(f"[{mark}] {check.type}: {check.name}: {check.detail}", file=sys.stderr)
+    print(f"test-model: {'passed' if result.passed else 'FAILED'}: {result.summary}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-mcp", description="ML-ops tools for AI assistants over MCP.")
     parser.add_argument("--version", action="version", version=f"mlops-mcp {__version__}")
@@ -150,6 +284,32 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
 
     # Area subcommands (each adds its parser here and its cmd_* function above main).
+    test_model = sub.add_parser(
+        "test-model", help="run a model test suite (evaluation_test_model); exit 1 if a check fails"
+    )
+    _add_server_flags(test_model)
+    test_model.add_argument("--model", required=True, help="run id or name, runs:/<id>/model or models:/...")
+    test_model.add_argument("--dataset", required=True, help="table inside the workspace")
+    test_model.add_argument("--target", required=True, help="the label column")
+    test_model.add_argument(
+        "--checks", required=True, help="JSON file: a list of checks (see docs/evaluation.md)"
+    )
+    test_model.set_defaults(func=cmd_test_model)
+
+    validate = sub.add_parser("validate", help="validate a dataset against a saved GX suite (CI data gate)")
+    validate.add_argument("dataset", help="CSV, Parquet or JSON(L) file (inside --root; default root: .)")
+    validate.add_argument("--suite", required=True, help="suite name (latest version) or name@N")
+    _add_server_flags(validate)
+    validate.add_argument("--json", action="store_true", help="print the tool's JSON result")
+    validate.add_argument("--no-samples", action="store_true", help="leave failing values out of the output")
+    validate.set_defaults(func=cmd_validate)
+
+    features = sub.add_parser("features", help="plan or apply a feature definitions file (for CI)")
+    features.add_argument("action", choices=["plan", "apply"], help="plan shows the diff; apply registers it")
+    features.add_argument("file", help="the definitions file (YAML)")
+    _add_server_flags(features)
+    features.add_argument("--json", action="store_true", help="print the tool's JSON result")
+    features.set_defaults(func=cmd_features)
 
     args = parser.parse_args(argv)
     from pydantic import ValidationError
