@@ -12,10 +12,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from mcp_server.core.registry import AREAS
 
@@ -52,7 +53,16 @@ async def _walk(home: Path) -> list[Step]:
     results: list[Step] = []
     started = time.perf_counter()
     workspace = home / "workspace"
-    async with Client(_server_params(home), mode="legacy") as client:
+    # The server's stderr (its logs, and whatever libraries print) goes to a file, not over the summary.
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "server.log", "w") as errlog:
+        return await _walk_with(home, errlog, results, started, workspace)
+
+
+async def _walk_with(
+    home: Path, errlog: TextIO, results: list[Step], started: float, workspace: Path
+) -> list[Step]:
+    async with Client(stdio_client(_server_params(home), errlog=errlog), mode="legacy") as client:
         tools = (await client.list_tools()).tools
         results.append(("tools/list", True, f"{len(tools)} tools in {time.perf_counter() - started:.2f}s"))
         results.extend(await _core_step(client, workspace))
