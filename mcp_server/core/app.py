@@ -9,6 +9,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -18,12 +19,12 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import ValidationError
 
 from mcp_server import __version__
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
-from mcp_server.core.errors import MlopsError
+from mcp_server.core.errors import InvalidInput, MlopsError
 from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
 
@@ -41,7 +42,7 @@ def _argument_error(tool: str, err: ValidationError) -> str:
     first = err.errors()[0]
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     if first["type"] == "value_error":
-        what = first["msg"].removeprefix("Value error, ")  # our own checks name the field themselves
+        what = first["msg"].removeprefix("Value error, ")  # a validator's own sentence
     else:
         what = f"'{'.'.join(str(p) for p in first['loc'])}' {first['msg'].lower()}"
     return f"Invalid arguments for {tool}: {what}{more}; see the tool's input schema."
@@ -62,6 +63,13 @@ class MlopsServer(MCPServer[AppContext]):
         started = time.perf_counter()
         error: str | None = None
         try:
+            tool = self._tool_manager.get_tool(name)
+            if tool is not None:
+                try:
+                    _check_arguments(tool.parameters, arguments)
+                except InvalidInput as err:
+                    error = f"Invalid arguments for {name}: {err.message}; see the tool's input schema."
+                    raise ToolError(error) from None
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
@@ -108,14 +116,18 @@ INT64 = 2**63
 
 
 def _check_plain(value: Any, where: str, depth: int = 0) -> None:
+    """Arguments are data from an untrusted caller (SECURITY.md 13): no NaN or infinities, no NUL
+    characters, no integers past 64 bits, no absurd nesting."""
     if depth > MAX_NESTING:
-        raise ValueError(f"'{where}' is nested deeper than {MAX_NESTING} levels")
+        raise InvalidInput(f"'{where}' is nested deeper than {MAX_NESTING} levels")
     if isinstance(value, bool):
         return
     if isinstance(value, int) and not -INT64 <= value < INT64:
-        raise ValueError(f"'{where}' is an integer outside the 64-bit range")
+        raise InvalidInput(f"'{where}' is an integer outside the 64-bit range")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"'{where}' is not a finite number")
     if isinstance(value, str) and "\x00" in value:
-        raise ValueError(f"'{where}' contains a NUL character")
+        raise InvalidInput(f"'{where}' contains a NUL character")
     if isinstance(value, dict):
         for key, item in value.items():
             _check_plain(item, f"{where}.{key}" if where else str(key), depth + 1)
@@ -124,25 +136,17 @@ def _check_plain(value: Any, where: str, depth: int = 0) -> None:
             _check_plain(item, f"{where}[{index}]", depth + 1)
 
 
-class _HardenedArguments(BaseModel):
-    """Arguments are data from an untrusted caller (SECURITY.md 13): no unknown keys, no NaN, no NUL
-    characters, no integers past 64 bits, no absurd nesting."""
+def _check_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> None:
+    """Unknown keys are an error, not silently dropped as the SDK does; then the plain-value checks.
 
-    @model_validator(mode="before")
-    @classmethod
-    def _plain_values(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            _check_plain(data, "")
-        return data
-
-
-def _harden_arguments(server: MlopsServer, name: str) -> None:
-    tool = server._tool_manager.get_tool(name)
-    assert tool is not None
-    base = tool.fn_metadata.arg_model
-    config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
-    tool.fn_metadata.arg_model = type(base.__name__, (base, _HardenedArguments), {"model_config": config})
-    tool.parameters["additionalProperties"] = False
+    Done here rather than by a stricter argument model: building one more pydantic model per tool
+    would cost start-up time that `tools/list` pays.
+    """
+    known = schema.get("properties", {})
+    unknown = [key for key in arguments if key not in known]
+    if unknown:
+        raise InvalidInput(f"'{unknown[0]}' is not a parameter of this tool")
+    _check_plain(arguments, "")
 
 
 def create_server(
@@ -177,7 +181,8 @@ def create_server(
             annotations=spec.annotations,
             structured_output=True,
         )
-        _harden_arguments(server, spec.name)
+        # Advertise what _check_arguments enforces.
+        server._tool_manager.get_tool(spec.name).parameters["additionalProperties"] = False  # type: ignore[union-attr]
 
     @server.resource(
         ARTIFACT_TEMPLATE,
