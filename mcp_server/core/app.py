@@ -5,20 +5,27 @@ This module and core/context.py are the only ones that import the SDK's server c
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import importlib.metadata
+import inspect
 import ipaddress
 import json
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from mcp_server import __version__
@@ -49,17 +56,50 @@ def _argument_error(tool: str, err: ValidationError) -> str:
 
 
 class MlopsServer(MCPServer[AppContext]):
-    """MCPServer plus the call-level half of the boundary: clean argument errors and the audit log."""
+    """MCPServer plus the call-level half of the boundary: clean argument errors and the audit log.
+
+    Tools are registered with the SDK lazily: building every tool's argument model and output schema
+    is most of the start-up cost, so `tools/list` is answered from a cache of the definitions under
+    the home (keyed by the source code, the SDK version and the selection) and a tool is registered
+    on its first call. A cache miss registers everything and writes the cache.
+    """
 
     def __init__(self, app: AppContext, specs: list[ToolSpec], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app = app
         self.specs = {s.name: s for s in specs}
+        self._unregistered = dict(self.specs)
+        self._definitions_cache = _definitions_cache_path(app.settings.home, specs)
+
+    def _register(self, spec: ToolSpec) -> None:
+        settings = self.app.settings
+        self.add_tool(
+            bind(spec, settings.deadline_s, settings.max_output_bytes),
+            name=spec.name,
+            description=spec.description,
+            annotations=spec.annotations,
+            structured_output=True,
+        )
+        # Advertise what _check_arguments enforces.
+        self._tool_manager.get_tool(spec.name).parameters["additionalProperties"] = False  # type: ignore[union-attr]
+        self._unregistered.pop(spec.name, None)
+
+    async def list_tools(self) -> list[MCPTool]:
+        cached = _read_definitions(self._definitions_cache)
+        if cached is not None:
+            return cached
+        for spec in list(self._unregistered.values()):
+            self._register(spec)
+        tools = await super().list_tools()
+        _write_definitions(self._definitions_cache, tools)
+        return tools
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppContext, Any] | None = None
     ) -> Any:
         spec = self.specs.get(name)
+        if spec is not None and name in self._unregistered:
+            self._register(spec)
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -149,6 +189,43 @@ def _check_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> None:
     _check_plain(arguments, "")
 
 
+def _definitions_cache_path(home: Path, specs: list[ToolSpec]) -> Path | None:
+    """Where this selection's tool definitions are cached; None for tools defined outside the package."""
+    package = Path(__file__).resolve().parents[1]
+    if any(not Path(inspect.getfile(s.fn)).resolve().is_relative_to(package) for s in specs):
+        return None
+    digest = hashlib.sha256()
+    digest.update(f"{sys.version}|{importlib.metadata.version('mcp')}|".encode())
+    digest.update(json.dumps([s.name for s in specs]).encode())
+    for source in sorted(package.rglob("*.py")):
+        digest.update(str(source.relative_to(package)).encode())
+        digest.update(source.read_bytes())
+    return home / "cache" / f"tool-definitions-{digest.hexdigest()[:24]}.json"
+
+
+def _read_definitions(path: Path | None) -> list[MCPTool] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        return [MCPTool.model_validate(item) for item in json.loads(path.read_text())]
+    except (OSError, ValueError):
+        return None  # a damaged cache is rebuilt
+
+
+def _write_definitions(path: Path | None, tools: list[MCPTool]) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(
+            json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools])
+        )
+        os.replace(tmp, path)
+    except OSError as err:  # a read-only home only costs start-up time
+        log.debug("tool definitions not cached: %s", err)
+
+
 def create_server(
     settings: Settings, app: AppContext | None = None, extra_tools: Sequence[ToolSpec] = ()
 ) -> MlopsServer:
@@ -173,16 +250,6 @@ def create_server(
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    for spec in specs:
-        server.add_tool(
-            bind(spec, settings.deadline_s, settings.max_output_bytes),
-            name=spec.name,
-            description=spec.description,
-            annotations=spec.annotations,
-            structured_output=True,
-        )
-        # Advertise what _check_arguments enforces.
-        server._tool_manager.get_tool(spec.name).parameters["additionalProperties"] = False  # type: ignore[union-attr]
 
     @server.resource(
         ARTIFACT_TEMPLATE,
