@@ -563,7 +563,7 @@ async def features_validate(
         )
 
     df, proj, path = await run_blocking(load, deadline_s=deadline)
-    engine = await gx_tools._engine(app)
+    engine = await gx_tools.gx_engine(app)
     sv = await run_blocking(engine.resolve, suite, deadline_s=deadline)
     wanted = gx_adapter.referenced_columns(sv.expectations)
     missing = [c for c in wanted if c not in df.columns]
@@ -609,7 +609,7 @@ async def features_validate(
     def record() -> tuple[Any, str]:
         from mcp_server.core.lineage import make_id, record_edge
 
-        row = gx_tools._record(app, path, raw, "suite", sv, [], seconds)
+        row = gx_tools.record_result(app, path, raw, "suite", sv, [], seconds)
         view_id = make_id("featureview", proj, feature_view)
         result_id = make_id("validation", row.id)
         record_edge(
@@ -618,7 +618,7 @@ async def features_validate(
         return row, f"{view_id} -> {result_id}"
 
     row, edge = await run_blocking(record, deadline_s=app.settings.deadline_s)
-    report = gx_tools._report(app, row, None, limit, isolated=isolated)
+    report = gx_tools.result_report(app, row, None, limit, isolated=isolated)
     return FeatureValidation(
         project=proj,
         feature_view=feature_view,

@@ -68,7 +68,7 @@ PAGE_BUDGET = 0.8  # share of the output cap a page may fill
 # -- shared plumbing ----------------------------------------------------------------------------
 
 
-async def _engine(app: AppContext) -> adapter.GxEngine:
+async def gx_engine(app: AppContext) -> adapter.GxEngine:
     """The process-wide GX engine (built once; importing GX takes seconds, so off the event loop)."""
     home = app.settings.home
 
@@ -119,7 +119,7 @@ async def _execute(
                 f"The validation did not finish within {remaining:.0f}s and its worker was stopped; a regular "
                 "expression in it may backtrack catastrophically, or the data is too big for the deadline."
             ) from None
-    engine = await _engine(app)
+    engine = await gx_engine(app)
     return await run_blocking(
         adapter.run_job,
         engine,
@@ -130,7 +130,7 @@ async def _execute(
     )
 
 
-def _record(
+def record_result(
     app: AppContext,
     path: Path,
     raw: dict[str, Any],
@@ -201,7 +201,7 @@ def _record(
     return row
 
 
-def _report(
+def result_report(
     app: AppContext,
     row: ValidationResultRecord,
     cursor: str | None,
@@ -209,6 +209,7 @@ def _report(
     failures_only: bool = False,
     isolated: bool = False,
 ) -> ValidationReport:
+    """A stored result as the tools return it (also used by features_validate)."""
     outcomes = [ExpectationOutcome(**o) for o in json.loads(row.results)]
     if failures_only:
         outcomes = [o for o in outcomes if not o.success]
@@ -275,7 +276,7 @@ async def validation_create_suite(
     """Save a Great Expectations suite (GX serialized expectations) as a new version of `name`; use before validation_run."""
     app = app_context(ctx)
     check_name(name, "suite name")
-    engine = await _engine(app)
+    engine = await gx_engine(app)
     specs = [e.model_dump(exclude_none=True) for e in expectations]
 
     def create() -> adapter.SuiteVersion:
@@ -299,7 +300,7 @@ async def validation_suggest_suite(
     app = app_context(ctx)
     path = app.workspace.resolve(dataset, must_exist=True)
     check_name(name, "suite name")
-    engine = await _engine(app) if save else None
+    engine = await gx_engine(app) if save else None
     settings = app.settings
 
     def work() -> tuple[int, int, list[dict[str, Any]], Path, adapter.SuiteVersion | None]:
@@ -350,7 +351,7 @@ async def validation_suggest_suite(
 async def validation_list_suites(ctx: Ctx, cursor: CursorArg = None, limit: LimitArg = 50) -> SuiteList:
     """List the saved GX suites with their versions and expectation counts."""
     app = app_context(ctx)
-    engine = await _engine(app)
+    engine = await gx_engine(app)
     suites = await run_blocking(engine.list_suites, deadline_s=app.settings.deadline_s)
     summaries = [
         SuiteSummary(
@@ -373,7 +374,7 @@ async def validation_get_suite(
     """Show one suite version's expectations in GX serialized form (name = latest, name@N = version N)."""
     app = app_context(ctx)
     adapter.parse_ref(suite)
-    engine = await _engine(app)
+    engine = await gx_engine(app)
     sv = await run_blocking(engine.resolve, suite, deadline_s=app.settings.deadline_s)
     expectations = [ExpectationOut(index=i, **e) for i, e in enumerate(sv.expectations)]
     offset = decode_cursor(cursor)
@@ -400,7 +401,7 @@ async def validation_delete_suite(ctx: Ctx, suite: SuiteRefArg) -> SuiteDeleted:
     """Delete a suite from the GX store: 'name@N' deletes version N, 'name' deletes every version (stored results stay)."""
     app = app_context(ctx)
     adapter.parse_ref(suite)
-    engine = await _engine(app)
+    engine = await gx_engine(app)
     name, deleted, remaining = await run_blocking(engine.delete, suite, deadline_s=app.settings.deadline_s)
     return SuiteDeleted(name=name, deleted_versions=deleted, remaining_versions=remaining)
 
@@ -422,7 +423,7 @@ async def validation_run(
     path = app.workspace.resolve(dataset, must_exist=True)
     adapter.parse_ref(suite)
     deadline = _deadline(app, deadline_s)
-    engine = await _engine(app)
+    engine = await gx_engine(app)
     sv = await run_blocking(engine.resolve, suite, deadline_s=deadline)
     job = adapter.Job(
         home=str(app.settings.home),
@@ -437,9 +438,9 @@ async def validation_run(
     raw = await _execute(ctx, app, job, isolated, deadline, started)
     seconds = time.perf_counter() - started
     row = await run_blocking(
-        _record, app, path, raw, "suite", sv, [], seconds, deadline_s=app.settings.deadline_s
+        record_result, app, path, raw, "suite", sv, [], seconds, deadline_s=app.settings.deadline_s
     )
-    return _report(app, row, None, limit, isolated=isolated)
+    return result_report(app, row, None, limit, isolated=isolated)
 
 
 async def validation_check_integrity(
@@ -490,9 +491,9 @@ async def validation_check_integrity(
     seconds = time.perf_counter() - started
     refs = [Path(p) for p in dict.fromkeys(references.values())]
     row = await run_blocking(
-        _record, app, path, raw, "integrity", None, refs, seconds, deadline_s=app.settings.deadline_s
+        record_result, app, path, raw, "integrity", None, refs, seconds, deadline_s=app.settings.deadline_s
     )
-    return _report(app, row, None, limit, isolated=isolated)
+    return result_report(app, row, None, limit, isolated=isolated)
 
 
 def _load_row(app: AppContext, result_id: str) -> ValidationResultRecord:
@@ -530,7 +531,7 @@ async def validation_get_result(
     if rid != "latest" and not (len(rid) == 32 and all(c in "0123456789abcdef" for c in rid)):
         raise InvalidInput("The result id is the 32-character hex id validation_run returned, or 'latest'.")
     row = await run_blocking(_load_row, app, rid, deadline_s=app.settings.deadline_s)
-    return _report(app, row, cursor, limit, failures_only)
+    return result_report(app, row, cursor, limit, failures_only)
 
 
 async def validation_list_results(
