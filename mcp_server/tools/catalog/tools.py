@@ -26,7 +26,14 @@ from mcp_server.tools.catalog.models import (
     RetypedColumn,
 )
 from mcp_server.tools.lake.models import ColumnInfo
-from mcp_server.tools.lake.tools import DatasetName, Zone, check_dataset_name, lake_config, show_location
+from mcp_server.tools.lake.tools import (
+    AllowBreaking,
+    DatasetName,
+    Zone,
+    check_dataset_name,
+    lake_config,
+    show_location,
+)
 
 _TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 MAX_COLUMNS_SHOWN = 60
@@ -69,9 +76,7 @@ async def catalog_register(
         str | None, Field(description="Who answers for it (a team or person).", max_length=128)
     ] = None,
     tags: Tags | None = None,
-    allow_breaking: Annotated[
-        bool, Field(description="Accept a schema that removes or retypes columns of the previous version.")
-    ] = False,
+    allow_breaking: AllowBreaking = False,
 ) -> CatalogRegisterResult:
     """Register a dataset in the catalog (an existing file, folder or s3:// location) or update its description, owner and tags; a changed location becomes a new version."""
     from mcp_server.tools.lake import adapter

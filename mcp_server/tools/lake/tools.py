@@ -43,6 +43,9 @@ FilterTriple = Annotated[
     ),
 ]
 
+AllowBreaking = Annotated[
+    bool, Field(description="Accept a schema that removes or retypes columns of the previous version.")
+]
 DatasetName = Annotated[
     str,
     Field(
@@ -189,9 +192,7 @@ async def lake_write(
         int | None,
         Field(description="Rows per Parquet row group (default 1,048,576).", ge=1_000, le=10_000_000),
     ] = None,
-    allow_breaking: Annotated[
-        bool, Field(description="Accept a schema that removes or retypes columns of the previous version.")
-    ] = False,
+    allow_breaking: AllowBreaking = False,
 ) -> LakeWriteResult:
     """Write a file into the data lake as a new immutable Parquet version of a dataset, registered in the catalog with lineage; refuses breaking schema changes unless allow_breaking."""
     from mcp_server.tools.lake import adapter
