@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     )
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # -- quality (#5) settings go here
+    # -- registry / onnx (#8) settings go here
+    # -- gateway / deploy (#9, #10) settings go here
+    # -- mongo / health (#12) settings go here
+    # -- backup (#13) settings go here
+    # -- spark (#16) settings go here
+
     deadline_s: float = Field(120.0, gt=0)
     max_deadline_s: float = Field(1800.0, gt=0)
     max_output_bytes: int = Field(20_000, ge=1_000)

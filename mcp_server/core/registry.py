@@ -83,13 +83,19 @@ AREAS: tuple[Area, ...] = (
     Area("health", "mcp_server.core.server_tools"),
     Area("server", "mcp_server.core.server_tools"),
     Area("validation", "mcp_server.tools.validation", extra="gx"),
+    Area("quality", "mcp_server.tools.quality", extra="gx"),
     Area("features", "mcp_server.tools.features", extra="feast"),
     Area("evaluation", "mcp_server.tools.evaluation", extra="mlflow"),
+    Area("registry", "mcp_server.tools.registry", extra="mlflow"),
+    Area("onnx", "mcp_server.tools.onnx", extra="onnx"),
+    Area("deploy", "mcp_server.tools.deploy", extra="serve"),
     Area("ab", "mcp_server.tools.ab", extra="stats"),
     Area("lake", "mcp_server.tools.lake", extra="lake"),
     Area("catalog", "mcp_server.tools.catalog", extra="lake"),
     Area("lineage", "mcp_server.tools.lineage"),
     Area("audit", "mcp_server.tools.lineage"),
+    Area("mongo", "mcp_server.tools.mongo", extra="mongo"),
+    Area("backup", "mcp_server.tools.backup"),
 )
 ALWAYS_ON = frozenset({"health", "server"})
 

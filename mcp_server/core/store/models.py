@@ -323,3 +323,23 @@ class CatalogVersion(Base):
     source: Mapped[str | None] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# -- quality (revision 0006) ---------------------------------------------------------------------
+# (models of this section go here)
+
+
+# -- registry (revision 0007) --------------------------------------------------------------------
+# (models of this section go here)
+
+
+# -- health (revision 0008) ----------------------------------------------------------------------
+# (models of this section go here)
+
+
+# -- deploy (revision 0009) ----------------------------------------------------------------------
+# (models of this section go here)
+
+
+# -- backup (revision 0010) ----------------------------------------------------------------------
+# (models of this section go here)
