@@ -36,4 +36,16 @@ if [ "${MLOPS_MCP_SKIP_REDIS:-0}" != "1" ] && ! redis_up; then
     ok=1
   fi
 fi
+# Java 17 for the Spark engine's tests (pyspark runs Spark in local mode on the machine's JVM).
+if [ "${MLOPS_MCP_SKIP_SPARK:-0}" != "1" ] && ! command -v java >/dev/null 2>&1; then
+  echo "Java is missing (the spark tests need it); trying to install it..." >&2
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless) >&2 || true
+  fi
+  if ! command -v java >/dev/null 2>&1; then
+    echo "Java is still missing. Install it with: apt-get install -y openjdk-17-jre-headless" >&2
+    echo "or skip the spark tests with MLOPS_MCP_SKIP_SPARK=1 (and -m 'not spark')." >&2
+    ok=1
+  fi
+fi
 exit $ok

@@ -111,6 +111,11 @@ async def run_blocking(
 def _worker_entry(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     # Child side: nothing it prints may reach a protocol stream.
     os.dup2(2, 1)
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__spec__", None) is None and not hasattr(main, "__file__"):
+        # A spawned child under `python -m ...` has a bare __main__; pyspark.sql.connect (imported by GX
+        # when pyspark is installed) takes that for a doctest run and calls sys.exit(0).
+        main.__file__ = "<mlops-mcp worker>"
     try:
         conn.send(("ok", fn(*args)))
     except MlopsError as err:

@@ -55,11 +55,56 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # -- quality (#5) settings go here
+    quality_max_images: int = Field(20_000, ge=1)  # files quality_check_homogeneity opens in one folder
     # -- registry / onnx (#8) settings go here
-    # -- gateway / deploy (#9, #10) settings go here
+    # Training rows compared between the ONNX twin and the native model before a conversion is kept.
+    onnx_parity_rows: int = Field(1000, ge=10, le=100_000)
+    # -- gateway / deploy (#9) settings go here
+    gateway_host: str = "127.0.0.1"  # a non-loopback bind needs gateway_token (or token)
+    gateway_port: int = Field(8780, ge=1, le=65535)
+    gateway_token: SecretStr | None = None  # bearer token for the gateway; falls back to `token`
+    gateway_max_batch: int = Field(1000, ge=1)  # rows per predict request
+    gateway_max_body_bytes: int = Field(4 * 1024**2, ge=1024)  # bigger bodies get 413
+    gateway_poll_s: float = Field(0.5, gt=0, le=60)  # how often the gateway checks the routing generation
+    gateway_prediction_log_rate: float = Field(0.0, ge=0.0, le=1.0)  # sampled prediction log; 0 = off
+    gateway_start_timeout_s: float = Field(30.0, gt=0)
+    docker_host: str | None = None  # Engine API URL for deploy_build_image (else DOCKER_HOST / the socket)
+    # -- rollouts (#10) settings go here
+    rollout_tick_s: float = Field(
+        0.2, gt=0, le=10
+    )  # how often the gateway's canary controller looks at its rollouts
+    rollout_load_timeout_s: float = Field(120.0, gt=0)  # a candidate not loaded by then fails the rollout
     # -- mongo / health (#12) settings go here
+    # MongoDB: None -> the mongo tools are off and say how to configure it. The URI may hold a password.
+    mongo_uri: SecretStr | None = None
+    mongo_database: str = Field("mlops", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+    mongo_server_selection_timeout_s: float = Field(5.0, gt=0, le=300)
+    mongo_connect_timeout_s: float = Field(5.0, gt=0, le=300)
+    mongo_socket_timeout_s: float = Field(30.0, gt=0, le=3600)
+    mongo_timeout_s: float = Field(60.0, gt=0, le=3600)  # total per operation (pymongo timeoutMS)
+    mongo_write_concern: str = Field("majority", pattern=r"^(majority|[0-9]{1,2})$")  # w
+    mongo_journal: bool = True  # j
+    mongo_max_results: int = Field(500, ge=1, le=10_000)  # documents per page at most
+    mongo_max_insert: int = Field(100_000, ge=1)  # documents per mongo_insert call
+    # health_check: each probe's own deadline; `health watch` alerts past this latency.
+    health_probe_timeout_s: float = Field(15.0, gt=0, le=120)
+    health_latency_threshold_ms: float = Field(2000.0, gt=0)
+    health_history_days: int = Field(30, ge=1, le=3650)  # older health runs are pruned
     # -- backup (#13) settings go here
+    # Where backup_restore(target="new_home") creates new homes (default: the folder holding the home).
+    backup_restore_root: Path | None = None
+    # How long backup_create waits for the metadata store's write lock (writers then wait for it).
+    backup_lock_timeout_s: float = Field(60.0, gt=0)
     # -- spark (#16) settings go here
+    # Spark master for engine=spark: None -> local[*] when pyspark is installed; "off" disables Spark;
+    # a cluster URL (spark://host:7077, yarn, k8s://...) in production.
+    spark_master: str | None = None
+    # engine=auto runs on Spark when a dataset has more rows (Parquet metadata) or bytes than these.
+    spark_auto_rows: int = Field(5_000_000, ge=1)
+    spark_auto_bytes: int = Field(2 * 1024**3, ge=1)
+    spark_driver_memory: str = "1g"
+    # Extra Spark settings as JSON, e.g. {"spark.jars.packages": "org.apache.hadoop:hadoop-aws:3.4.1"}.
+    spark_conf: dict[str, str] = Field(default_factory=dict)
 
     deadline_s: float = Field(120.0, gt=0)
     max_deadline_s: float = Field(1800.0, gt=0)

@@ -80,7 +80,16 @@ class AppContext:
                     self._clients[key] = built
             return self._clients[key]
 
+    def drop_clients(self) -> None:
+        """Forget every lazily-built client; the next use builds it again (after a restore in place)."""
+        with self._lock:
+            self._clients.clear()
+
     def close(self) -> None:
+        if "spark" in self._clients:  # the shared Spark session (core/spark.py) stops with the server
+            from mcp_server.core.spark import stop_spark
+
+            stop_spark(self)
         if self._store is not None:
             self._store.dispose()
 

@@ -34,6 +34,7 @@ KINDS = (
     "endpoint",
     "rollout",
     "backup",
+    "workflow",
 )
 _TWO_PART = {"model": "/", "onnx": "/", "featureview": "/", "suite": "@"}
 

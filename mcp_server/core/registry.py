@@ -83,7 +83,7 @@ AREAS: tuple[Area, ...] = (
     Area("health", "mcp_server.core.server_tools"),
     Area("server", "mcp_server.core.server_tools"),
     Area("validation", "mcp_server.tools.validation", extra="gx"),
-    Area("quality", "mcp_server.tools.quality", extra="gx"),
+    Area("quality", "mcp_server.tools.quality", extra="quality"),
     Area("features", "mcp_server.tools.features", extra="feast"),
     Area("evaluation", "mcp_server.tools.evaluation", extra="mlflow"),
     Area("registry", "mcp_server.tools.registry", extra="mlflow"),
@@ -96,6 +96,7 @@ AREAS: tuple[Area, ...] = (
     Area("audit", "mcp_server.tools.lineage"),
     Area("mongo", "mcp_server.tools.mongo", extra="mongo"),
     Area("backup", "mcp_server.tools.backup"),
+    Area("workflow", "mcp_server.tools.workflow", extra="mlflow"),
 )
 ALWAYS_ON = frozenset({"health", "server"})
 
@@ -103,6 +104,7 @@ ALWAYS_ON = frozenset({"health", "server"})
 EXTRAS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg",),
     "gx": ("great_expectations", "pandas", "pyarrow"),
+    "quality": ("great_expectations", "sklearn", "scipy", "matplotlib", "PIL"),
     "stats": ("scipy", "statsmodels", "numpy"),
     "lake": ("pyarrow", "pandas"),
     "feast": ("feast", "pandas"),

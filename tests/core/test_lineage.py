@@ -64,6 +64,7 @@ def test_identifier_forms() -> None:
         "suite",
         "featureview",
         "rollout",
+        "workflow",
         "backup",
     }
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions; a test keeps it equal to Alembic's head. A store already
 # there opens without importing Alembic.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0012"
 
 AUDIT_OUTCOMES = ("ok", "error", "cancelled")
 MAX_ARGS_CHARS = 4096
@@ -112,6 +112,11 @@ def head_revision() -> str:
     return head
 
 
+# Alembic runs a migration through module-level proxies (alembic.context, alembic.op): two stores that
+# migrate at once in one process (a workflow's thread, a restore) would trample each other's.
+_MIGRATION_LOCK = threading.Lock()
+
+
 def run_migrations(connection: Connection, revision: str = "head") -> None:
     """Upgrade the schema on `connection` (inside the caller's transaction, if one is open)."""
     from alembic import command
@@ -120,7 +125,8 @@ def run_migrations(connection: Connection, revision: str = "head") -> None:
     cfg = Config(stdout=sys.stderr)  # stdout is the protocol stream under stdio
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, revision)
+    with _MIGRATION_LOCK:
+        command.upgrade(cfg, revision)
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -382,6 +388,27 @@ class MetadataStore:
                 yield
         finally:
             self._rw.release_exclusive()
+
+    def snapshot_to(self, path: Path, *, timeout_s: float = 30.0) -> None:
+        """SQLite only: a consistent copy of the database at `path` (sqlite3's online backup API),
+        taken under the write lock and left as one self-contained file (rollback journal, no WAL)."""
+        import sqlite3
+
+        if self.dialect != "sqlite" or self.sqlite_path is None:
+            raise InvalidInput(
+                "snapshot_to copies a SQLite store; a PostgreSQL store is dumped with pg_dump."
+            )
+        with self.write_lock(timeout_s):
+            src = sqlite3.connect(self.sqlite_path, timeout=self.busy_timeout_s)
+            try:
+                dst = sqlite3.connect(path)
+                try:
+                    src.backup(dst)
+                    dst.execute("PRAGMA journal_mode = DELETE")
+                finally:
+                    dst.close()
+            finally:
+                src.close()
 
     @contextmanager
     def _pg_exclusive(self, deadline: float) -> Iterator[None]:

@@ -326,20 +326,286 @@ class CatalogVersion(Base):
 
 
 # -- quality (revision 0006) ---------------------------------------------------------------------
-# (models of this section go here)
+
+
+class QualityProfileRecord(Base):
+    """A stored column profile of one dataset version (quality_profile), kept for drift comparisons."""
+
+    __tablename__ = "mlops_quality_profiles"
+    __table_args__ = (Index("ix_mlops_quality_profiles_path_key_created_at", "path_key", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    dataset: Mapped[str] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=False)  # dataset:...@sha
+    dataset_path: Mapped[str] = mapped_column(Text, nullable=False)  # resolved path
+    path_key: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256 of the resolved path
+    row_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    column_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    profile: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: columns with percentiles, counts
+    engine: Mapped[str] = mapped_column(String(64), nullable=False)  # e.g. pandas 2.3.3
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class QualityScoreRecord(Base):
+    """One quality score of a dataset version: the six dimensions (null = not computed) and the overall."""
+
+    __tablename__ = "mlops_quality_scores"
+    __table_args__ = (
+        CheckConstraint("threshold IS NULL OR (threshold >= 0 AND threshold <= 100)", name="threshold"),
+        Index("ix_mlops_quality_scores_path_key_created_at", "path_key", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    dataset: Mapped[str] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=False)
+    dataset_path: Mapped[str] = mapped_column(Text, nullable=False)
+    path_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    row_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    overall: Mapped[float | None] = mapped_column(Float, nullable=True)
+    completeness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    uniqueness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    validity: Mapped[float | None] = mapped_column(Float, nullable=True)
+    consistency: Mapped[float | None] = mapped_column(Float, nullable=True)
+    timeliness: Mapped[float | None] = mapped_column(Float, nullable=True)
+    accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    passed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    suite: Mapped[str | None] = mapped_column(String(140), nullable=True)  # name@version used for validity
+    validation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    details: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: dimensions, weights, left_out
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
 # -- registry (revision 0007) --------------------------------------------------------------------
-# (models of this section go here)
+
+
+class RegistryAliasEvent(Base):
+    """One change of a registered model's alias (MLflow holds the alias; this is its history).
+
+    action 'set' moved the alias from_version -> to_version; 'rollback' undid the newest 'set' row that was
+    not undone yet (that row gets `popped_at`). A rollback pops the newest un-popped 'set' row and moves
+    the alias back to that row's from_version.
+    """
+
+    __tablename__ = "mlops_registry_alias_events"
+    __table_args__ = (
+        CheckConstraint("action IN ('set', 'rollback')", name="action"),
+        Index("ix_mlops_registry_alias_events_model_alias_id", "model", "alias", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model: Mapped[str] = mapped_column(String(256), nullable=False)
+    alias: Mapped[str] = mapped_column(String(256), nullable=False)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)
+    from_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    popped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 # -- health (revision 0008) ----------------------------------------------------------------------
-# (models of this section go here)
+
+
+class HealthCheck(Base):
+    """One component's answer in one health run (health_check or `health watch`); a run is its run_id."""
+
+    __tablename__ = "mlops_health_checks"
+    __table_args__ = (
+        CheckConstraint("status IN ('ok', 'down')", name="status"),
+        Index("ix_mlops_health_checks_component_checked_at", "component", "checked_at"),
+        Index("ix_mlops_health_checks_checked_at", "checked_at"),
+        Index("ix_mlops_health_checks_run_id", "run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(32), nullable=False)  # uuid4 hex
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # 'tool' or 'watch'
+    component: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False)
+    latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    fix: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 # -- deploy (revision 0009) ----------------------------------------------------------------------
-# (models of this section go here)
+
+
+class DeployEndpoint(Base):
+    """A serving endpoint on the gateway: which registered model it serves and its live blue/green slot."""
+
+    __tablename__ = "mlops_deploy_endpoints"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("live_slot IS NULL OR live_slot IN ('blue', 'green')", name="live_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    model: Mapped[str] = mapped_column(String(256), nullable=False)
+    stable_version: Mapped[str] = mapped_column(String(64), nullable=False)  # last version known good
+    live_slot: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DeployRoute(Base):
+    """One model version routed by an endpoint: its traffic weight, its blue/green slot, its ONNX file."""
+
+    __tablename__ = "mlops_deploy_routes"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "version"),
+        CheckConstraint("weight >= 0 AND weight <= 100", name="weight"),
+        CheckConstraint("slot IS NULL OR slot IN ('blue', 'green')", name="slot"),
+        Index("ix_mlops_deploy_routes_model_version", "model", "version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("mlops_deploy_endpoints.id", ondelete="CASCADE"), nullable=False
+    )
+    model: Mapped[str] = mapped_column(String(256), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    weight: Mapped[float] = mapped_column(Float, nullable=False)  # percent of traffic, 0-100
+    slot: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    onnx_dir: Mapped[str] = mapped_column(Text, nullable=False)  # folder holding model.onnx + twin.json
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DeployGeneration(Base):
+    """One row (id 1): bumped by every routing change in the same transaction; the gateway polls it."""
+
+    __tablename__ = "mlops_deploy_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DeployRollout(Base):
+    """A canary or blue-green rollout; the controller in the gateway keeps its state here (issue #10)."""
+
+    __tablename__ = "mlops_deploy_rollouts"
+    __table_args__ = (
+        CheckConstraint("kind IN ('canary', 'blue_green')", name="kind"),
+        Index("ix_mlops_deploy_rollouts_endpoint_state", "endpoint", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    state: Mapped[str] = mapped_column(String(32), nullable=False)
+    stable_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    candidate_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    steps: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of candidate weights
+    step_index: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    params: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object: limits, step_seconds, ...
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DeployEvent(Base):
+    """Something that happened to an endpoint (created, step, promoted, rolled back, switched, deleted)."""
+
+    __tablename__ = "mlops_deploy_events"
+    __table_args__ = (Index("ix_mlops_deploy_events_endpoint_id", "endpoint", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
+    rollout_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: versions, weights, metrics
+    time: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
 # -- backup (revision 0010) ----------------------------------------------------------------------
-# (models of this section go here)
+
+
+class BackupRecord(Base):
+    """One backup archive under <home>/backups: what it holds and the SHA-256 of the whole archive."""
+
+    __tablename__ = "mlops_backups"
+    __table_args__ = (
+        CheckConstraint("reason IN ('manual', 'safety')", name="reason"),
+        Index("ix_mlops_backups_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # lineage id backup:<id>
+    reason: Mapped[str] = mapped_column(String(16), nullable=False)
+    scope: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of the parts included
+    path: Mapped[str] = mapped_column(Text, nullable=False)  # relative to the home: backups/<id>.tar.gz
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)  # of the archive file
+    bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    members: Mapped[int] = mapped_column(Integer, nullable=False)
+    store_backend: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    verified_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+# -- rollouts (revision 0011) ----------------------------------------------------------------------
+# Rollouts and their events use mlops_deploy_rollouts / mlops_deploy_events (revision 0009); this table
+# holds what only the controller inside the gateway knows: the live window of the current step.
+
+
+class DeployRolloutWindow(Base):
+    """The current step's window of a rollout (per-version metrics since the step began), kept by the controller."""
+
+    __tablename__ = "mlops_deploy_rollout_windows"
+
+    rollout_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # mlops_deploy_rollouts.id
+    step_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    metrics: Mapped[str] = mapped_column(
+        Text, nullable=False
+    )  # JSON: {version: {requests, errors, p99_ms, ...}}
+
+
+# -- workflow (revision 0012) ---------------------------------------------------------------------
+
+
+class WorkflowRecord(Base):
+    """One gated promotion started by workflow_promote; its gates are WorkflowGate rows."""
+
+    __tablename__ = "mlops_workflows"
+    __table_args__ = (
+        CheckConstraint("state IN ('running', 'succeeded', 'failed', 'interrupted')", name="state"),
+        Index("ix_mlops_workflows_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex; lineage id workflow:<id>
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    model: Mapped[str] = mapped_column(String(128), nullable=False)
+    candidate_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    champion_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    endpoint: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    current_gate: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[str] = mapped_column(Text, nullable=False)  # JSON of the call's arguments
+    client: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class WorkflowGate(Base):
+    __tablename__ = "mlops_workflow_gates"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "position"),
+        CheckConstraint("state IN ('pending', 'running', 'passed', 'failed', 'skipped')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workflow_id: Mapped[str] = mapped_column(String(32), ForeignKey("mlops_workflows.id"), nullable=False)
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    gate: Mapped[str] = mapped_column(String(32), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: the gate's evidence
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
