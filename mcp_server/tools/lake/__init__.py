@@ -33,10 +33,21 @@ async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
         if cfg.is_s3:
             adapter.s3_preflight(cfg, cfg.root)
             return f"S3 bucket of {cfg.root} answers"
+        import os
+        import uuid
         from pathlib import Path
 
-        Path(cfg.root).mkdir(parents=True, exist_ok=True)
-        return "local folder writable"
+        root = Path(cfg.root)
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".health-{uuid.uuid4().hex[:8]}"
+        payload = os.urandom(16)
+        try:
+            probe.write_bytes(payload)
+            if probe.read_bytes() != payload:
+                raise OSError(5, "read back different bytes")
+        finally:
+            probe.unlink(missing_ok=True)
+        return "local folder: write, read and delete ok"
 
     try:
         detail = await anyio.to_thread.run_sync(check)

@@ -1,10 +1,100 @@
 """The mongo area: raw and semi-structured documents in MongoDB through pymongo.
 
-Work in progress (issue #12).
+Importing this module is cheap: pymongo loads inside the calls (adapter.py). The filter and pipeline
+allowlist is guard.py. With MLOPS_MCP_MONGO_URI unset the tools answer with how to configure it and the
+health probe reports "not configured" (not a failure).
 """
 
 from __future__ import annotations
 
+from mcp_server.core.context import AppContext
 from mcp_server.core.registry import ToolSpec
+from mcp_server.tools.mongo.tools import (
+    mongo_aggregate,
+    mongo_create_index,
+    mongo_export,
+    mongo_find,
+    mongo_insert,
+    mongo_list_collections,
+)
 
-TOOLS: tuple[ToolSpec, ...] = ()
+
+async def _probe_mongo(app: AppContext) -> tuple[bool, str, str]:
+    """MongoDB answers a ping within the probe's timeout (skipped when no URI is configured)."""
+    import anyio.to_thread
+
+    from mcp_server.core.errors import MlopsError
+    from mcp_server.tools.mongo import adapter
+
+    if not adapter.configured(app):
+        return True, "not configured (MLOPS_MCP_MONGO_URI unset)", ""
+    # Its own deadline inside the probe's, so the answer is MongoDB's error rather than a bare timeout.
+    timeout = min(app.settings.mongo_timeout_s, 0.8 * app.settings.health_probe_timeout_s)
+    try:
+        await anyio.to_thread.run_sync(lambda: adapter.ping(app, timeout), abandon_on_cancel=True)
+    except MlopsError as err:
+        return (
+            False,
+            err.message,
+            f"Start MongoDB at {adapter.hosts(app.settings)} or fix MLOPS_MCP_MONGO_URI "
+            "(host, port, user and network access).",
+        )
+    return True, f"database '{app.settings.mongo_database}' answers ping", ""
+
+
+PROBES = {"mongodb": _probe_mongo}
+
+_DOCS = [
+    {"user": "ada", "segment": "a", "amount": 12.5, "tags": ["new"]},
+    {"user": "bob", "segment": "b", "amount": 7.0, "tags": []},
+    {"user": "cy", "segment": "a", "amount": 3.25, "tags": ["vip", "new"]},
+]
+_SETUP = (("mongo_insert", {"collection": "events", "documents": _DOCS}),)
+
+TOOLS: tuple[ToolSpec, ...] = (
+    ToolSpec(mongo_insert, core=False, read_only=False, example={"collection": "events", "documents": _DOCS}),
+    ToolSpec(
+        mongo_find,
+        core=True,
+        read_only=True,
+        idempotent=True,
+        setup=_SETUP,
+        example={
+            "collection": "events",
+            "filter": {"segment": "a", "amount": {"$gte": 3}},
+            "projection": {"_id": 0, "user": 1, "amount": 1},
+            "sort": {"amount": -1},
+            "limit": 10,
+        },
+    ),
+    ToolSpec(
+        mongo_aggregate,
+        core=False,
+        read_only=True,
+        idempotent=True,
+        setup=_SETUP,
+        example={
+            "collection": "events",
+            "pipeline": [
+                {"$group": {"_id": "$segment", "total": {"$sum": "$amount"}, "n": {"$sum": 1}}},
+                {"$sort": {"_id": 1}},
+            ],
+        },
+    ),
+    ToolSpec(mongo_list_collections, core=False, read_only=True, idempotent=True, setup=_SETUP, example={}),
+    ToolSpec(
+        mongo_create_index,
+        core=False,
+        read_only=False,
+        idempotent=True,
+        setup=_SETUP,
+        example={"collection": "events", "keys": {"user": 1}, "unique": True},
+    ),
+    ToolSpec(
+        mongo_export,
+        core=False,
+        read_only=False,
+        setup=_SETUP,
+        example={"collection": "events", "dataset": "events_raw", "filter": {"amount": {"$gt": 0}}},
+    ),
+)
