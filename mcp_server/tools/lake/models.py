@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -54,6 +54,7 @@ class LakeReadResult(BaseModel):
     result: str = Field(description="mlops://artifacts/... link to the full result as Parquet.")
     result_bytes: int
     elapsed_ms: float
+    engine: Literal["arrow", "spark"] = Field("arrow", description="What scanned the version.")
 
 
 class LakeDatasetSummary(BaseModel):
@@ -135,3 +136,4 @@ class LakeCompactResult(BaseModel):
     row_groups_after: int
     bytes_before: int
     bytes_after: int
+    engine: Literal["arrow", "spark"] = Field("arrow", description="What rewrote the files.")

@@ -46,6 +46,14 @@ FilterTriple = Annotated[
 AllowBreaking = Annotated[
     bool, Field(description="Accept a schema that removes or retypes columns of the previous version.")
 ]
+LakeEngine = Annotated[
+    Literal["auto", "arrow", "spark"],
+    Field(
+        description="arrow (pyarrow in this process, bounded by the server's row limit), spark (the "
+        "configured Spark master, for versions over that limit) or auto (Spark when the version has more "
+        "rows than the limit and Spark is configured)."
+    ),
+]
 DatasetName = Annotated[
     str,
     Field(
@@ -95,7 +103,7 @@ def _change(diff: Any) -> SchemaChange | None:
     )
 
 
-def _write_new_version(
+def write_new_version(
     app: AppContext,
     cfg: Any,
     *,
@@ -111,6 +119,7 @@ def _write_new_version(
     allow_breaking: bool,
     control: StepControl,
     max_rows_per_file: int = 0,
+    write: Any = None,
 ) -> tuple[records.Reservation, Any, str]:
     """Reserve the next version, write its files, then mark it ready with its lineage edge (or failed)."""
     from mcp_server.tools.catalog import records
@@ -136,18 +145,21 @@ def _write_new_version(
         allow_breaking=allow_breaking,
     )
     try:
-        stats = adapter.write_version(
-            cfg,
-            dataset,
-            reservation.location,
-            partition_by=partition_by,
-            compression=compression,
-            row_group_size=row_group_size,
-            max_rows=app.settings.max_rows,
-            step=control.step,
-            name=name,
-            max_rows_per_file=max_rows_per_file,
-        )
+        if write is not None:  # another engine writes the files (Spark: lake_compact engine=spark)
+            stats = write(reservation.location)
+        else:
+            stats = adapter.write_version(
+                cfg,
+                dataset,
+                reservation.location,
+                partition_by=partition_by,
+                compression=compression,
+                row_group_size=row_group_size,
+                max_rows=app.settings.max_rows,
+                step=control.step,
+                name=name,
+                max_rows_per_file=max_rows_per_file,
+            )
         identifier = dataset_id(name, stats.digest)
         records.finish_version(
             app.store,
@@ -207,7 +219,7 @@ async def lake_write(
     def work(control: StepControl) -> tuple[Any, ...]:
         data, _fmt = adapter.open_source(path, app.settings.max_rows, app.settings.max_file_bytes)
         source_id = dataset_ref(app.store, path)
-        reservation, stats, identifier = _write_new_version(
+        reservation, stats, identifier = write_new_version(
             app,
             cfg,
             name=name,
@@ -265,6 +277,7 @@ async def lake_read(
         bool, Field(description="Return the first rows inline (they reach the model).")
     ] = True,
     sample_rows: Annotated[int, Field(description="How many rows to return inline.", ge=1, le=50)] = 10,
+    engine: LakeEngine = "auto",
 ) -> LakeReadResult:
     """Read a lake dataset version with column projection and [column, op, value] filter push-down; returns matched_rows, a sample and a link to the full result as Parquet."""
     from mcp_server.tools.lake import adapter
@@ -275,11 +288,29 @@ async def lake_read(
     reports = app.settings.home / "reports" / "lake"
     out = reports / f"{name}-{uuid.uuid4().hex[:10]}.parquet"
 
-    def work(control: StepControl) -> tuple[Any, Any, float]:
+    def work(control: StepControl) -> tuple[Any, Any, float, Literal["arrow", "spark"]]:
         from mcp_server.tools.catalog import records
 
         started = time.perf_counter()
         found = records.get_version(app.store, name, version)
+        chosen = lake_engine(app, engine, found.rows)
+        if chosen == "spark":
+            from mcp_server.tools.lake import spark_adapter
+
+            if found.format != "parquet":
+                raise InvalidInput("engine=spark reads Parquet versions; convert this one with lake_convert.")
+            stats = spark_adapter.read_version(
+                _spark_session(app),
+                found.location,
+                f"{name} v{found.version}",
+                columns=columns,
+                filters=filters,
+                limit=limit,
+                sample_rows=sample_rows if include_samples else 0,
+                out_path=out,
+                control=control,
+            )
+            return found, stats, time.perf_counter() - started, chosen
         data = adapter.open_version(cfg, found.location, found.format, found.arrow_schema, found.partition_by)
         stats = adapter.read_version(
             data,
@@ -293,9 +324,9 @@ async def lake_read(
             out_path=out,
             step=control.step,
         )
-        return found, stats, time.perf_counter() - started
+        return found, stats, time.perf_counter() - started, chosen
 
-    found, stats, elapsed = await run_blocking(
+    found, stats, elapsed, chosen = await run_blocking(
         work, deadline_s=app.settings.deadline_s, report=progress_reporter(ctx), with_control=True
     )
     return LakeReadResult(
@@ -310,6 +341,7 @@ async def lake_read(
         result=artifact_uri(app.settings.home, out),
         result_bytes=stats.result_bytes,
         elapsed_ms=round(elapsed * 1000, 2),
+        engine=chosen,
     )
 
 
@@ -345,6 +377,25 @@ async def lake_list(
         )
     root = cfg.root if cfg.is_s3 else show_location(app, cfg, cfg.root)
     return LakeListResult(datasets=items, total=page.total, next_cursor=page.next_cursor, lake_root=root)
+
+
+def lake_engine(app: AppContext, requested: str, rows: int | None) -> Literal["arrow", "spark"]:
+    """arrow or spark for a version of `rows` rows (auto: Spark above the row limit when configured)."""
+    from mcp_server.core.spark import choose_engine, spark_master
+
+    if requested == "arrow":
+        return "arrow"
+    if requested == "spark":
+        choose_engine(app.settings, "spark", rows, 0)  # refuses when Spark is not configured
+        return "spark"
+    big = rows is not None and rows > app.settings.max_rows
+    return "spark" if big and spark_master(app.settings) is not None else "arrow"
+
+
+def _spark_session(app: AppContext) -> Any:
+    from mcp_server.core.spark import spark_engine
+
+    return spark_engine(app).session()
 
 
 def version_info(app: AppContext, cfg: Any, v: records.VersionInfo) -> LakeVersionInfo:
@@ -459,6 +510,7 @@ async def lake_compact(
         int | None,
         Field(description="Target rows per row group (default 1,048,576).", ge=1_000, le=10_000_000),
     ] = None,
+    engine: LakeEngine = "auto",
 ) -> LakeCompactResult:
     """Rewrite a dataset's newest version (small files and row groups) into right-sized Parquet files as a new version, keeping its partitioning."""
     from mcp_server.tools.lake import adapter
@@ -475,7 +527,33 @@ async def lake_compact(
         old = info.version(None)
         data = adapter.open_version(cfg, old.location, old.format, old.arrow_schema, old.partition_by)
         assert old.identifier is not None
-        reservation, stats, identifier = _write_new_version(
+        chosen = lake_engine(app, engine, old.rows)
+        write = None
+        if chosen == "spark":
+            from mcp_server.tools.lake import spark_adapter
+
+            if old.format != "parquet":
+                raise InvalidInput("engine=spark compacts Parquet versions; use engine=arrow for this one.")
+            session = _spark_session(app)
+
+            def write(target: str) -> Any:
+                return spark_adapter.write_version(
+                    session,
+                    cfg,
+                    old.location,
+                    target,
+                    recorded_schema=data.schema,
+                    partition_by=old.partition_by,
+                    compression=old.compression or "zstd",
+                    row_group_size=rg,
+                    max_rows_per_file=rg * 8,
+                    source_bytes=old.bytes,
+                    source_rows=old.rows,
+                    what=f"{name} v{old.version}",
+                    control=control,
+                )
+
+        reservation, stats, identifier = write_new_version(
             app,
             cfg,
             name=name,
@@ -490,10 +568,11 @@ async def lake_compact(
             allow_breaking=False,
             control=control,
             max_rows_per_file=rg * 8,
+            write=write,
         )
-        return old, reservation, stats, identifier
+        return old, reservation, stats, identifier, chosen
 
-    old, reservation, stats, identifier = await run_blocking(
+    old, reservation, stats, identifier, chosen = await run_blocking(
         work, deadline_s=app.settings.deadline_s, report=progress_reporter(ctx), with_control=True
     )
     return LakeCompactResult(
@@ -509,4 +588,5 @@ async def lake_compact(
         row_groups_after=stats.row_groups,
         bytes_before=old.bytes or 0,
         bytes_after=stats.bytes,
+        engine=chosen,
     )

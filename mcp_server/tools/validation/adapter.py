@@ -94,6 +94,22 @@ TYPE_LISTS: dict[str, list[str]] = {
     "boolean": ["bool", "BooleanDtype"],
     "timestamp": ["datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]"],
 }
+# The same logical types on Spark: pyspark.sql.types class names, as GX's Spark type check takes them.
+SPARK_TYPE_LISTS: dict[str, list[str]] = {
+    "integer": ["ByteType", "ShortType", "IntegerType", "LongType"],
+    "float": ["FloatType", "DoubleType"],
+    "string": ["StringType", "VarcharType", "CharType"],
+    "boolean": ["BooleanType"],
+    "timestamp": ["TimestampType", "TimestampNTZType"],
+    "date": ["DateType"],
+}
+# Engine-neutral type names a suite may use, mapped per engine. pandas has no date dtype: dates read as
+# datetime64 columns, so `date` checks the timestamp dtypes there.
+ENGINE_TYPES: dict[str, dict[str, list[str]]] = {
+    "pandas": {**TYPE_LISTS, "date": TYPE_LISTS["timestamp"]},
+    "spark": SPARK_TYPE_LISTS,
+}
+TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
 ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|uuid|guid|(^|_)key$)")
 
 log = logging.getLogger("mlops_mcp.validation")
@@ -115,6 +131,63 @@ def gx_version() -> str:
     from importlib.metadata import version
 
     return f"great_expectations {version('great_expectations')}"
+
+
+# -- engine-neutral types: the one place a suite's type names are mapped to an engine's ------------
+
+
+def _logical_of(name: str) -> str | None:
+    """`integer` -> integer; an engine's own name (int64, LongType) -> its logical type; else None."""
+    if name in ENGINE_TYPES["spark"]:
+        return name
+    for table in ENGINE_TYPES.values():
+        for logical, names in table.items():
+            if name in names:
+                return logical
+    return None
+
+
+def engine_specs(specs: list[dict[str, Any]], engine: str) -> list[dict[str, Any]]:
+    """A suite's expectations with their type checks in `engine`'s names.
+
+    Type expectations may name engine-neutral types (integer, float, string, boolean, timestamp, date) or
+    either engine's own names. A name the target engine knows is kept; a neutral name, or the other
+    engine's name, becomes the target's list for that logical type (`meta.logical_type`, set by
+    validation_suggest_suite, decides for names of no known type). A `to_be_of_type` check that needs
+    mapping becomes `to_be_in_type_list`. Everything else is returned unchanged (the same objects), so a
+    suite written in pandas names runs on pandas exactly as before.
+    """
+    table = ENGINE_TYPES[engine]
+    out: list[dict[str, Any]] = []
+    for spec in specs:
+        etype = spec.get("type")
+        kwargs = spec.get("kwargs") or {}
+        if etype not in TYPE_EXPECTATIONS:
+            out.append(spec)
+            continue
+        given = kwargs.get("type_list") if etype == TYPE_EXPECTATIONS[0] else [kwargs.get("type_")]
+        if not isinstance(given, list) or not all(isinstance(n, str) for n in given):
+            out.append(spec)
+            continue
+        hint = (spec.get("meta") or {}).get("logical_type")
+        own = {n for names in table.values() for n in names}
+        mapped: list[str] = []
+        for name in given:
+            logical = None if name in own else _logical_of(name)
+            if logical is None and name not in own and isinstance(hint, str) and hint in table:
+                logical = hint
+            mapped.extend(table[logical] if logical is not None else [name])
+        names = list(dict.fromkeys(mapped))
+        if names == given:
+            out.append(spec)
+            continue
+        new_kwargs = {k: v for k, v in kwargs.items() if k not in ("type_", "type_list")}
+        new_kwargs["type_list"] = names
+        converted = {"type": TYPE_EXPECTATIONS[0], "kwargs": new_kwargs}
+        if spec.get("meta"):
+            converted["meta"] = spec["meta"]
+        out.append(converted)
+    return out
 
 
 # -- suite references and expectation checks ----------------------------------------------------
@@ -532,11 +605,15 @@ def run_job(engine: GxEngine, job: Job, control: StepControl | None = None) -> d
     step(1, 4, f"validating {len(df)} rows with Great Expectations")
     if job.gx_name is not None:
         _check_columns(df, referenced_columns(job.expectations), f"Suite '{job.gx_name}'", job.path)
-        result, ids = engine.run_stored(job.gx_name, df)
+        specs = engine_specs(job.expectations, "pandas")
+        if specs == job.expectations:
+            result, ids = engine.run_stored(job.gx_name, df)
+        else:  # engine-neutral type names: the suite's expectations in pandas names, run once
+            result, ids = engine.run_adhoc(build_expectations(specs), df)
         labels: dict[int, tuple[str | None, str | None]] = {}
     else:
         frame, specs, labels = build_integrity(df, job)
-        result, ids = engine.run_adhoc(build_expectations(specs), frame)
+        result, ids = engine.run_adhoc(build_expectations(engine_specs(specs, "pandas")), frame)
     step(3, 4, "collecting results")
     outcomes = convert(result, ids, labels, job.include_samples)
     stats = result.statistics
@@ -548,6 +625,7 @@ def run_job(engine: GxEngine, job: Job, control: StepControl | None = None) -> d
         "failed": int(stats.get("unsuccessful_expectations", 0)),
         "outcomes": outcomes,
         "seconds": time.perf_counter() - started,
+        "engine": "pandas",
     }
 
 
@@ -686,6 +764,25 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def compare_spec(a: str, op: str, b: str) -> dict[str, Any]:
+    """A `compare` integrity rule as one GX column-pair expectation (the same on every engine)."""
+    if op == "==":
+        return {
+            "type": "expect_column_pair_values_to_be_equal",
+            "kwargs": {"column_A": a, "column_B": b, "ignore_row_if": "either_value_is_missing"},
+        }
+    big, small = (a, b) if op in (">", ">=") else (b, a)
+    return {
+        "type": "expect_column_pair_values_a_to_be_greater_than_b",
+        "kwargs": {
+            "column_A": big,
+            "column_B": small,
+            "or_equal": op in (">=", "<="),
+            "ignore_row_if": "either_value_is_missing",
+        },
+    }
+
+
 def build_integrity(
     df: pd.DataFrame, job: Job
 ) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[int, tuple[str | None, str | None]]]:
@@ -728,26 +825,7 @@ def build_integrity(
         elif kind == "compare":
             a, op, b = rule["left"], rule["op"], rule["right"]
             need([a, b], i)
-            if op == "==":
-                specs.append(
-                    {
-                        "type": "expect_column_pair_values_to_be_equal",
-                        "kwargs": {"column_A": a, "column_B": b, "ignore_row_if": "either_value_is_missing"},
-                    }
-                )
-            else:
-                big, small = (a, b) if op in (">", ">=") else (b, a)
-                specs.append(
-                    {
-                        "type": "expect_column_pair_values_a_to_be_greater_than_b",
-                        "kwargs": {
-                            "column_A": big,
-                            "column_B": small,
-                            "or_equal": op in (">=", "<="),
-                            "ignore_row_if": "either_value_is_missing",
-                        },
-                    }
-                )
+            specs.append(compare_spec(a, op, b))
             labels[i] = (f"{a}, {b}", f"{a} {op} {b}")
         elif kind == "sum_equals":
             cols, target, tol = list(rule["columns"]), rule["equals"], float(rule.get("tolerance") or 0.0)

@@ -13,7 +13,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio.to_thread
 from pydantic import Field
@@ -47,6 +47,13 @@ if TYPE_CHECKING:
 DatasetArg = Annotated[
     str, Field(description="CSV, TSV, Parquet, JSON or JSON Lines file inside the allowed roots.")
 ]
+RunDatasetArg = Annotated[
+    str,
+    Field(
+        description="CSV, TSV, Parquet, JSON or JSON Lines file inside the allowed roots, or a lake dataset "
+        "'lake:<name>[@<version>]' (validated on Spark)."
+    ),
+]
 SuiteRefArg = Annotated[
     str, Field(description="Suite name (its latest version) or 'name@N' for version N.", max_length=140)
 ]
@@ -60,6 +67,13 @@ DeadlineArg = Annotated[
     float | None,
     Field(
         None, gt=0, description="Stop after this many seconds (default and maximum: the server's deadline)."
+    ),
+]
+EngineArg = Annotated[
+    Literal["pandas", "spark", "auto"],
+    Field(
+        description="Where GX runs: pandas (in this process), spark (the configured Spark master) or auto "
+        "(Spark above the configured size when Spark is configured)."
     ),
 ]
 PAGE_BUDGET = 0.8  # share of the output cap a page may fill
@@ -130,6 +144,82 @@ async def _execute(
     )
 
 
+async def choose_engine(app: AppContext, requested: str, path: Path) -> str:
+    """pandas or spark for this dataset (core/spark.py decides; the size is read only for auto)."""
+    from mcp_server.core.spark import choose_engine as choose
+    from mcp_server.core.spark import spark_master, table_size
+
+    settings = app.settings
+    if requested == "auto" and spark_master(settings) is not None:
+        rows, size = await anyio.to_thread.run_sync(table_size, path)
+    else:
+        rows, size = None, 0
+    return choose(settings, requested, rows, size)
+
+
+LAKE_PREFIX = "lake:"
+
+
+async def lake_dataset(app: AppContext, ref: str) -> tuple[Path, str]:
+    """`lake:<name>[@<version>]` -> (the version's location, its lineage identifier); Parquet versions only."""
+    from mcp_server.tools.lake.tools import check_dataset_name
+
+    name, _, number = ref.removeprefix(LAKE_PREFIX).partition("@")
+    check_dataset_name(name)
+    if number and not number.isdigit():
+        raise InvalidInput("A lake dataset is 'lake:<name>' (newest version) or 'lake:<name>@<version>'.")
+
+    def find() -> Any:
+        from mcp_server.tools.catalog import records
+
+        return records.get_version(app.store, name, int(number) if number else None)
+
+    found = await anyio.to_thread.run_sync(find)
+    if found.format != "parquet" or not found.identifier:
+        raise InvalidInput(
+            f"Lake dataset '{name}' v{found.version} is not Parquet; validate its source file."
+        )
+    return Path(found.location), found.identifier
+
+
+async def _execute_spark(
+    ctx: Ctx, app: AppContext, job: adapter.Job, deadline: float, started: float
+) -> dict[str, Any]:
+    """The job on GX's Spark engine with the shared session (started here on first use)."""
+    from mcp_server.core.spark import spark_engine
+
+    def build() -> Any:
+        from mcp_server.tools.validation import spark_adapter
+
+        engine = spark_engine(app)
+        session = engine.session()
+        gx = app.client("gx-spark", spark_adapter.SparkGx)
+        return engine, session, gx
+
+    remaining = max(1.0, deadline - (time.perf_counter() - started) - 0.5)
+    engine, session, gx = await run_blocking(build, deadline_s=remaining)
+    from mcp_server.tools.validation import spark_adapter
+
+    remaining = max(1.0, deadline - (time.perf_counter() - started) - 0.5)
+    return await run_blocking(
+        spark_adapter.run_job_spark,
+        gx,
+        session,
+        job,
+        engine.master,
+        deadline_s=remaining,
+        report=progress_reporter(ctx),
+        with_control=True,
+    )
+
+
+def engine_label(raw: dict[str, Any]) -> str:
+    """What a stored result says ran it: the GX version and the engine (`pandas`, `spark <master>`)."""
+    from mcp_server.core.store.redact import mask_url
+
+    return f"{adapter.gx_version()} {mask_url(str(raw.get('engine') or 'pandas'))}"[:64]
+
+
 def record_result(
     app: AppContext,
     path: Path,
@@ -138,19 +228,22 @@ def record_result(
     suite: adapter.SuiteVersion | None,
     references: list[Path],
     seconds: float,
+    dataset_id: str | None = None,
 ) -> ValidationResultRecord:
-    """Store the result and its lineage in one transaction, after writing the HTML report."""
+    """Store the result and its lineage in one transaction, after writing the HTML report.
+
+    `dataset_id` is given for data that is not a workspace file (a lake version: its catalog identifier)."""
     import hashlib
 
     from mcp_server.core.datasets import dataset_ref
     from mcp_server.core.lineage import make_id, record_edge
     from mcp_server.core.store.models import ValidationResultRecord as Row
 
-    dataset_id = dataset_ref(app.store, path)
+    dataset_id = dataset_id or dataset_ref(app.store, path)
     reference_ids = [dataset_ref(app.store, ref) for ref in references]
     result_id = uuid.uuid4().hex
     created = datetime.now(UTC)
-    engine_name = adapter.gx_version()
+    engine_name = engine_label(raw)
     report = app.settings.home / "reports" / "validation" / f"{result_id}.html"
     meta = {
         "result_id": result_id,
@@ -411,18 +504,62 @@ async def validation_delete_suite(ctx: Ctx, suite: SuiteRefArg) -> SuiteDeleted:
 
 async def validation_run(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: RunDatasetArg,
     suite: SuiteRefArg,
     include_samples: SamplesArg = True,
     limit: LimitArg = 50,
     deadline_s: DeadlineArg = None,
+    engine: EngineArg = "auto",
 ) -> ValidationReport:
     """Validate a dataset against a saved GX suite; returns per-expectation results (failures first), a result id and an HTML report link."""
     app = app_context(ctx)
     started = time.perf_counter()
-    path = app.workspace.resolve(dataset, must_exist=True)
     adapter.parse_ref(suite)
     deadline = _deadline(app, deadline_s)
+    lake_id = None
+    if dataset.startswith(LAKE_PREFIX):  # a lake version: read where it lives, on Spark
+        if engine == "pandas":
+            raise InvalidInput("Lake datasets are validated on Spark; use engine=spark or auto.")
+        path, lake_id = await lake_dataset(app, dataset)
+        chosen = await choose_engine(app, "spark", path)
+    else:
+        path = app.workspace.resolve(dataset, must_exist=True)
+        chosen = await choose_engine(app, engine, path)
+    gx = await gx_engine(app)
+    sv = await run_blocking(gx.resolve, suite, deadline_s=deadline)
+    job = adapter.Job(
+        home=str(app.settings.home),
+        path=str(path),
+        max_rows=app.settings.max_rows,
+        max_bytes=app.settings.max_file_bytes,
+        include_samples=include_samples,
+        gx_name=sv.gx_name,
+        expectations=sv.expectations,
+    )
+    if chosen == "spark":  # regexes run in Spark's JVM; the deadline cancels its jobs
+        isolated = False
+        raw = await _execute_spark(ctx, app, job, deadline, started)
+    else:
+        isolated = adapter.has_regex(sv.expectations)
+        raw = await _execute(ctx, app, job, isolated, deadline, started)
+    seconds = time.perf_counter() - started
+    row = await run_blocking(
+        record_result, app, path, raw, "suite", sv, [], seconds, lake_id, deadline_s=app.settings.deadline_s
+    )
+    return result_report(app, row, None, limit, isolated=isolated)
+
+
+async def run_suite(
+    ctx: Ctx, app: AppContext, path: Path, suite: str, *, include_samples: bool = False
+) -> ValidationResultRecord:
+    """Run a stored suite on a resolved dataset path and store the result, as validation_run does.
+
+    Public helper for other areas (the quality area's validity dimension): same GX path, same stored
+    result and lineage (dataset -> validation:<id>), returned as the stored row.
+    """
+    started = time.perf_counter()
+    adapter.parse_ref(suite)
+    deadline = app.settings.deadline_s
     engine = await gx_engine(app)
     sv = await run_blocking(engine.resolve, suite, deadline_s=deadline)
     job = adapter.Job(
@@ -434,13 +571,9 @@ async def validation_run(
         gx_name=sv.gx_name,
         expectations=sv.expectations,
     )
-    isolated = adapter.has_regex(sv.expectations)
-    raw = await _execute(ctx, app, job, isolated, deadline, started)
+    raw = await _execute(ctx, app, job, adapter.has_regex(sv.expectations), deadline, started)
     seconds = time.perf_counter() - started
-    row = await run_blocking(
-        record_result, app, path, raw, "suite", sv, [], seconds, deadline_s=app.settings.deadline_s
-    )
-    return result_report(app, row, None, limit, isolated=isolated)
+    return await run_blocking(record_result, app, path, raw, "suite", sv, [], seconds, deadline_s=deadline)
 
 
 async def validation_check_integrity(
@@ -461,12 +594,14 @@ async def validation_check_integrity(
     include_samples: SamplesArg = True,
     limit: LimitArg = 50,
     deadline_s: DeadlineArg = None,
+    engine: EngineArg = "auto",
 ) -> ValidationReport:
     """Check referential integrity, cross-field rules (A > B, A + B == C, B required if A) and business rules through GX."""
     app = app_context(ctx)
     started = time.perf_counter()
     path = app.workspace.resolve(dataset, must_exist=True)
     deadline = _deadline(app, deadline_s)
+    chosen = await choose_engine(app, engine, path)
     references: dict[str, str] = {}
     plain_rules = [r.model_dump() for r in rules]
     for rule in plain_rules:
@@ -486,8 +621,12 @@ async def validation_check_integrity(
         rules=plain_rules,
         references=references,
     )
-    isolated = adapter.has_regex(business)
-    raw = await _execute(ctx, app, job, isolated, deadline, started)
+    if chosen == "spark":
+        isolated = False
+        raw = await _execute_spark(ctx, app, job, deadline, started)
+    else:
+        isolated = adapter.has_regex(business)
+        raw = await _execute(ctx, app, job, isolated, deadline, started)
     seconds = time.perf_counter() - started
     refs = [Path(p) for p in dict.fromkeys(references.values())]
     row = await run_blocking(

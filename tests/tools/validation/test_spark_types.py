@@ -1,0 +1,66 @@
+"""The engine mapping without a JVM: engine-neutral type names per engine, and the engine choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcp_server.core.config import Settings
+from mcp_server.core.errors import InvalidInput
+from mcp_server.core.spark import choose_engine, spark_master, spark_uri
+from mcp_server.tools.validation.adapter import ENGINE_TYPES, TYPE_LISTS, build_expectations, engine_specs
+
+
+def in_types(column: str, names: list[str], **meta: str) -> dict:
+    spec = {
+        "type": "expect_column_values_to_be_in_type_list",
+        "kwargs": {"column": column, "type_list": names},
+    }
+    if meta:
+        spec["meta"] = meta
+    return spec
+
+
+def test_neutral_names_map_per_engine_and_pandas_suites_stay_as_they_are() -> None:
+    suite = [
+        in_types("a", ["integer"]),
+        {"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "b", "type_": "timestamp"}},
+        in_types("c", TYPE_LISTS["string"], logical_type="string"),  # as validation_suggest_suite writes it
+        {"type": "expect_column_values_to_be_of_type", "kwargs": {"column": "d", "type_": "int64"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}},
+    ]
+    spark = engine_specs(suite, "spark")
+    assert spark[0]["kwargs"]["type_list"] == ENGINE_TYPES["spark"]["integer"]
+    assert spark[1]["type"] == "expect_column_values_to_be_in_type_list"
+    assert spark[1]["kwargs"] == {"column": "b", "type_list": ["TimestampType", "TimestampNTZType"]}
+    assert spark[2]["kwargs"]["type_list"] == ["StringType", "VarcharType", "CharType"]
+    assert spark[3]["kwargs"]["type_list"] == ENGINE_TYPES["spark"]["integer"]
+    assert spark[4] is suite[4]
+
+    pandas = engine_specs(suite, "pandas")
+    assert pandas[0]["kwargs"]["type_list"] == TYPE_LISTS["integer"]
+    assert pandas[1]["kwargs"]["type_list"] == TYPE_LISTS["timestamp"]
+    # Already in pandas names: the very same objects, so stored suites run as before.
+    assert pandas[2] is suite[2] and pandas[3] is suite[3] and pandas[4] is suite[4]
+    assert (
+        engine_specs([in_types("x", ["LongType"])], "pandas")[0]["kwargs"]["type_list"]
+        == TYPE_LISTS["integer"]
+    )
+    # Every mapped suite is still a valid GX suite.
+    assert len(build_expectations(spark)) == len(build_expectations(pandas)) == len(suite)
+
+
+def test_choose_engine(tmp_path: Path) -> None:
+    on = Settings(home=tmp_path, spark_master="local[2]", spark_auto_rows=1000, spark_auto_bytes=10**6)
+    off = Settings(home=tmp_path, spark_master="off", spark_auto_rows=1000)
+    assert spark_master(on) == "local[2]" and spark_master(off) is None
+    assert spark_master(Settings(home=tmp_path)) == "local[*]"  # pyspark is installed (dev extra)
+    assert choose_engine(on, "auto", 1001, 10) == "spark"
+    assert choose_engine(on, "auto", 1000, 10) == "pandas"
+    assert choose_engine(on, "auto", None, 10**6 + 1) == "spark"  # CSV: by bytes
+    assert choose_engine(on, "pandas", 10**9, 10**12) == "pandas"
+    assert choose_engine(off, "auto", 10**9, 10**12) == "pandas"
+    with pytest.raises(InvalidInput, match="MLOPS_MCP_SPARK_MASTER"):
+        choose_engine(off, "spark", 1, 1)
+    assert spark_uri("s3://bucket/lake/raw/x/v1") == "s3a://bucket/lake/raw/x/v1"
