@@ -256,6 +256,123 @@ def cmd_test_model(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    """`mlops-mcp gateway`: serve the deployed endpoints over HTTP (routing table from the metadata store)."""
+    from mcp_server.gateway.server import run
+
+    settings = build_settings(args)
+    _setup_logging(settings.log_level)
+    run(
+        settings,
+        args.host,
+        args.port,
+        routes_file=Path(args.routes).resolve() if args.routes else None,
+        parent_pid=args.parent_pid,
+    )
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """`mlops-mcp health check|watch`: the health probes for cron, systemd or a container."""
+    import anyio
+
+    from mcp_server.core import health_watch
+
+    settings = build_settings(args)
+    _setup_logging(settings.log_level)
+    notify = None
+    if args.action == "watch":
+        if args.once and args.interval is None:
+            args.interval = 0.0
+        elif args.interval is None or args.interval <= 0:
+            print(
+                "mlops-mcp health watch: --interval S (seconds, > 0) or --once is required.", file=sys.stderr
+            )
+            return 2
+        if args.alert_webhook:
+            notify = health_watch.webhook_notifier(args.alert_webhook, settings.url_allowlist)
+        elif args.alert_command:
+            notify = health_watch.command_notifier(args.alert_command)
+    app = health_watch.build_app(settings)
+
+    def show(report: Any, alerts: list[Any]) -> None:
+        if args.json:
+            print(report.model_dump_json(), flush=True)
+        else:
+            marks = " ".join(f"{b.name}={b.status}({b.latency_ms:g}ms)" for b in report.backends)
+            print(f"{report.checked_at} {report.status}: {marks}", flush=True)
+            for b in report.backends:
+                if b.status == "down" and args.action == "check":
+                    print(f"  {b.name}: {b.detail}. Fix: {b.fix}", flush=True)
+        for alert in alerts:
+            print(f"ALERT {alert.summary}", file=sys.stderr, flush=True)
+
+    try:
+        if args.action == "check":
+            from mcp_server.core.server_tools import run_health
+
+            report = anyio.run(run_health, app, "watch")
+            show(report, [])
+            return 0 if report.status == "ok" else 1
+        count = 1 if args.once else args.count
+        anyio.run(
+            lambda: health_watch.watch(
+                app, args.interval, notify, count=count, threshold_ms=args.latency_threshold_ms, on_tick=show
+            )
+        )
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """`mlops-mcp backup create|verify|prune|restore`: the backup tools for cron; exit 1 when verify fails."""
+    settings = build_settings(args)
+    settings = settings.model_copy(update={"tools": ["backup"], "profile": "all", "read_only": False})
+    _setup_logging(settings.log_level)
+    if args.action == "create":
+        tool, arguments = "backup_create", {"scope": args.scope or ["all"]}
+    elif args.action == "verify":
+        tool, arguments = "backup_verify", {"id": args.id or "latest"}
+    elif args.action == "prune":
+        tool, arguments = "backup_prune", {"keep_last": args.keep_last, "keep_daily": args.keep_daily}
+    else:
+        arguments = {"id": args.id or "latest", "target": args.target}
+        if args.new_home:
+            arguments["new_home"] = args.new_home
+        store_url = os.environ.get("MLOPS_MCP_RESTORE_STORE_URL")
+        if store_url:
+            arguments["store_url"] = store_url
+        tool = "backup_restore"
+    ok, payload = _call_tool_once(settings, tool, arguments)
+    if not ok:
+        print(f"mlops-mcp backup {args.action}: {payload}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    elif args.action == "create":
+        print(
+            f"backup {payload['id']}: {payload['members']} files, {payload['bytes']} bytes ({payload['path']})"
+        )
+        for e in payload["not_included"]:
+            print(f"  not included: {e['what']}: {e['why']}")
+    elif args.action == "verify":
+        print(
+            f"backup {payload['id']}: {'ok' if payload['ok'] else 'FAILED'} ({payload['checked']} members read)"
+        )
+        for p in payload["problems"]:
+            print(f"  {p['member']}: {p['problem']}")
+    elif args.action == "prune":
+        print(
+            f"kept {len(payload['kept'])}, deleted {len(payload['deleted'])} ({payload['freed_bytes']} bytes)"
+        )
+    else:
+        print(f"restored {payload['id']} into {payload['home']} ({', '.join(payload['parts'])})")
+        for note in payload["notes"]:
+            print(f"  {note}")
+    return 1 if args.action == "verify" and not payload["ok"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-mcp", description="ML-ops tools for AI assistants over MCP.")
     parser.add_argument("--version", action="version", version=f"mlops-mcp {__version__}")
@@ -284,6 +401,46 @@ def main(argv: list[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
 
     # Area subcommands (each adds its parser here and its cmd_* function above main).
+    backup = sub.add_parser("backup", help="create, verify, prune or restore backups (for cron)")
+    backup.add_argument("action", choices=["create", "verify", "prune", "restore"])
+    backup.add_argument("id", nargs="?", help="verify/restore: the backup id (default: the newest)")
+    _add_server_flags(backup)
+    backup.add_argument(
+        "--scope",
+        action="append",
+        choices=["all", "metadata", "models", "suites", "features", "lake"],
+        help="create: what to back up (repeatable; default all; lake only when given)",
+    )
+    backup.add_argument("--keep-last", type=int, default=7, help="prune: newest backups to keep")
+    backup.add_argument("--keep-daily", type=int, default=7, help="prune: keep the newest of each of N days")
+    backup.add_argument(
+        "--target", choices=["new_home", "in_place"], default="new_home", help="restore target"
+    )
+    backup.add_argument("--new-home", help="restore: folder name of the new home (beside the home)")
+    backup.add_argument("--json", action="store_true", help="print the tool's JSON result")
+    backup.set_defaults(func=cmd_backup)
+
+    health = sub.add_parser("health", help="run the health probes once (check) or on an interval (watch)")
+    health.add_argument("action", choices=["check", "watch"], help="check: once, exit 1 if one is down")
+    _add_server_flags(health)
+    health.add_argument("--interval", type=float, help="watch: seconds between runs")
+    alert = health.add_mutually_exclusive_group()
+    alert.add_argument("--alert-webhook", help="watch: POST alerts as JSON here (host on the URL allowlist)")
+    alert.add_argument("--alert-command", help="watch: run this program per alert (argument list, no shell)")
+    health.add_argument("--latency-threshold-ms", type=float, help="watch: alert when latency crosses this")
+    health.add_argument("--count", type=int, help="watch: stop after this many runs (default: forever)")
+    health.add_argument("--once", action="store_true", help="watch: one run (for cron); alerts on changes")
+    health.add_argument("--json", action="store_true", help="print each run as JSON")
+    health.set_defaults(func=cmd_health)
+
+    gateway = sub.add_parser("gateway", help="run the model-serving gateway (deploy endpoints over HTTP)")
+    _add_server_flags(gateway)
+    gateway.add_argument("--host", help="bind address (default 127.0.0.1; non-loopback needs a token)")
+    gateway.add_argument("--port", type=int, help="port (default MLOPS_MCP_GATEWAY_PORT or 8780)")
+    gateway.add_argument("--routes", help="serve a fixed routes.json instead of the store (container images)")
+    gateway.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # managed: exit with the server
+    gateway.set_defaults(func=cmd_gateway)
+
     test_model = sub.add_parser(
         "test-model", help="run a model test suite (evaluation_test_model); exit 1 if a check fails"
     )

@@ -56,6 +56,10 @@ def write_example_tables(workspace: Path) -> None:
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 async def test_tool_contract(spec: ToolSpec, client: Client, settings: Settings) -> None:
     write_example_tables(settings.workspace_dir)
+    if spec.area == "mongo":  # no MongoDB server here: mongomock, where the product keeps its client
+        from tests.tools.mongo.conftest import install_mongomock
+
+        install_mongomock(client.server)  # type: ignore[arg-type]
     for tool_name, arguments in spec.setup:
         structured(await client.call_tool(tool_name, dict(arguments)))
 
