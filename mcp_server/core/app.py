@@ -33,6 +33,7 @@ from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import InvalidInput, MlopsError
 from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
+from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
 
 log = logging.getLogger("mlops_mcp")
@@ -265,6 +266,7 @@ def create_server(
             raise ResourceError(err.message) from None
         return data
 
+    register_prompts(server)
     return server
 
 
