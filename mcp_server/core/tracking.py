@@ -110,6 +110,7 @@ def build_client(settings: Settings) -> Any:
     """A new MlflowClient for this server; for SQLite this creates and migrates the database."""
     quiet_mlflow()
     from mcp_server.core.blocking import stdout_to_stderr
+    from mcp_server.core.store.metadata import MIGRATION_LOCK
 
     with backend_errors(settings), stdout_to_stderr():
         from mlflow import MlflowClient
@@ -120,8 +121,11 @@ def build_client(settings: Settings) -> Any:
         else:
             _preflight(uri)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        # Touch the store so a dead backend fails here, inside the deadline, not halfway through a run.
-        client.search_experiments(max_results=1)
+        # Touch both stores so a dead backend fails here, inside the deadline, not halfway through a run;
+        # their first use runs MLflow's Alembic migrations, which must not overlap the metadata store's.
+        with MIGRATION_LOCK:
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
     return client
 
 

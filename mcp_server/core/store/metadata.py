@@ -112,9 +112,9 @@ def head_revision() -> str:
     return head
 
 
-# Alembic runs a migration through module-level proxies (alembic.context, alembic.op): two stores that
-# migrate at once in one process (a workflow's thread, a restore) would trample each other's.
-_MIGRATION_LOCK = threading.Lock()
+# Alembic runs a migration through module-level proxies (alembic.context, alembic.op): two migrations at
+# once in one process (this store's, MLflow's on its first use) trample each other's. Both take this lock.
+MIGRATION_LOCK = threading.RLock()
 
 
 def run_migrations(connection: Connection, revision: str = "head") -> None:
@@ -125,7 +125,7 @@ def run_migrations(connection: Connection, revision: str = "head") -> None:
     cfg = Config(stdout=sys.stderr)  # stdout is the protocol stream under stdio
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     cfg.attributes["connection"] = connection
-    with _MIGRATION_LOCK:
+    with MIGRATION_LOCK:
         command.upgrade(cfg, revision)
 
 
