@@ -70,9 +70,20 @@ def cmd_tools(args: argparse.Namespace) -> int:
     settings = build_settings(args)
     specs, _enabled, _disabled = select(settings)
     rows = tool_table(specs)
-    size = tool_definitions_size(create_server(settings))
+    # What each profile costs the assistant's context, whichever profile is listed.
+    sizes: dict[str, tuple[int, int]] = {}
+    for profile in ("core", "all"):
+        chosen = settings.model_copy(update={"profile": profile})
+        sizes[profile] = (len(select(chosen)[0]), tool_definitions_size(create_server(chosen)))
+    size = sizes[settings.profile][1]
     if args.json:
-        print(json.dumps({"tools": rows, "count": len(rows), "definitions_bytes": size}, indent=2))
+        per_profile = {p: {"count": n, "definitions_bytes": b} for p, (n, b) in sizes.items()}
+        print(
+            json.dumps(
+                {"tools": rows, "count": len(rows), "definitions_bytes": size, "profiles": per_profile},
+                indent=2,
+            )
+        )
         return 0
     print(f"{'tool':<28} {'area':<12} core  ro    destr idemp open")
     for r in rows:
@@ -81,7 +92,9 @@ def cmd_tools(args: argparse.Namespace) -> int:
             for k in ("core", "readOnly", "destructive", "idempotent", "openWorld")
         )
         print(f"{r['name']:<28} {r['area']:<12} {flags}")
-    print(f"\n{len(rows)} tools, profile {settings.profile}; tool definitions: {size} bytes of JSON")
+    print(f"\n{len(rows)} tools listed; tool definitions: {size} bytes of JSON")
+    for profile, (count, total) in sizes.items():
+        print(f"profile {profile}: {count} tools, {total} bytes of tool definitions")
     return 0
 
 

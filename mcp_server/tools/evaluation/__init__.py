@@ -53,7 +53,7 @@ TOOLS = (
     ),
     ToolSpec(
         evaluation_list_runs,
-        core=True,
+        core=False,
         read_only=True,
         idempotent=True,
         example={"limit": 5},
@@ -61,7 +61,7 @@ TOOLS = (
     ),
     ToolSpec(
         evaluation_cross_validate,
-        core=True,
+        core=False,
         read_only=True,
         idempotent=True,
         example={

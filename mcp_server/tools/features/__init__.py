@@ -140,7 +140,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         features_get_historical,
-        core=True,
+        core=False,
         read_only=False,
         example={
             "entity_dataset": "example.csv",

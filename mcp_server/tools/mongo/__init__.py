@@ -55,7 +55,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(mongo_insert, core=False, read_only=False, example={"collection": "events", "documents": _DOCS}),
     ToolSpec(
         mongo_find,
-        core=True,
+        core=False,
         read_only=True,
         idempotent=True,
         setup=_SETUP,

@@ -42,7 +42,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         quality_compare,
-        core=False,
+        core=True,
         read_only=True,
         idempotent=True,
         example={"dataset": "example.parquet", "baseline": "example.csv"},

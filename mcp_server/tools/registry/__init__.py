@@ -82,7 +82,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         registry_get_version,
-        core=False,
+        core=True,
         read_only=True,
         idempotent=True,
         example={"name": _MODEL, "alias": "champion"},

@@ -47,7 +47,7 @@ TOOLS = (
         read_only=False,
         example={"dataset": "example.csv", "name": "example_suggested"},
     ),
-    ToolSpec(validation_list_suites, core=True, read_only=True, idempotent=True, setup=_CREATE),
+    ToolSpec(validation_list_suites, core=False, read_only=True, idempotent=True, setup=_CREATE),
     ToolSpec(
         validation_get_suite,
         core=False,

@@ -1,4 +1,4 @@
-"""The demo step through an in-memory client, and the area over a real stdio server."""
+"""The area over a real stdio server."""
 
 from __future__ import annotations
 
@@ -7,22 +7,8 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
-from mcp_server.tools.quality.demo import demo_step
 from tests.conftest import PYTHON, REPO, server_env, structured
-from tests.tools.quality.conftest import Harness, faulted, write
-
-
-@pytest.mark.slow
-async def test_demo_step_scores_cleans_revalidates_and_scores_again(qh: Harness) -> None:
-    steps = await demo_step(qh.client, qh.workspace)
-    assert [name for name, _, _ in steps] == [
-        "quality: suite from clean data",
-        "quality_score (faulted)",
-        "quality_clean",
-        "validation_run (cleaned)",
-        "quality_score (cleaned)",
-    ]
-    assert all(ok for _, ok, _ in steps), steps
+from tests.tools.quality.conftest import faulted, write
 
 
 @pytest.mark.slow
