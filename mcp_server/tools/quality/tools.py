@@ -14,7 +14,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -79,6 +79,13 @@ SamplesArg = Annotated[
     bool, Field(description="Include a few data values; set false to keep data out of the result.")
 ]
 CursorArg = Annotated[str | None, Field(None, description="next_cursor of the previous page.")]
+EngineArg = Annotated[
+    Literal["pandas", "spark", "auto"],
+    Field(
+        description="Where it runs: pandas (in this process), spark (the configured Spark master) or auto "
+        "(Spark above the configured size when Spark is configured)."
+    ),
+]
 PAGE_BUDGET = 0.8
 
 
@@ -156,12 +163,75 @@ def _validity(record: Any) -> dict[str, Any]:
     return result
 
 
-async def _run_suite(ctx: Ctx, app: AppContext, path: Path, suite: str) -> Any:
+async def _run_suite(ctx: Ctx, app: AppContext, path: Path, suite: str, engine: str = "pandas") -> Any:
     try:
         from mcp_server.tools.validation.tools import run_suite
     except ImportError:  # pragma: no cover - the validation area ships with this one
         return None
-    return await run_suite(ctx, app, path, suite)
+    return await run_suite(ctx, app, path, suite, engine=engine)
+
+
+def _is_parquet(path: Path) -> bool:
+    from mcp_server.tools.validation.spark_adapter import spark_format
+
+    return bool(spark_format(str(path)) == "parquet")
+
+
+async def _choose_engine(app: AppContext, engine: str, path: Path) -> str:
+    """pandas or spark for this dataset: the validation area's rule (core/spark.py's thresholds)."""
+    if engine == "pandas":
+        return "pandas"
+    from mcp_server.tools.validation.tools import choose_engine
+
+    return await choose_engine(app, engine, path)
+
+
+def _spark(app: AppContext) -> tuple[Any, Any]:
+    """The shared Spark session (started on first use) and its engine label, e.g. `spark 4.0.1 local[*]`."""
+    from mcp_server.core.spark import spark_engine
+    from mcp_server.core.store.redact import mask_url
+    from mcp_server.tools.quality.spark_adapter import spark_version
+
+    engine = spark_engine(app)
+    return engine.session(), f"{spark_version()} {mask_url(engine.master)}"[:64]
+
+
+def _on_spark(app: AppContext, what: str, work: Any, control: Any) -> Any:
+    """Run `work(session, read)` on the shared session, its jobs cancelled with the call, Spark errors
+    turned into one sentence."""
+    import contextlib
+
+    from mcp_server.core.errors import MlopsError
+    from mcp_server.core.spark import job_group, spark_error
+    from mcp_server.tools.validation.spark_adapter import CACHE_MAX_BYTES, _on_disk_bytes, read_spark
+
+    session, label = _spark(app)
+    cached: list[Any] = []
+
+    def read(p: Path) -> Any:
+        # Several Spark jobs read the data: small files are decoded once and cached for this call (as
+        # validation does); big ones are read again by each job rather than held in executor memory.
+        df = read_spark(session, str(p))
+        if _on_disk_bytes(str(p)) <= CACHE_MAX_BYTES:
+            from pyspark import StorageLevel
+
+            df = df.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(df)
+        return df
+
+    with job_group(session, control, what):
+        try:
+            return work(session, read), label
+        except MlopsError:
+            raise
+        except Exception as exc:
+            if control is not None and control.cancelled:
+                raise
+            raise spark_error(exc, what) from None
+        finally:
+            for df in cached:
+                with contextlib.suppress(Exception):
+                    df.unpersist()
 
 
 def _dimensions(
@@ -200,6 +270,7 @@ def _store_score(
     suite_ref: str | None,
     validation_id: str | None,
     weights: dict[str, float] | None,
+    engine: str | None = None,
 ) -> QualityScoreRecord:
     from mcp_server.core.datasets import dataset_ref
     from mcp_server.core.store.models import QualityScoreRecord as Row
@@ -218,7 +289,12 @@ def _store_score(
         suite=suite_ref,
         validation_id=validation_id,
         details=json.dumps(
-            {"dimensions": combined["dimensions"], "left_out": combined["left_out"], "weights": weights},
+            {
+                "dimensions": combined["dimensions"],
+                "left_out": combined["left_out"],
+                "weights": weights,
+                "engine": engine,
+            },
             default=str,
         ),
         created_at=datetime.now(UTC),
@@ -244,23 +320,43 @@ async def _score(
     weights: dict[str, float] | None = None,
     threshold: float | None = None,
     df: pd.DataFrame | None = None,
-) -> tuple[QualityScoreRecord, dict[str, Any], pd.DataFrame]:
-    """Compute, combine and store a score; returns the stored row, the combined dict and the frame."""
+    engine: str = "pandas",
+) -> tuple[QualityScoreRecord, dict[str, Any], Any]:
+    """Compute, combine and store a score; returns the stored row, the combined dict and the frame
+    (the pandas DataFrame; None when Spark computed the score)."""
     a = _adapter()
+    if max_age is not None:
+        a.parse_age(max_age)
 
-    def compute() -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    def compute() -> tuple[dict[str, dict[str, Any]], pd.DataFrame, int, str]:
         frame = df if df is not None else _read(app, path)
         ref = _read(app, reference) if reference is not None else None
-        if max_age is not None:
-            a.parse_age(max_age)
-        return _dimensions(frame, key, consistency, timestamp_column, max_age, as_of, ref), frame
+        dims = _dimensions(frame, key, consistency, timestamp_column, max_age, as_of, ref)
+        return dims, frame, len(frame), _engine_name()
 
-    dims, frame = await run_blocking(compute, deadline_s=_deadline(app))
+    def compute_spark(control: Any) -> tuple[dict[str, dict[str, Any]], None, int, str]:
+        from mcp_server.tools.quality.spark_adapter import dimensions_spark
+
+        def work(session: Any, read: Any) -> tuple[dict[str, dict[str, Any]], int]:
+            ref = read(reference) if reference is not None else None
+            return dimensions_spark(  # type: ignore[no-any-return]
+                read(path), key, consistency, timestamp_column, max_age, as_of, ref
+            )
+
+        (dims, rows), label = _on_spark(app, f"the quality score of '{path.name}'", work, control)
+        return dims, None, rows, label
+
+    if engine == "spark" and df is None:
+        dims, frame, row_count, engine_label = await run_blocking(
+            compute_spark, deadline_s=_deadline(app), with_control=True
+        )
+    else:
+        dims, frame, row_count, engine_label = await run_blocking(compute, deadline_s=_deadline(app))
     validation_id = suite_ref = None
     if suite is None:
         dims["validity"] = {"score": None, "reason": "no suite given"}
     else:
-        record = await _run_suite(ctx, app, path, suite)
+        record = await _run_suite(ctx, app, path, suite, engine if df is None else "pandas")
         if record is None:
             dims["validity"] = {"score": None, "reason": "the validation area is not available"}
         else:
@@ -271,12 +367,13 @@ async def _score(
         _store_score,
         app,
         path,
-        len(frame),
+        row_count,
         combined,
         threshold,
         suite_ref,
         validation_id,
         weights,
+        engine_label,
         deadline_s=_deadline(app),
     )
     return row, combined, frame
@@ -317,17 +414,29 @@ async def quality_profile(
     include_samples: SamplesArg = True,
     cursor: CursorArg = None,
     limit: Annotated[int, Field(50, ge=1, le=500, description="Columns per page.")] = 50,
+    engine: EngineArg = "auto",
 ) -> ProfileResult:
     """Profile a dataset per column (type, nulls, distinct, min/max/mean/std/quantiles, top values) and store it for later drift checks."""
     app = app_context(ctx)
     path = app.workspace.resolve(dataset, must_exist=True)
     offset = decode_cursor(cursor)
+    chosen = await _choose_engine(app, engine, path)
 
-    def work() -> tuple[dict[str, Any], str, Path, str, datetime]:
+    def work(control: Any) -> tuple[dict[str, Any], str, Path, str, datetime]:
         from mcp_server.core.datasets import dataset_ref
         from mcp_server.core.store.models import QualityProfileRecord as Row
 
-        profile = _adapter().profile_frame(_read(app, path))
+        if chosen == "spark":
+            from mcp_server.tools.quality.spark_adapter import profile_spark
+
+            profile, engine_label = _on_spark(
+                app,
+                f"the profile of '{path.name}'",
+                lambda _s, read: profile_spark(read(path), nullable_ints=_is_parquet(path)),
+                control,
+            )
+        else:
+            profile, engine_label = _adapter().profile_frame(_read(app, path)), _engine_name()
         dataset_id = dataset_ref(app.store, path)
         pid = uuid.uuid4().hex
         created = datetime.now(UTC)
@@ -342,7 +451,7 @@ async def quality_profile(
             row_count=profile["row_count"],
             column_count=profile["column_count"],
             profile=json.dumps(profile, allow_nan=False),
-            engine=_engine_name(),
+            engine=engine_label,
             created_at=created,
         )
         try:
@@ -353,7 +462,9 @@ async def quality_profile(
             raise
         return profile, pid, target, dataset_id, created
 
-    profile, pid, target, dataset_id, created = await run_blocking(work, deadline_s=_deadline(app))
+    profile, pid, target, dataset_id, created = await run_blocking(
+        work, deadline_s=_deadline(app), with_control=True
+    )
     shown_keys = set(ColumnProfile.model_fields)
     columns = []
     for c in profile["columns"]:
@@ -417,6 +528,7 @@ async def quality_score(
     threshold: Annotated[
         float | None, Field(None, description="Pass when overall >= threshold (0-100).")
     ] = None,
+    engine: EngineArg = "auto",
 ) -> ScoreResult:
     """Score a dataset 0-100 on completeness, uniqueness, validity (GX suite), consistency, timeliness and accuracy, with a weighted overall; stored for quality_history."""
     app = app_context(ctx)
@@ -428,10 +540,12 @@ async def quality_score(
         from mcp_server.tools.validation.adapter import parse_ref
 
         parse_ref(suite)
+    chosen = await _choose_engine(app, engine, path)
     row, combined, _ = await _score(
         ctx,
         app,
         path,
+        engine=chosen,
         suite=suite,
         reference=ref,
         key=key,

@@ -550,18 +550,25 @@ async def validation_run(
 
 
 async def run_suite(
-    ctx: Ctx, app: AppContext, path: Path, suite: str, *, include_samples: bool = False
+    ctx: Ctx,
+    app: AppContext,
+    path: Path,
+    suite: str,
+    *,
+    include_samples: bool = False,
+    engine: str = "pandas",
 ) -> ValidationResultRecord:
     """Run a stored suite on a resolved dataset path and store the result, as validation_run does.
 
     Public helper for other areas (the quality area's validity dimension): same GX path, same stored
-    result and lineage (dataset -> validation:<id>), returned as the stored row.
+    result and lineage (dataset -> validation:<id>), returned as the stored row. `engine` is the engine
+    already chosen by the caller (`pandas` or `spark`).
     """
     started = time.perf_counter()
     adapter.parse_ref(suite)
     deadline = app.settings.deadline_s
-    engine = await gx_engine(app)
-    sv = await run_blocking(engine.resolve, suite, deadline_s=deadline)
+    gx = await gx_engine(app)
+    sv = await run_blocking(gx.resolve, suite, deadline_s=deadline)
     job = adapter.Job(
         home=str(app.settings.home),
         path=str(path),
@@ -571,7 +578,10 @@ async def run_suite(
         gx_name=sv.gx_name,
         expectations=sv.expectations,
     )
-    raw = await _execute(ctx, app, job, adapter.has_regex(sv.expectations), deadline, started)
+    if engine == "spark":
+        raw = await _execute_spark(ctx, app, job, deadline, started)
+    else:
+        raw = await _execute(ctx, app, job, adapter.has_regex(sv.expectations), deadline, started)
     seconds = time.perf_counter() - started
     return await run_blocking(record_result, app, path, raw, "suite", sv, [], seconds, deadline_s=deadline)
 
