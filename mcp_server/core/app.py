@@ -25,6 +25,7 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -35,6 +36,7 @@ from mcp_server.core.errors import InvalidInput, MlopsError
 from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
 from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
+from mcp_server.core.resources import list_dynamic, register_resources
 
 log = logging.getLogger("mlops_mcp")
 
@@ -84,6 +86,10 @@ class MlopsServer(MCPServer[AppContext]):
         # Advertise what _check_arguments enforces.
         self._tool_manager.get_tool(spec.name).parameters["additionalProperties"] = False  # type: ignore[union-attr]
         self._unregistered.pop(spec.name, None)
+
+    async def list_resources(self) -> list[MCPResource]:
+        """The fixed resources plus what the areas hold right now (suites, results, reports, endpoints)."""
+        return [*await super().list_resources(), *await list_dynamic(self.app)]
 
     async def list_tools(self) -> list[MCPTool]:
         cached = _read_definitions(self._definitions_cache)
@@ -267,6 +273,7 @@ def create_server(
         return data
 
     register_prompts(server)
+    register_resources(server)
     return server
 
 
