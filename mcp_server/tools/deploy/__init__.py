@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mcp_server.core.registry import ToolSpec
+from mcp_server.tools.deploy.rollouts import ROLLOUT_TOOLS
 from mcp_server.tools.deploy.tools import (
     BUILD_DEADLINE_S,
     START_DEADLINE_S,
@@ -140,4 +141,5 @@ TOOLS: tuple[ToolSpec, ...] = (
         example={"endpoint": "example-endpoint", "strategy": "canary"},
         setup=_SETUP_ENDPOINT,
     ),
+    *ROLLOUT_TOOLS,  # canary, blue-green, rollback, history (issue #10): mcp_server/tools/deploy/rollouts.py
 )
