@@ -2,7 +2,7 @@
 
 Breast-cancer data -> suggested suite -> faults found and cleaned -> quality score -> lake dataset and
 catalog entry -> features -> two models compared -> register -> ONNX -> gateway -> canary to 100% (a gated
-workflow_promote fed by replayed rows) -> prediction -> lineage of the endpoint back to the raw data ->
+workflow_promote fed by replayed rows) -> prediction -> rollback by hand -> lineage of the endpoint back to the raw data ->
 backup. One line per step; exits non-zero if a step fails. Every step is a tool call the server answers
 with the real library (GX, pandas, Feast, scikit-learn, MLflow, skl2onnx, onnxruntime).
 """
@@ -256,6 +256,18 @@ class Story:
         preds = [p["prediction"] for p in out["predictions"]]
         served = sorted({str(p["version"]) for p in out["predictions"]})
         self.ok("prediction", f"{preds} served by v{', v'.join(served)}", served == [self.state["candidate"]])
+        # The hand rollback: traffic goes back at once (the old version stayed loaded); the alias does not
+        # move (registry_rollback would move it).
+        await self.call("deploy_rollback", {"endpoint": ENDPOINT, "reason": "demo: roll back by hand"})
+        back = await self.call(
+            "deploy_predict", {"endpoint": ENDPOINT, "rows": rows.to_dict(orient="records")}
+        )
+        served = sorted({str(p["version"]) for p in back["predictions"]})
+        self.ok(
+            "rolled back by hand (deploy_rollback)",
+            f"{ENDPOINT} serves v{', v'.join(served)} again; champion alias unchanged",
+            served == [self.state["current"]],
+        )
 
     async def lineage(self) -> None:
         graph = await self.call(

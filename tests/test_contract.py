@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,23 @@ def write_example_tables(workspace: Path) -> None:
     df.to_parquet(workspace / "example.parquet", index=False)
 
 
+@pytest.fixture
+def no_gateway_left(settings: Settings) -> Iterator[None]:
+    """Deploy examples start a gateway on the test's home: stop it when the test ends."""
+    yield
+    if (settings.home / "gateway").exists():
+        from mcp_server.core.context import AppContext
+        from mcp_server.gateway import manager
+
+        app = AppContext.from_settings(settings)
+        try:
+            manager.stop(app)
+        finally:
+            app.close()
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.usefixtures("no_gateway_left")
 async def test_tool_contract(spec: ToolSpec, client: Client, settings: Settings) -> None:
     write_example_tables(settings.workspace_dir)
     if spec.area == "mongo":  # no MongoDB server here: mongomock, where the product keeps its client

@@ -32,5 +32,5 @@ async def test_the_whole_chain_runs(tmp_path: Path) -> None:
     failed = [(name, detail) for name, ok, detail in steps if not ok]
     assert not failed, failed
     names = [name for name, _, _ in steps]
-    assert names[-3:] == ["prediction", "lineage", "backup"], names
+    assert names[-4:] == ["prediction", "rolled back by hand (deploy_rollback)", "lineage", "backup"], names
     assert len(list((home / "backups").glob("*.tar.gz"))) == 1

@@ -404,12 +404,20 @@ async def _replay(run: Run, rows: list[dict[str, Any]], stop: anyio.Event) -> in
 
 
 def _replay_rows(run: Run) -> list[dict[str, Any]]:
+    """Evaluation rows with exactly the candidate's input columns (the gateway refuses extra keys)."""
     from mcp_server.core.tables import read_table
+    from mcp_server.tools.onnx.adapter import onnx_twin
 
+    columns = onnx_twin(run.app, run.model, run.candidate).columns
     path = run.app.workspace.resolve(run.dataset, must_exist=True)
     frame = read_table(path, max_rows=5_000, max_bytes=run.app.settings.max_file_bytes)
-    frame = frame.drop(columns=[run.target], errors="ignore").head(500)
-    return json.loads(frame.to_json(orient="records", date_format="iso"))
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise GateFailed(f"the evaluation data lacks the candidate's input column(s) {missing[:5]}")
+    rows: list[dict[str, Any]] = json.loads(
+        frame[columns].head(500).to_json(orient="records", date_format="iso")
+    )
+    return rows
 
 
 async def _canary_gate(run: Run) -> Outcome:
@@ -428,6 +436,7 @@ async def _canary_gate(run: Run) -> Outcome:
         )
         run.link(f"endpoint:{run.endpoint}", "deployed", {"version": run.candidate})
         return "passed", f"endpoint {run.endpoint} created on the candidate (nothing to canary against)", {}
+    rows = await anyio.to_thread.run_sync(_replay_rows, run) if run.traffic == "replay" else []
     started = await run.call(
         "deploy_canary_start",
         {
@@ -447,21 +456,25 @@ async def _canary_gate(run: Run) -> Outcome:
     status: dict[str, Any] = {}
     deadline = time.monotonic() + gate.max_wait_seconds + gate.step_seconds * len(gate.steps) * 4 + 30
     async with anyio.create_task_group() as tg:
-        if run.traffic == "replay":
-            rows = await anyio.to_thread.run_sync(_replay_rows, run)
+        if rows:
             tg.start_soon(_replay, run, rows, stop)
-        while time.monotonic() < deadline:
-            status = await run.call("deploy_canary_status", {"rollout_id": rollout_id})
-            if status.get("state") in TERMINAL_ROLLOUT:
-                break
-            await anyio.sleep(0.25)
-        stop.set()
+        try:
+            while time.monotonic() < deadline:
+                status = await run.call("deploy_canary_status", {"rollout_id": rollout_id})
+                if status.get("state") in TERMINAL_ROLLOUT:
+                    break
+                await anyio.sleep(0.25)
+        except ToolFailed as failed:  # judged below as not promoted; the rollout is aborted
+            status = {"state": "unknown", "reason": failed.message}
+        finally:
+            stop.set()
     state = status.get("state")
     detail = {"rollout_id": rollout_id, "state": state, "reason": status.get("reason")}
     if state != "promoted":
         if state not in TERMINAL_ROLLOUT:
             await run.call("deploy_canary_abort", {"rollout_id": rollout_id})
-            raise GateFailed("the canary did not finish in time and was aborted", detail)
+            why = "did not finish in time" if state is None or state != "unknown" else "could not be followed"
+            raise GateFailed(f"the canary {why} and was aborted ({status.get('reason')})", detail)
         raise GateFailed(f"the canary ended {state}: {status.get('reason')}", detail)
     return "passed", f"canary promoted to 100% on {run.endpoint} (rollout {rollout_id})", detail
 
