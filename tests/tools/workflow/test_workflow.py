@@ -247,7 +247,9 @@ async def test_better_candidate_is_promoted_end_to_end(client: Client, versions:
     )
     upstream = {n["id"] for n in lineage["nodes"]}
     assert {f"model:{MODEL}/{versions['v1']}", f"model:{MODEL}/{versions['v2']}"} <= upstream, upstream
-    assert any(i.startswith("rollout:") for i in upstream) and any(i.startswith("validation:") for i in upstream)
+    assert any(i.startswith("rollout:") for i in upstream) and any(
+        i.startswith("validation:") for i in upstream
+    )
     listed = structured(await client.call_tool("workflow_list", {"model": MODEL}))
     assert listed["workflows"][0]["workflow_id"] == status["workflow_id"]
 
