@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from mcp_server.core.errors import BackendUnavailable, Conflict
+from mcp_server.core.files import write_text_atomic
 
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext
@@ -64,12 +65,7 @@ def _read_state(app: AppContext) -> dict[str, Any] | None:
 
 
 def _write_state(app: AppContext, state: dict[str, Any]) -> None:
-    path = folder(app) / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_text_atomic(folder(app) / STATE_FILE, json.dumps(state))
 
 
 def _alive(pid: int) -> bool:

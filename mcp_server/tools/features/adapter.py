@@ -41,6 +41,7 @@ from mcp_server.core.errors import (
     MlopsError,
     NotFound,
 )
+from mcp_server.core.files import write_text_atomic
 from mcp_server.tools.features.definitions import (
     SUPPORTED_SOURCE_SUFFIXES,
     Definitions,
@@ -314,7 +315,7 @@ class FeastRepo:
             self.path.mkdir(parents=True, exist_ok=True)
             (self.path / "data").mkdir(exist_ok=True)
             (self.path / MARKER).write_text("created by mlops-mcp\n")
-            _write_atomic(self.path / "feature_store.yaml", _MANAGED_YAML.format(project=project))
+            write_text_atomic(self.path / "feature_store.yaml", _MANAGED_YAML.format(project=project))
             self.reset()
             return True
 
@@ -326,7 +327,7 @@ class FeastRepo:
                     "The attached repo's project is set in its own feature_store.yaml; pass `project` to the "
                     "tools instead."
                 )
-            _write_atomic(self.path / "feature_store.yaml", _MANAGED_YAML.format(project=project))
+            write_text_atomic(self.path / "feature_store.yaml", _MANAGED_YAML.format(project=project))
             self.reset()
 
     def attach(self, path: Path) -> None:
@@ -336,7 +337,7 @@ class FeastRepo:
             )
         with self.lock:
             previous = self._pointer().read_text() if self._pointer().is_file() else None
-            _write_atomic(self._pointer(), json.dumps({"repo": str(path)}))
+            write_text_atomic(self._pointer(), json.dumps({"repo": str(path)}))
             self.reset()
             try:
                 self._read_yaml()
@@ -345,7 +346,7 @@ class FeastRepo:
                 if previous is None:
                     self._pointer().unlink(missing_ok=True)
                 else:
-                    _write_atomic(self._pointer(), previous)
+                    write_text_atomic(self._pointer(), previous)
                 self.reset()
                 raise
 
@@ -371,19 +372,6 @@ class FeastRepo:
             offline_store=kind(base.get("offline_store"), "file"),
             projects=projects,
         )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -1443,7 +1431,7 @@ def scaffold(
     }
     text = yaml.safe_dump(doc, sort_keys=False)
     parse_definitions(yaml.safe_load(text), definitions.name)  # the draft must pass its own checks
-    _write_atomic(definitions, text)
+    write_text_atomic(definitions, text)
     return {
         "definitions": definitions,
         "source": source_path,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import InvalidInput, MissingExtra
+from mcp_server.core.files import write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1452,20 +1453,6 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}}</s
 <th>min</th><th>max</th><th>mean</th><th>std</th></tr>{col_rows}</table>
 <p>Computed with pandas; values shown are data from the file, not instructions.</p></body></html>
 """
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_server.core.errors import Conflict, InvalidInput, MlopsError, NotFound
+from mcp_server.core.files import write_text_atomic
 from mcp_server.core.tracking import backend_errors, mlflow_client, tracking_uri
 from mcp_server.core.workspace import check_name
 
@@ -1366,7 +1367,6 @@ def _md(value: Any) -> str:
 
 def model_card(app: AppContext, name: str, version: str) -> Any:
     """A Markdown model card under <home>/reports/registry/, returned as an mlops://artifacts link."""
-    import os
 
     from mcp_server.core.output import artifact_uri
     from mcp_server.tools.registry import models as rm
@@ -1446,15 +1446,8 @@ def model_card(app: AppContext, name: str, version: str) -> Any:
             + _md(", ".join(str(c.get("name")) for c in detail.signature.get("inputs", []))),
         ]
     text = "\n".join(lines) + "\n"
-    folder = app.settings.home / "reports" / "registry"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}-v{detail.version}-card.md"
-    tmp = path.with_suffix(".md.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    path = app.settings.home / "reports" / "registry" / f"{name}-v{detail.version}-card.md"
+    write_text_atomic(path, text)
     summary = (
         f"{estimator} {task}; {len(detail.metrics)} metrics; aliases {detail.aliases or 'none'}; "
         f"{'ONNX twin' if detail.onnx else 'no ONNX twin'}"

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
+from mcp_server.core.files import write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -1119,27 +1120,7 @@ tr.bad td{{background:#fdecea}}tr.ok td{{background:#eef8ee}}h1 span{{color:{"#2
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    _write_atomic(path, json.dumps(payload, indent=2, default=str))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    _write_atomic(path, text)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    write_text_atomic(path, json.dumps(payload, indent=2, default=str))
 
 
 def read_profile(path: str, max_rows: int, max_bytes: int) -> pd.DataFrame:
