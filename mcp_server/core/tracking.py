@@ -120,10 +120,10 @@ def build_client(settings: Settings) -> Any:
             settings.home.mkdir(parents=True, exist_ok=True)
         else:
             _preflight(uri)
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        # Touch both stores so a dead backend fails here, inside the deadline, not halfway through a run;
-        # their first use runs MLflow's Alembic migrations, which must not overlap the metadata store's.
+        # Touch both stores so a dead backend fails here, inside the deadline, not halfway through a run.
+        # Creating them runs MLflow's Alembic migrations, which must not overlap any other migration.
         with MIGRATION_LOCK:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
     return client

@@ -138,6 +138,9 @@ def _free_port(host: str) -> int:
 
 def _port_taken(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        # As uvicorn binds: connections of a killed gateway left in TIME_WAIT do not hold the port,
+        # a live listener does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
