@@ -77,7 +77,7 @@ class MlopsServer(MCPServer[AppContext]):
     def _register(self, spec: ToolSpec) -> None:
         settings = self.app.settings
         self.add_tool(
-            bind(spec, settings.deadline_s, settings.max_output_bytes),
+            bind(spec, settings),
             name=spec.name,
             description=spec.description,
             annotations=spec.annotations,

@@ -11,14 +11,16 @@ import io
 import multiprocessing
 import os
 import sys
-import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
+from mcp_server.core.boundary import Cancelled, Control
 from mcp_server.core.errors import DeadlineExceeded, MlopsError
+
+__all__ = ["Cancelled", "Control", "StepControl", "run_blocking", "run_in_process", "run_in_worker"]
 
 T = TypeVar("T")
 ProgressFn = Callable[[float, float | None, str | None], None]
@@ -46,30 +48,8 @@ def stdout_to_stderr() -> Iterator[None]:
         yield
 
 
-class Cancelled(MlopsError):
-    kind = "cancelled"
-
-
-class StepControl:
-    """Handed to blocking work: report progress and stop between steps when the call is cancelled."""
-
-    def __init__(self, progress: ProgressFn | None) -> None:
-        self._progress = progress
-        self._cancelled = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
-
-    def step(self, done: float, total: float | None = None, message: str | None = None) -> None:
-        """Call between steps: raises `Cancelled` if the call was cancelled, otherwise reports progress."""
-        if self._cancelled.is_set():
-            raise Cancelled("The call was cancelled; nothing after the last completed step was done.")
-        if self._progress is not None:
-            self._progress(done, total, message)
+# The call's control lives in core/boundary.py; these names stay for the code that still uses them.
+StepControl = Control
 
 
 async def run_blocking(
@@ -92,7 +72,7 @@ async def run_blocking(
             with contextlib.suppress(Exception):
                 anyio.from_thread.run(report, done, total, message, token=token)
 
-    control = StepControl(progress)
+    control = Control(deadline_s, progress, "The work")
     call_args = (*args, control) if with_control else args
     try:
         with anyio.fail_after(deadline_s):
@@ -130,32 +110,31 @@ class WorkerCrashed(Exception):
     """The worker process died or raised something unexpected; the boundary reports it as internal."""
 
 
-async def run_in_worker(fn: Callable[..., T], *args: Any, deadline_s: float) -> T:
-    """Run `fn(*args)` in a fresh process that is killed at the deadline (a caller's regex, a huge parse).
+def run_in_process(fn: Callable[..., T], args: tuple[Any, ...], control: Control) -> T:
+    """Run `fn(*args)` in a fresh process that is killed at the control's deadline (a caller's regex,
+    a huge parse), or as soon as the call is cancelled. Blocking: call it from a service's thread.
 
     `fn` must be importable at module level and its arguments and result picklable.
     """
+    import time
+
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker_entry, args=(child, fn, args), daemon=True)
     proc.start()
     child.close()
     try:
-        with anyio.fail_after(deadline_s):
-            while not parent.poll():
-                if not proc.is_alive() and not parent.poll():
-                    raise WorkerCrashed(f"worker exited with code {proc.exitcode}")
-                await anyio.sleep(0.01)
-            status, payload = parent.recv()
-    except TimeoutError:
-        raise DeadlineExceeded(
-            f"The work did not finish within its {deadline_s:g}s deadline and its worker was stopped; "
-            "try a smaller input or a longer deadline."
-        ) from None
+        while not parent.poll(0.01):
+            if not proc.is_alive() and not parent.poll():
+                raise WorkerCrashed(f"worker exited with code {proc.exitcode}")
+            if control.cancelled or time.monotonic() >= control.deadline:
+                control.check()
+                raise control.late()
+        status, payload = parent.recv()
     finally:
         if proc.is_alive():
             proc.kill()
-        await anyio.to_thread.run_sync(proc.join, 5)
+        proc.join(5)
         parent.close()
     if status == "ok":
         return payload  # type: ignore[no-any-return]
@@ -165,3 +144,15 @@ async def run_in_worker(fn: Callable[..., T], *args: Any, deadline_s: float) -> 
         cls = getattr(errors, payload[0], errors.MlopsError)
         raise cls(payload[1])
     raise WorkerCrashed(payload)
+
+
+async def run_in_worker(fn: Callable[..., T], *args: Any, deadline_s: float) -> T:
+    """`run_in_process` from the event loop, under a deadline of `deadline_s`."""
+    control = Control(deadline_s, None, "The work")
+    try:
+        return await anyio.to_thread.run_sync(
+            lambda: run_in_process(fn, args, control), abandon_on_cancel=True
+        )
+    except BaseException:
+        control.cancel()
+        raise

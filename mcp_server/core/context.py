@@ -6,12 +6,13 @@ import contextlib
 import logging
 import threading
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from mcp.server.mcpserver import Context
 
+from mcp_server.core.boundary import progress_reporter as progress_reporter
 from mcp_server.core.config import Settings
 from mcp_server.core.errors import MlopsError
 from mcp_server.core.workspace import Workspace, is_broad_root
@@ -100,15 +101,6 @@ Ctx: TypeAlias = Context[AppContext, Any]
 
 def app_context(ctx: Ctx) -> AppContext:
     return ctx.request_context.lifespan_context
-
-
-def progress_reporter(ctx: Ctx) -> Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]:
-    """An async progress callback for `run_blocking`; a no-op when the client sent no progress token."""
-
-    async def report(done: float, total: float | None, message: str | None) -> None:
-        await ctx.report_progress(done, total, message)
-
-    return report
 
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-from mcp_server.core.errors import InvalidInput, LimitExceeded, NotFound
+from mcp_server.core.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
 ARTIFACT_SCHEME = "mlops://artifacts/"
@@ -57,14 +57,48 @@ def paginate(items: Sequence[T], cursor: str | None, limit: int) -> Page[T]:
     return Page[T](items=chunk, total=len(items), next_cursor=encode_cursor(offset + limit) if more else None)
 
 
-def check_size(payload: BaseModel, max_bytes: int) -> None:
-    """Refuse a result over the cap rather than flood the assistant's context."""
-    size = len(payload.model_dump_json(by_alias=True))
-    if size > max_bytes:
-        raise LimitExceeded(
-            f"The result is {size} bytes, over the {max_bytes}-byte cap; ask for fewer items with "
-            "`limit` or page through with `cursor`."
-        )
+def fit(payload: BaseModel, max_bytes: int) -> BaseModel:
+    """Shape a result to fit the output cap; never an error (ARCHITECTURE "Output size").
+
+    A result over the cap loses the tail of its longest list (or dict) field, halving until it fits;
+    the model's `truncated` field, where it has one, says so. Lists come failures first, so what is cut
+    is the least important part; the full result stays behind its id, cursor or resource link.
+    """
+    for _ in range(64):
+        if len(payload.model_dump_json(by_alias=True)) <= max_bytes:
+            return payload
+        name = _largest_collection(payload)
+        if name is None:
+            return payload  # nothing left to shorten: a completed call still returns what it did
+        value = getattr(payload, name)
+        keep = len(value) // 2
+        shorter = value[:keep] if isinstance(value, list) else dict(list(value.items())[:keep])
+        update: dict[str, object] = {name: shorter}
+        if "truncated" in type(payload).model_fields:
+            update["truncated"] = True
+        payload = payload.model_copy(update=update)
+    return payload
+
+
+def _largest_collection(payload: BaseModel) -> str | None:
+    best, best_size = None, 0
+    for name in type(payload).model_fields:
+        value = getattr(payload, name)
+        if isinstance(value, list | dict) and len(value) > 0:
+            size = len(json.dumps(value, default=str)) if not _has_models(value) else _model_size(value)
+            if size > best_size:
+                best, best_size = name, size
+    return best
+
+
+def _has_models(value: list[object] | dict[object, object]) -> bool:
+    items = value if isinstance(value, list) else list(value.values())
+    return any(isinstance(v, BaseModel) for v in items[:1])
+
+
+def _model_size(value: list[object] | dict[object, object]) -> int:
+    items = value if isinstance(value, list) else list(value.values())
+    return sum(len(v.model_dump_json()) if isinstance(v, BaseModel) else len(str(v)) for v in items)
 
 
 def artifact_uri(home: Path, path: Path) -> str:

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from mcp_server.core.config import Settings
 from mcp_server.core.errors import DeadlineExceeded, MlopsError
-from mcp_server.core.output import check_size
+from mcp_server.core.output import fit
 
 log = logging.getLogger("mlops_mcp")
 
@@ -178,28 +178,39 @@ def select(settings: Settings) -> tuple[list[ToolSpec], list[str], dict[str, str
     return specs, enabled, disabled
 
 
-def bind(spec: ToolSpec, default_deadline_s: float, max_output_bytes: int) -> Callable[..., Awaitable[Any]]:
-    """Wrap a tool function in the boundary: deadline, project errors -> tool errors, crashes masked.
+def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
+    """Wrap a tool function in the boundary (core/boundary.py): one deadline for the whole call, the
+    call's scope for `service_call`, library and project errors -> tool errors, crashes masked, the
+    result shaped to fit the output cap.
 
     The wrapper keeps the function's signature so the SDK derives the same input schema from it.
     """
+    from mcp_server.core.boundary import call_deadline, call_scope, progress_reporter
+    from mcp_server.core.errors import from_library
+
     fn = spec.fn
-    deadline = spec.deadline_s or default_deadline_s
 
     @functools.wraps(fn)
     async def boundary(**kwargs: Any) -> Any:
+        deadline = call_deadline(settings, spec.deadline_s, kwargs.get("deadline_s"))
+        ctx = kwargs.get("ctx")
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope:
+            with (
+                call_scope(deadline, spec.name, progress_reporter(ctx) if ctx is not None else None),
+                anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope,
+            ):
                 result = await fn(**kwargs)
             if scope.cancelled_caught:
                 raise DeadlineExceeded(
                     f"{spec.name} did not finish within its {deadline:g}s deadline and was stopped."
                 )
-            check_size(result, max_output_bytes)
-            return result
+            return fit(result, settings.max_output_bytes)
         except MlopsError as err:
             raise ToolError(err.message) from None
-        except Exception:
+        except Exception as exc:
+            mapped = from_library(exc)
+            if mapped is not None:
+                raise ToolError(mapped.message) from None
             incident = uuid.uuid4().hex[:8]
             log.exception("internal error in %s (id %s)", spec.name, incident)
             raise ToolError(

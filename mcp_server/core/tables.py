@@ -5,8 +5,6 @@ pandas and pyarrow are imported inside the functions: the server starts without 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,13 +93,11 @@ def _check_rows(path: Path, rows: int, max_rows: int) -> None:
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
-    """Write atomically: a temporary file in the same folder, fsynced, then renamed over the target."""
+    """Write atomically (core/files.py): readers see the old file or the new one, never half of it."""
+    from mcp_server.core.files import atomic_path
+
     fmt = table_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "parquet":
             df.to_parquet(tmp, index=False)
         elif fmt in ("csv", "tsv"):
@@ -110,8 +106,3 @@ def write_table(df: pd.DataFrame, path: Path) -> None:
             df.to_json(tmp, orient="records", lines=True)
         else:
             df.to_json(tmp, orient="records")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

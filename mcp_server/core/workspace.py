@@ -54,6 +54,32 @@ class Workspace:
             return "<home>/" + str(path.relative_to(self.home))
         return "<outside>"
 
+    def stored(self, path: Path) -> str:
+        """How a path is kept in the store: relative, so a home restored elsewhere reads the same.
+
+        Under a root: the root-relative path (`@N/` in front for the N-th root when there are several);
+        elsewhere under the home: `home:<relative path>`; anything else stays absolute.
+        """
+        path = Path(path)
+        for index, root in enumerate(self.roots):
+            if path == root or path.is_relative_to(root):
+                rel = path.relative_to(root).as_posix()
+                return rel if index == 0 else f"@{index}/{rel}"
+        if path == self.home or path.is_relative_to(self.home):
+            return "home:" + path.relative_to(self.home).as_posix()
+        return str(path)
+
+    def from_stored(self, value: str) -> Path:
+        """The path `stored` gave, in this server's roots and home (absolute values pass through)."""
+        if value.startswith("home:"):
+            return self.home / value.removeprefix("home:")
+        if value.startswith("@"):
+            index, _, rel = value[1:].partition("/")
+            if index.isdigit() and int(index) < len(self.roots):
+                return self.roots[int(index)] / rel
+        path = Path(value)
+        return path if path.is_absolute() else self.default_root / path
+
     def resolve(self, value: str, *, must_exist: bool = False) -> Path:
         """Resolve a caller's path (relative to the first root, absolute, or a file:// URI) inside the roots.
 

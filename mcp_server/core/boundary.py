@@ -1,0 +1,206 @@
+"""The boundary between a tool call and the work: the layers every tool shares, written once.
+
+    MCP client
+        │  tools/call
+        ▼
+    tool (tools/<area>/tools.py)      async; translates arguments, nothing else
+        │  await service_call(ctx, service.fn, ...)
+        ▼
+    boundary (this module + registry.bind)
+        │  one deadline per call (call_deadline), one thread hop, progress and cancellation (Control),
+        │  library errors -> project errors (errors.from_library), output shaped to fit (output.fit)
+        ▼
+    service (tools/<area>/service.py)  sync use case: fn(app, control, ...) -> result model; no MCP imports
+        ▼
+    adapter (tools/<area>/adapter.py)  the only file that imports the area's library
+        ▼
+    library (GX, MLflow, Feast, scikit-learn, onnxruntime, pyarrow, pymongo, ...)
+
+A service calls `control.step(...)` between steps (progress; stops a cancelled or late call), takes
+inner library timeouts from `control.timeout(...)` and runs work that can hang the process (a caller's
+regex, a user's model) with `control.run_killable(...)`, a worker process killed at the deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import anyio.lowlevel
+import anyio.to_thread
+
+from mcp_server.core.errors import DeadlineExceeded, MlopsError
+
+if TYPE_CHECKING:
+    from mcp_server.core.config import Settings
+    from mcp_server.core.context import AppContext, Ctx
+
+T = TypeVar("T")
+ProgressFn = Callable[[float, float | None, str | None], None]
+ReportFn = Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]
+
+
+def call_deadline(settings: Settings, tool_default: float | None, requested: float | None = None) -> float:
+    """The one deadline policy: the caller's `deadline_s` if given, else the tool's own default, else the
+    server's; never more than `max_deadline_s`, never less than a tenth of a second."""
+    seconds = requested or tool_default or settings.deadline_s
+    return max(0.1, min(float(seconds), settings.max_deadline_s))
+
+
+class Cancelled(MlopsError):
+    kind = "cancelled"
+
+
+class Control:
+    """What a service gets from its call: the deadline, cancellation, progress."""
+
+    def __init__(
+        self,
+        seconds: float,
+        progress: ProgressFn | None = None,
+        what: str = "The call",
+        *,
+        budget: float | None = None,
+    ) -> None:
+        self.seconds = budget if budget is not None else seconds  # the whole call's deadline, as shown
+        self.deadline = time.monotonic() + seconds
+        self.what = what
+        self._progress = progress
+        self._cancelled = threading.Event()
+
+    @classmethod
+    def unbounded(cls, what: str = "The work") -> Control:
+        """For work outside a tool call (the CLI, a background job with its own limits)."""
+        return cls(365 * 24 * 3600.0, None, what)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def timeout(self, cap: float | None = None, floor: float = 0.05) -> float:
+        """An inner library timeout that ends no later than the call: min(cap, time left), at least `floor`."""
+        left = self.remaining()
+        return max(floor, min(cap, left) if cap is not None else left)
+
+    def check(self) -> None:
+        """Raise if the call was cancelled or its deadline passed; nothing after this point runs then."""
+        if self._cancelled.is_set():
+            raise Cancelled("The call was cancelled; nothing after the last completed step was done.")
+        if time.monotonic() >= self.deadline:
+            raise self.late()
+
+    def late(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"{self.what} did not finish within its {self.seconds:g}s deadline and was stopped; "
+            "try a smaller input or a longer deadline_s."
+        )
+
+    def step(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Call between steps: stops a cancelled or late call, otherwise reports progress."""
+        self.check()
+        if self._progress is not None:
+            self._progress(done, total, message)
+
+    def run_killable(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a fresh process that is killed at this call's deadline (core/blocking.py)."""
+        from mcp_server.core.blocking import run_in_process
+
+        return run_in_process(fn, args, self)
+
+
+@dataclass
+class _Call:
+    seconds: float
+    tool: str
+    report: ReportFn | None
+    started: float
+
+    def left(self) -> float:
+        return max(0.05, self.seconds - (time.monotonic() - self.started))
+
+
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("mlops_call", default=None)
+
+
+@contextlib.contextmanager
+def call_scope(seconds: float, tool: str, report: ReportFn | None = None) -> Any:
+    """Set by registry.bind around a tool: what service_call needs to build the call's Control."""
+    token = _CALL.set(_Call(seconds, tool, report, time.monotonic()))
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
+
+
+def progress_reporter(ctx: Ctx) -> ReportFn:
+    """An async progress callback; a no-op when the client sent no progress token."""
+
+    async def report(done: float, total: float | None, message: str | None) -> None:
+        await ctx.report_progress(done, total, message)
+
+    return report
+
+
+async def service_call(ctx: Ctx, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """The one thread hop of a tool call: `fn(app, control, *args, **kwargs)` in a worker thread.
+
+    The Control carries the deadline the boundary set for this call (whatever is left of it), the
+    client's progress token and cancellation: when the call is cancelled or late, the control is
+    flagged so the service stops at its next step, and the caller gets the deadline error at once.
+    """
+    from mcp_server.core.context import app_context
+
+    app = app_context(ctx)
+    call = _CALL.get()
+    report: ReportFn | None
+    if call is None:  # called outside registry.bind (a test calling a tool function directly)
+        seconds = budget = call_deadline(app.settings, None)
+        report, what = progress_reporter(ctx), getattr(fn, "__name__", "The call")
+    else:
+        seconds, budget, report, what = call.left(), call.seconds, call.report, call.tool
+    return await run_sync(fn, app, *args, seconds=seconds, budget=budget, report=report, what=what, **kwargs)
+
+
+async def run_sync(
+    fn: Callable[..., T],
+    app: AppContext,
+    *args: Any,
+    seconds: float,
+    budget: float | None = None,
+    report: ReportFn | None = None,
+    what: str = "The call",
+    **kwargs: Any,
+) -> T:
+    """`fn(app, control, *args, **kwargs)` in a worker thread under a deadline of `seconds`."""
+    progress: ProgressFn | None = None
+    if report is not None:
+        token = anyio.lowlevel.current_token()
+
+        def progress(done: float, total: float | None, message: str | None) -> None:
+            with contextlib.suppress(Exception):
+                anyio.from_thread.run(report, done, total, message, token=token)
+
+    control = Control(seconds, progress, what, budget=budget)
+    try:
+        with anyio.fail_after(seconds):
+            return await anyio.to_thread.run_sync(
+                lambda: fn(app, control, *args, **kwargs), abandon_on_cancel=True
+            )
+    except TimeoutError:
+        control.cancel()
+        raise control.late() from None
+    except BaseException:
+        control.cancel()
+        raise
