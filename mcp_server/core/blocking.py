@@ -127,9 +127,10 @@ def run_in_process(fn: Callable[..., T], args: tuple[Any, ...], control: Control
         while not parent.poll(0.01):
             if not proc.is_alive() and not parent.poll():
                 raise WorkerCrashed(f"worker exited with code {proc.exitcode}")
-            if control.cancelled or time.monotonic() >= control.deadline:
+            if control.cancelled:
                 control.check()
-                raise control.late()
+            if time.monotonic() >= control.deadline:
+                raise control.late(worker=True)
         status, payload = parent.recv()
     finally:
         if proc.is_alive():

@@ -101,9 +101,10 @@ class Control:
         if time.monotonic() >= self.deadline:
             raise self.late()
 
-    def late(self) -> DeadlineExceeded:
+    def late(self, worker: bool = False) -> DeadlineExceeded:
+        stopped = "its worker was stopped" if worker else "was stopped"
         return DeadlineExceeded(
-            f"{self.what} did not finish within its {self.seconds:g}s deadline and was stopped; "
+            f"{self.what} did not finish within its {self.seconds:g}s deadline and {stopped}; "
             "try a smaller input or a longer deadline_s."
         )
 

@@ -1,8 +1,12 @@
-"""Checking URLs that come from callers or configuration before anything connects to them (SECURITY.md 10)."""
+"""Network rules shared by the MCP server and the gateway: checking URLs that come from callers or configuration
+before anything connects to them (SECURITY.md 10), loopback binds and bearer auth. No MCP import here: the
+gateway uses it too."""
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
 from mcp_server.core.errors import InvalidInput
@@ -42,3 +46,37 @@ def check_url(url: str, allowlist: list[str], *, schemes: tuple[str, ...] = ("ht
     raise InvalidInput(
         f"The host '{host}' is not on the URL allowlist; add it to MLOPS_MCP_URL_ALLOWLIST to allow it."
     )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerAuth:
+    """ASGI middleware: every request needs `Authorization: Bearer <token>` (constant-time compare)."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                body = b'{"error": "missing or wrong bearer token"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 401,
+                        "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
+import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 
 from mcp_server.core.config import Settings
 from mcp_server.core.errors import DeadlineExceeded, MlopsError
+from mcp_server.core.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from mcp_server.core.output import fit
 
 log = logging.getLogger("mlops_mcp")
@@ -60,6 +62,18 @@ class ToolSpec:
     @property
     def description(self) -> str:
         return (self.fn.__doc__ or "").strip().splitlines()[0].strip()
+
+    @property
+    def keyed(self) -> bool:
+        """Takes an `idempotency_key` from the boundary: it writes, a repeat would write again, and it
+        has no key of its own."""
+        from mcp_server.core.idempotency import PARAMETER
+
+        return (
+            not self.read_only
+            and not self.idempotent
+            and PARAMETER not in inspect.signature(self.fn).parameters
+        )
 
     @property
     def annotations(self) -> ToolAnnotations:
@@ -180,31 +194,43 @@ def select(settings: Settings) -> tuple[list[ToolSpec], list[str], dict[str, str
 
 def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
     """Wrap a tool function in the boundary (core/boundary.py): one deadline for the whole call, the
-    call's scope for `service_call`, library and project errors -> tool errors, crashes masked, the
-    result shaped to fit the output cap.
+    call's scope for `service_call`, idempotency keys for writes, library and project errors -> tool
+    errors, crashes masked, the result shaped to fit the output cap.
 
-    The wrapper keeps the function's signature so the SDK derives the same input schema from it.
+    The wrapper keeps the function's signature (plus `idempotency_key` where the tool takes one from
+    here) so the SDK derives the input and output schemas from it.
     """
     from mcp_server.core.boundary import call_deadline, call_scope, progress_reporter
     from mcp_server.core.errors import from_library
 
     fn = spec.fn
+    signature = inspect.signature(fn, eval_str=True)
+    keyed = spec.keyed
+    result_type = signature.return_annotation
+
+    async def run(kwargs: dict[str, Any]) -> Any:
+        deadline = call_deadline(settings, spec.deadline_s, kwargs.get("deadline_s"))
+        ctx = kwargs.get("ctx")
+        with (
+            call_scope(deadline, spec.name, progress_reporter(ctx) if ctx is not None else None),
+            anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope,
+        ):
+            result = await fn(**kwargs)
+        if scope.cancelled_caught:
+            raise DeadlineExceeded(
+                f"{spec.name} did not finish within its {deadline:g}s deadline and was stopped."
+            )
+        return result
 
     @functools.wraps(fn)
     async def boundary(**kwargs: Any) -> Any:
-        deadline = call_deadline(settings, spec.deadline_s, kwargs.get("deadline_s"))
-        ctx = kwargs.get("ctx")
+        key = kwargs.pop(IDEMPOTENCY_KEY, None) if keyed else None
         try:
-            with (
-                call_scope(deadline, spec.name, progress_reporter(ctx) if ctx is not None else None),
-                anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope,
-            ):
-                result = await fn(**kwargs)
-            if scope.cancelled_caught:
-                raise DeadlineExceeded(
-                    f"{spec.name} did not finish within its {deadline:g}s deadline and was stopped."
-                )
-            return fit(result, settings.max_output_bytes)
+            if key is None:
+                return fit(await run(kwargs), settings.max_output_bytes)
+            return fit(
+                await _run_once(spec, settings, key, kwargs, run, result_type), settings.max_output_bytes
+            )
         except MlopsError as err:
             raise ToolError(err.message) from None
         except Exception as exc:
@@ -217,7 +243,55 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
                 f"internal error (id {incident}); the server's log on stderr has the details."
             ) from None
 
+    if keyed:
+        from typing import Annotated
+
+        from pydantic import Field
+
+        from mcp_server.core.idempotency import DESCRIPTION
+
+        extra = inspect.Parameter(
+            IDEMPOTENCY_KEY,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None, Field(None, min_length=1, max_length=128, description=DESCRIPTION)
+            ],
+        )
+        boundary.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*signature.parameters.values(), extra]
+        )
     return boundary
+
+
+async def _run_once(
+    spec: ToolSpec,
+    settings: Settings,
+    key: str,
+    kwargs: dict[str, Any],
+    run: Callable[[dict[str, Any]], Awaitable[Any]],
+    result_type: Any,
+) -> Any:
+    """The call under its idempotency key: the stored result of an earlier call, or this call's, kept."""
+    import anyio.to_thread
+
+    from mcp_server.core import idempotency
+    from mcp_server.core.context import app_context
+
+    store = app_context(kwargs["ctx"]).store
+    digest = idempotency.arguments_digest(kwargs)
+    stale_after = settings.max_deadline_s + 60
+    stored = await anyio.to_thread.run_sync(idempotency.claim, store, spec.name, key, digest, stale_after)
+    if stored is not None:
+        return result_type.model_validate_json(stored)
+    try:
+        result = await run(kwargs)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(idempotency.settle, store, spec.name, key, None)
+        raise
+    await anyio.to_thread.run_sync(idempotency.settle, store, spec.name, key, result.model_dump_json())
+    return result
 
 
 def tool_table(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:

@@ -195,9 +195,9 @@ async def list_dynamic(app: AppContext) -> list[MCPResource]:
         return []
 
 
-def register_resources(server: MlopsServer) -> None:
-    from mcp.server.mcpserver.exceptions import ResourceError
-
+def register_resources(server: MlopsServer, resource_error: type[Exception]) -> None:
+    """The resource templates; `resource_error` is the SDK's error for a resource that cannot be read
+    (passed in by core/app.py, the one place that imports the SDK's server classes)."""
     app = server.app
 
     async def guarded(read: Any, *args: str) -> str:
@@ -206,7 +206,7 @@ def register_resources(server: MlopsServer) -> None:
         try:
             return str(await anyio.to_thread.run_sync(read, app, *args))
         except MlopsError as err:
-            raise ResourceError(err.message) from None
+            raise resource_error(err.message) from None
 
     @server.resource(
         "mlops://suites/{name}",

@@ -460,7 +460,7 @@ class HealthOpen:
     """Bearer auth on every path but /healthz (probes from an orchestrator carry no token)."""
 
     def __init__(self, app: Any, token: str) -> None:
-        from mcp_server.core.app import BearerAuth
+        from mcp_server.core.net import BearerAuth
 
         self.open = app
         self.guarded = BearerAuth(app, token)

@@ -237,7 +237,7 @@ def _start(app: AppContext, host: str | None, port: int | None) -> GatewayStatus
         port = int((state or {}).get("port") or settings.gateway_port)
     if port == 0:
         port = _free_port(host)
-    from mcp_server.core.app import is_loopback
+    from mcp_server.core.net import is_loopback
 
     if not is_loopback(host) and not token(app):
         raise Conflict(

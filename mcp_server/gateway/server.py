@@ -29,7 +29,7 @@ def run(
 ) -> None:
     import uvicorn
 
-    from mcp_server.core.app import is_loopback
+    from mcp_server.core.net import is_loopback
     from mcp_server.gateway.app import Gateway, HealthOpen, build_app
 
     host = host or settings.gateway_host

@@ -220,6 +220,20 @@ class AbIdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
+class IdempotentCall(Base):
+    """A write tool's call made with an `idempotency_key`: its result, replayed when the key comes again."""
+
+    __tablename__ = "mlops_idempotent_calls"
+    __table_args__ = (UniqueConstraint("tool", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tool: Mapped[str] = mapped_column(String(128), nullable=False)
+    key: Mapped[str] = mapped_column(String(128), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256 of the other arguments
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)  # null while the first call runs
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
 class ValidationResultRecord(Base):
     """One validation run (a suite or integrity rules on a dataset), written by the validation area (0003)."""
 

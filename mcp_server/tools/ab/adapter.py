@@ -290,9 +290,6 @@ def holm(p_values: Sequence[float | None], alpha: float) -> list[float | None]:
     adjusted: list[float | None] = [None] * len(p_values)
     if not present:
         return adjusted
-    if len(present) == 1:
-        adjusted[present[0][0]] = present[0][1]
-        return adjusted
     _, corrected, _, _ = multipletests([p for _, p in present], alpha=alpha, method="holm")
     for (i, _), q in zip(present, corrected, strict=True):
         adjusted[i] = float(q)
