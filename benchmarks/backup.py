@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from mcp_server.core.boundary import Control
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from mcp_server.core.lineage import record_edge
-from mcp_server.tools.backup import adapter
+from mcp_server.tools.backup import service
 
 
 def build_home(home: Path, edges: int, artifact_mb: int) -> AppContext:
@@ -52,10 +53,10 @@ def main() -> None:
         app = build_home(home, args.edges, args.artifact_mb)
         try:
             started = time.perf_counter()
-            created = adapter.create(app, ["all"], "manual")
+            created = service.create(app, Control.unbounded(), ["all"])
             create_s = time.perf_counter() - started
             started = time.perf_counter()
-            verified, _ = adapter.verify(app, created.id)
+            verified = service.verify(app, Control.unbounded(), created.id)
             verify_s = time.perf_counter() - started
             assert verified.ok
             started = time.perf_counter()

@@ -135,8 +135,7 @@ async def main() -> None:
             # ONNX vs scikit-learn, single-row predict, 100-tree random forest
             conv = await client.call_tool("onnx_convert", {"name": "bench-mcp", "version": "1"})
             assert not conv.is_error, conv.content
-            from mcp_server.tools.evaluation.adapter import load_run_model
-            from mcp_server.tools.onnx.adapter import onnx_twin
+            from mcp_server.core.mlmodels import load_run_model, onnx_twin
             from mcp_server.tools.onnx.runtime import make_feed, open_session
 
             twin = onnx_twin(server.app, "bench-mcp", "1", convert=False)

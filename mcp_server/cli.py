@@ -240,13 +240,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_test_model(args: argparse.Namespace) -> int:
     """The model gate: evaluation_test_model's code path; exit 0 if every check passes, 1 if one fails."""
-    import anyio
     from pydantic import TypeAdapter, ValidationError
 
+    from mcp_server.core.boundary import Control
     from mcp_server.core.context import AppContext
     from mcp_server.core.errors import InvalidInput
     from mcp_server.tools.evaluation.models import Check
-    from mcp_server.tools.evaluation.tools import run_test_model
+    from mcp_server.tools.evaluation.service import model_test
 
     settings = build_settings(args)
     _setup_logging(settings.log_level)
@@ -258,7 +258,8 @@ def cmd_test_model(args: argparse.Namespace) -> int:
         raise InvalidInput(f"The checks file is not a valid list of checks: {first}.") from None
     app = AppContext.from_settings(settings)
     try:
-        result = anyio.run(run_test_model, app, args.model, args.dataset, args.target, checks)
+        control = Control.unbounded("test-model")
+        result = model_test(app, control, args.model, args.dataset, args.target, list(checks))
     finally:
         app.close()
     print(result.model_dump_json(indent=2))

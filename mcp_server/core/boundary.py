@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from mcp_server.core.context import AppContext, Ctx
 
 T = TypeVar("T")
+WORKER_MARGIN_S = 1.0  # a killable worker stops this much before the call's deadline
 ProgressFn = Callable[[float, float | None, str | None], None]
 ReportFn = Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]
 
@@ -114,11 +115,31 @@ class Control:
         if self._progress is not None:
             self._progress(done, total, message)
 
-    def run_killable(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in a fresh process that is killed at this call's deadline (core/blocking.py)."""
+    def run_killable(self, fn: Callable[..., T], *args: Any, cause: str | None = None) -> T:
+        """`fn(*args)` in a fresh process (core/blocking.py), killed when the call is cancelled or a
+        moment before its deadline, so that this error, naming the likely `cause`, answers the call
+        rather than the boundary's generic one."""
         from mcp_server.core.blocking import run_in_process
 
-        return run_in_process(fn, args, self)
+        return run_in_process(fn, args, _WorkerControl(self, cause))
+
+
+class _WorkerControl(Control):
+    """A worker's control: the call's cancellation, a deadline WORKER_MARGIN_S earlier than the call's."""
+
+    def __init__(self, call: Control, cause: str | None) -> None:
+        what = f"{call.what} ({cause})" if cause else call.what
+        margin = min(WORKER_MARGIN_S, call.remaining() / 10)
+        super().__init__(max(0.05, call.remaining() - margin), None, what, budget=call.seconds)
+        self.call = call
+
+    @property
+    def cancelled(self) -> bool:
+        return self.call.cancelled
+
+    def check(self) -> None:
+        self.call.check()
+        super().check()
 
 
 @dataclass

@@ -5,6 +5,9 @@ store by resolved path and trusted only while size, mtime, ctime and inode are a
 inode catch a copy that kept the old mtime, which `cp -p`, rsync and tar do), and only when the file
 was already older than the clock's granularity when it was hashed (a same-size write in the same tick
 would otherwise look unchanged). Callers pass paths already checked by Workspace.resolve.
+
+The cache is keyed by the absolute path on purpose: it describes this machine's file (its inode), and a
+home restored elsewhere simply hashes again. The identifier names the path as stored (root-relative).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import NamedTuple
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.lineage import _check_name, dataset_id
 from mcp_server.core.store import MetadataStore
+from mcp_server.core.workspace import Workspace
 
 CHUNK = 1 << 20  # 1 MiB
 RACY_WINDOW_NS = 2_000_000_000  # coarser than any common filesystem's timestamps (FAT: 2 s)
@@ -127,10 +131,18 @@ def _still_valid(cached: object, sig: _Signature) -> bool:
     return hashed_ns - cached.mtime_ns > RACY_WINDOW_NS
 
 
-def dataset_ref(store: MetadataStore, path: Path, name: str | None = None) -> str:
-    """The dataset's lineage identifier: dataset:<name or path>@<sha256 prefix>."""
+def dataset_ref(
+    store: MetadataStore, path: Path, name: str | None = None, *, workspace: Workspace | None = None
+) -> str:
+    """The dataset's lineage identifier: dataset:<name or path>@<sha256 prefix>.
+
+    With `workspace`, the path is the one the server stores (`Workspace.stored`): root-relative for a
+    file under a root, `home:<rel>` under the home, so a home restored elsewhere keeps its ids. Without
+    it, the absolute path (kept for callers not yet passing their workspace).
+    """
     if name is not None:
         _check_name(name, "dataset name")
     sha = fingerprint(store, path)
     # The resolved path: two spellings of one file must give one identifier.
-    return dataset_id(name or str(Path(path).resolve()), sha)
+    resolved = Path(path).resolve()
+    return dataset_id(name or (workspace.stored(resolved) if workspace else str(resolved)), sha)

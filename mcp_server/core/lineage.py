@@ -6,6 +6,9 @@ Identifiers (ARCHITECTURE.md, "Identifiers"):
     rollout:<id>   backup:<id>
 An edge says "downstream was derived from upstream" (dataset -> validation result, dataset -> cleaned
 dataset, dataset/run -> model version, model version -> onnx -> endpoint).
+
+A dataset file's path in its identifier is the one the server stores (core/datasets.py, Workspace.stored):
+relative to its root (`home:<rel>` under the home), so a home restored elsewhere has the same graph.
 """
 
 from __future__ import annotations

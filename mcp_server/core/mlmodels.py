@@ -60,6 +60,16 @@ _ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,255}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+@contextlib.contextmanager
+def quiet_warnings() -> Iterator[None]:
+    """Library warnings (scikit-learn, MLflow, skl2onnx) off for the block: they would only reach stderr."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def short(value: Any, limit: int = 60) -> str:
     """A caller's value quoted for an error sentence, cut to `limit` characters."""
     text = str(value)

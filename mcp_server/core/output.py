@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import mimetypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -55,6 +55,24 @@ def paginate(items: Sequence[T], cursor: str | None, limit: int) -> Page[T]:
     chunk = list(items[offset : offset + limit])
     more = offset + limit < len(items)
     return Page[T](items=chunk, total=len(items), next_cursor=encode_cursor(offset + limit) if more else None)
+
+
+M = TypeVar("M", bound=BaseModel)
+PAGE_SHARE = 0.8  # share of the output cap a page may fill
+
+
+def fit_page(build: Callable[[int], M], limit: int, max_bytes: int) -> M:
+    """The page `build(n)` with the most items up to `limit` whose JSON fills at most PAGE_SHARE of the cap.
+
+    For paginated results: halving n keeps the page's own `next_cursor` right, where `fit` (which cuts
+    any result's longest list) cannot.
+    """
+    budget = int(max_bytes * PAGE_SHARE)
+    while True:
+        model = build(limit)
+        if limit <= 1 or len(model.model_dump_json()) <= budget:
+            return model
+        limit = max(1, limit // 2)
 
 
 def fit(payload: BaseModel, max_bytes: int) -> BaseModel:

@@ -124,7 +124,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "feast": ("feast", "pandas"),
     "mlflow": ("mlflow", "sklearn", "scipy", "skops"),
     "onnx": ("onnx", "onnxruntime", "skl2onnx"),
-    "serve": ("onnxruntime", "numpy", "httpx", "docker"),
+    "serve": ("onnxruntime", "numpy", "httpx", "tenacity", "docker"),
     "s3": ("boto3", "pyarrow"),
     "mongo": ("pymongo",),
     "spark": ("pyspark",),

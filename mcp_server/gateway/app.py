@@ -6,9 +6,8 @@ and then swaps in a new immutable snapshot. A request keeps the loaded version i
 finishes, so a swap never drops or breaks an in-flight request, and a version that loses its route is
 released only once nothing uses it any more.
 
-Controllers (the canary controller of issue #10) plug in as background tasks: add a coroutine function
-`async def run(gateway: Gateway) -> None` to `BACKGROUND`, or define `run` in mcp_server/gateway/controller.py;
-they start in the lifespan after the table is loaded and are cancelled at shutdown.
+Background tasks start in the lifespan after the table is loaded and are cancelled at shutdown: the
+canary controller (controller.run) and any `async def run(gateway: Gateway) -> None` added to `BACKGROUND`.
 """
 
 from __future__ import annotations
@@ -178,7 +177,7 @@ class Gateway:
         if self.routes_file is not None:
             return static_table(self.routes_file)
         assert self.store is not None
-        return routing.load(self.store)
+        return routing.load(self.store, self.settings.home)
 
     def _current_generation(self) -> int:
         if self.routes_file is not None:
@@ -423,7 +422,9 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
             tasks.append(asyncio.create_task(gateway.poll(), name="routing-poll"))
         if parent_pid is not None:
             tasks.append(asyncio.create_task(gateway.watch_parent(parent_pid), name="parent-watch"))
-        for hook in [*BACKGROUND, *_controller_hooks()]:
+        from mcp_server.gateway import controller
+
+        for hook in [*BACKGROUND, controller.run]:
             tasks.append(asyncio.create_task(hook(gateway), name=getattr(hook, "__qualname__", "hook")))
         try:
             yield
@@ -444,16 +445,6 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
-
-
-def _controller_hooks() -> list[Callable[[Gateway], Coroutine[Any, Any, None]]]:
-    """The rollout controller (issue #10), when installed: `mcp_server/gateway/controller.py` with `run`."""
-    try:
-        from mcp_server.gateway import controller  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    run = getattr(controller, "run", None)
-    return [run] if run is not None else []
 
 
 class HealthOpen:

@@ -172,7 +172,7 @@ def judge(limits: Limits, candidate: dict[str, Any], stable: dict[str, Any] | No
 
 
 def load_endpoint(session: Session, name: str) -> tuple[DeployEndpoint, dict[str, DeployRoute]]:
-    """The endpoint row and its routes by version; KeyError when there is no such endpoint."""
+    """The endpoint row and its routes by version (in creation order); KeyError when there is no such endpoint."""
     from sqlalchemy import select
 
     from mcp_server.core.store.models import DeployEndpoint, DeployRoute
@@ -180,10 +180,8 @@ def load_endpoint(session: Session, name: str) -> tuple[DeployEndpoint, dict[str
     ep = session.scalars(select(DeployEndpoint).where(DeployEndpoint.name == name)).first()
     if ep is None:
         raise KeyError(name)
-    routes = {
-        r.version: r for r in session.scalars(select(DeployRoute).where(DeployRoute.endpoint_id == ep.id))
-    }
-    return ep, routes
+    query = select(DeployRoute).where(DeployRoute.endpoint_id == ep.id).order_by(DeployRoute.id)
+    return ep, {r.version: r for r in session.scalars(query)}
 
 
 def apply_weights(session: Session, endpoint: str, weights: dict[str, float]) -> dict[str, float]:
@@ -220,6 +218,14 @@ def lock_rollout(session: Session, rollout_id: str) -> DeployRollout | None:
     return session.scalars(
         select(DeployRollout).where(DeployRollout.id == rollout_id).with_for_update()
     ).first()
+
+
+def _locked(session: Session, rollout_id: str, states: tuple[str, ...], step_index: int) -> DeployRollout:
+    """The rollout row locked for a change, in the state and step the caller saw; Stale when it moved since."""
+    row = lock_rollout(session, rollout_id)
+    if row is None or row.state not in states or row.step_index != step_index:
+        raise Stale
+    return row
 
 
 def step_weights(r: DeployRollout, step_index: int) -> dict[str, float]:
@@ -411,20 +417,26 @@ class RolloutController:
     async def _end(
         self, r: DeployRollout, state: str, reason: str, details: dict[str, Any] | None = None
     ) -> None:
+        await self._finish(r, lambda s, row: finish_to_stable(s, row, state, reason, details), details)
+        log.warning("rollout %s on %s: %s (%s)", r.id, r.endpoint, state, reason)
+
+    async def _promote(self, r: DeployRollout, reason: str, details: dict[str, Any]) -> None:
+        await self._finish(r, lambda s, row: promote(s, row, reason, details), details)
+        log.warning("rollout %s on %s promoted %s", r.id, r.endpoint, r.candidate_version)
+
+    async def _finish(self, r: DeployRollout, decide: Any, details: dict[str, Any] | None) -> None:
+        """End the rollout with `decide(session, row)` in one transaction (nothing if it moved meanwhile)."""
         expect = r.step_index
 
         def write(session: Session) -> None:
-            row = lock_rollout(session, r.id)
-            if row is None or row.state not in ACTIVE or row.step_index != expect:
-                raise Stale
-            finish_to_stable(session, row, state, reason, details)
+            row = _locked(session, r.id, ACTIVE, expect)
+            decide(session, row)
             self._final_window(session, row, details)
 
         with contextlib.suppress(Stale):
             await self._commit(write)
         self.steps.pop(r.id, None)
         await self.gateway.reload()
-        log.warning("rollout %s on %s: %s (%s)", r.id, r.endpoint, state, reason)
 
     def _final_window(self, session: Session, r: DeployRollout, details: dict[str, Any] | None) -> None:
         """The window a final decision was taken on, for deploy_canary_status."""
@@ -449,9 +461,7 @@ class RolloutController:
         def write(session: Session) -> None:
             from mcp_server.gateway import table
 
-            row = lock_rollout(session, r.id)
-            if row is None or row.state != expect_state or row.step_index != expect_index:
-                raise Stale
+            row = _locked(session, r.id, (expect_state,), expect_index)
             apply_weights(session, row.endpoint, weights)
             row.step_index, row.state, row.step_started_at, row.updated_at = (
                 step_index,
@@ -602,9 +612,7 @@ class RolloutController:
         def write(session: Session) -> None:
             from mcp_server.gateway import table
 
-            row = lock_rollout(session, r.id)
-            if row is None or row.state not in ACTIVE or row.step_index != expect:
-                raise Stale
+            row = _locked(session, r.id, ACTIVE, expect)
             row.state, row.reason, row.updated_at = state, reason, utcnow()
             if event is not None:
                 table.record_event(session, row.endpoint, event, reason, details, row.id)
@@ -612,21 +620,6 @@ class RolloutController:
         await self._commit(write)
         step.state = state
         r.state = state
-
-    async def _promote(self, r: DeployRollout, reason: str, details: dict[str, Any]) -> None:
-        expect = r.step_index
-
-        def write(session: Session) -> None:
-            row = lock_rollout(session, r.id)
-            if row is None or row.state not in ACTIVE or row.step_index != expect:
-                raise Stale
-            promote(session, row, reason, details)
-            self._final_window(session, row, details)
-
-        await self._commit(write)
-        self.steps.pop(r.id, None)
-        await self.gateway.reload()
-        log.warning("rollout %s on %s promoted %s", r.id, r.endpoint, r.candidate_version)
 
 
 async def run(gateway: Gateway) -> None:

@@ -29,6 +29,7 @@ from mcp_server.core.files import write_text_atomic
 
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext
+    from mcp_server.core.gateway_client import GatewayClient
 
 STATE_FILE = "gateway.json"
 LOG_FILE = "gateway.log"
@@ -103,24 +104,11 @@ def token(app: AppContext) -> str | None:
     return gateway_token(app.settings)
 
 
-def headers(app: AppContext) -> dict[str, str]:
-    secret = token(app)
-    return {"Authorization": f"Bearer {secret}"} if secret else {}
+def client(app: AppContext, url: str) -> GatewayClient:
+    """The client of this home's gateway at `url` (core/gateway_client.py), with its token."""
+    from mcp_server.core.gateway_client import client as gateway_client
 
-
-def _health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    import httpx
-
-    try:
-        response = httpx.get(f"{url}/healthz", timeout=timeout)
-    except httpx.HTTPError:
-        return None
-    if response.status_code != 200:
-        return None
-    try:
-        return dict(response.json())
-    except ValueError:
-        return None
+    return gateway_client(url, token(app))
 
 
 def _url(host: str, port: int) -> str:
@@ -165,7 +153,7 @@ def status(app: AppContext) -> GatewayStatus:
             **base,
             message="The gateway was started but its process is gone; deploy_gateway_start restarts it.",
         )
-    health = _health(url)
+    health = client(app, url).health()
     if health is None:
         return GatewayStatus(
             running=False,
@@ -176,10 +164,10 @@ def status(app: AppContext) -> GatewayStatus:
     return GatewayStatus(
         running=True,
         state="running",
-        generation=health.get("generation"),
-        endpoints=health.get("endpoints"),
-        versions_loaded=health.get("versions_loaded"),
-        load_errors=health.get("load_errors") or {},
+        generation=health.generation,
+        endpoints=health.endpoints,
+        versions_loaded=health.versions_loaded,
+        load_errors=health.load_errors,
         **base,
     )
 
@@ -291,24 +279,22 @@ def _start(app: AppContext, host: str | None, port: int | None) -> GatewayStatus
             "started_at": datetime.now(UTC).isoformat(),
         },
     )
-    deadline = time.monotonic() + settings.gateway_start_timeout_s
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            _CHILDREN.pop(child.pid, None)
-            (out / STATE_FILE).unlink(missing_ok=True)
-            tail = _log_tail(app)
-            raise BackendUnavailable(
-                f"The gateway exited at start (code {child.returncode}){': ' + tail if tail else ''}; "
-                "see <home>/gateway/gateway.log."
-            )
-        if _health(url, timeout=1.0) is not None:
-            result = status(app)
-            result.restarted = restarted
-            result.message = (
-                "Restarted the gateway, which had died." if restarted else "The gateway is running."
-            )
-            return result
-        time.sleep(0.1)
+    healthy = client(app, url).wait_healthy(
+        settings.gateway_start_timeout_s, alive=lambda: child.poll() is None
+    )
+    if healthy is not None:
+        result = status(app)
+        result.restarted = restarted
+        result.message = "Restarted the gateway, which had died." if restarted else "The gateway is running."
+        return result
+    if child.poll() is not None:
+        _CHILDREN.pop(child.pid, None)
+        (out / STATE_FILE).unlink(missing_ok=True)
+        tail = _log_tail(app)
+        raise BackendUnavailable(
+            f"The gateway exited at start (code {child.returncode}){': ' + tail if tail else ''}; "
+            "see <home>/gateway/gateway.log."
+        )
     _terminate(child.pid)
     (out / STATE_FILE).unlink(missing_ok=True)
     raise BackendUnavailable(
@@ -318,17 +304,15 @@ def _start(app: AppContext, host: str | None, port: int | None) -> GatewayStatus
 
 
 def _terminate(pid: int, timeout: float = 10.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.05)
-    if _alive(pid):
+    """SIGTERM, then SIGKILL when the process is still there after `timeout` seconds."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        end = time.monotonic() + 5
-        while time.monotonic() < end and _alive(pid):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.05)
+        if not _alive(pid):
+            break
     child = _CHILDREN.pop(pid, None)
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):

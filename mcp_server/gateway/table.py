@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class Route:
     version: str
     weight: float
     slot: str | None
-    onnx_dir: str
+    onnx_dir: str  # absolute, resolved against the home (see onnx_path)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,13 @@ def bump_generation(session: Session) -> int:
     return int(row.generation)
 
 
-def read_table(session: Session) -> Table:
+def onnx_path(stored: str, home: Path) -> str:
+    """A route's ONNX folder as stored (`home:<relative>`, as Workspace.stored writes it) resolved against the
+    home; absolute values (rows written before routes were stored home-relative) pass through."""
+    return str(Path(home) / stored.removeprefix("home:")) if stored.startswith("home:") else stored
+
+
+def read_table(session: Session, home: Path) -> Table:
     from sqlalchemy import select
 
     from mcp_server.core.store.models import DeployEndpoint, DeployRoute
@@ -81,7 +88,14 @@ def read_table(session: Session) -> Table:
     for r in session.scalars(select(DeployRoute).order_by(DeployRoute.id)):
         if r.endpoint_id in endpoints:
             routes[r.endpoint_id].append(
-                Route(endpoints[r.endpoint_id].name, r.model, r.version, r.weight, r.slot, r.onnx_dir)
+                Route(
+                    endpoints[r.endpoint_id].name,
+                    r.model,
+                    r.version,
+                    r.weight,
+                    r.slot,
+                    onnx_path(r.onnx_dir, home),
+                )
             )
     return Table(
         generation=generation,
@@ -92,9 +106,9 @@ def read_table(session: Session) -> Table:
     )
 
 
-def load(store: MetadataStore) -> Table:
+def load(store: MetadataStore, home: Path) -> Table:
     with store.read_session() as session:
-        return read_table(session)
+        return read_table(session, home)
 
 
 def generation(store: MetadataStore) -> int:
@@ -148,25 +162,14 @@ def set_weights(
 
     Versions not named keep their route with weight 0 (still loaded, for an instant switch back).
     """
-    from sqlalchemy import select
-
-    from mcp_server.core.store.models import DeployEndpoint, DeployRoute
+    from mcp_server.gateway.controller import apply_weights, load_endpoint
 
     total = sum(weights.values())
     if any(w < 0 for w in weights.values()) or abs(total - 100.0) > 1e-6:
         raise ValueError("weights must be non-negative and add up to 100")
     with store.transaction() as session:
-        ep = session.scalars(select(DeployEndpoint).where(DeployEndpoint.name == endpoint)).first()
-        if ep is None:
-            raise KeyError(endpoint)
-        routes = {
-            r.version: r for r in session.scalars(select(DeployRoute).where(DeployRoute.endpoint_id == ep.id))
-        }
-        unknown = set(weights) - set(routes)
-        if unknown:
-            raise KeyError(sorted(unknown)[0])
-        for version, route in routes.items():
-            route.weight = float(weights.get(version, 0.0))
+        ep, _routes = load_endpoint(session, endpoint)
+        apply_weights(session, endpoint, weights)  # KeyError for a version without a route
         if live_slot is not None:
             ep.live_slot = live_slot
         if stable_version is not None:
@@ -176,4 +179,4 @@ def set_weights(
             record_event(
                 session, endpoint, event, reason, {"weights": weights, **(details or {})}, rollout_id
             )
-        return bump_generation(session)
+        return read_generation(session)

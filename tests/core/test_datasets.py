@@ -14,6 +14,7 @@ from mcp_server.core.datasets import CHUNK, dataset_ref, fingerprint
 from mcp_server.core.errors import InvalidInput, NotFound
 from mcp_server.core.store import MetadataStore
 from mcp_server.core.store.models import DatasetFingerprint
+from mcp_server.core.workspace import Workspace
 
 OLD_NS = 1_600_000_000 * 10**9  # 2020: well outside the racy window
 
@@ -82,6 +83,14 @@ def test_dataset_ref(store: MetadataStore, data_dir: Path) -> None:
     sha = hashlib.sha256(b"a,b\n1,2\n").hexdigest()
     assert dataset_ref(store, path, "iris") == f"dataset:iris@{sha[:12]}"
     assert dataset_ref(store, data_dir / "." / "iris.csv") == f"dataset:{path.resolve()}@{sha[:12]}"
+    # With the workspace: the path as stored, relative to its root (or `home:` under the home).
+    workspace = Workspace([data_dir], data_dir.parent / "home")
+    assert (
+        dataset_ref(store, data_dir / "." / "iris.csv", workspace=workspace) == f"dataset:iris.csv@{sha[:12]}"
+    )
+    (data_dir.parent / "home").mkdir(exist_ok=True)
+    at_home = write(data_dir.parent / "home" / "h.csv", b"a,b\n1,2\n")
+    assert dataset_ref(store, at_home, workspace=workspace) == f"dataset:home:h.csv@{sha[:12]}"
     write(path, b"a,b\n1,3\n")
     assert dataset_ref(store, path, "iris") != f"dataset:iris@{sha[:12]}"  # a changed file: a new version
     with pytest.raises(InvalidInput, match="not a valid name"):

@@ -1,7 +1,7 @@
 """The backup area: consistent, verifiable backups of everything the server keeps, and verified restores.
 
-Importing this module is cheap: archives, SQLite snapshots and path rewrites live in adapter.py, imported
-inside the calls.
+tools.py (arguments) -> service.py (the use cases) -> adapter.py (archives, database copies, the paths MLflow
+and Feast store absolutely). Importing this module is cheap: nothing heavy is imported before a call.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The backup tools: create, list, verify, prune and restore backups of everything the server keeps.
 
-Thin MCP-facing functions; the work (archives, snapshots, path rewrites) is in adapter.py and runs in a
-worker thread with progress. Nothing heavy is imported here.
+Each tool declares its arguments and hands them to service.py through the boundary (one thread hop).
 """
 
 from __future__ import annotations
@@ -10,11 +9,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcp_server.core.blocking import run_blocking
-from mcp_server.core.context import AppContext, Ctx, app_context, progress_reporter
-from mcp_server.core.errors import InvalidInput
-from mcp_server.core.output import paginate
-from mcp_server.core.workspace import check_name
+from mcp_server.core.boundary import service_call
+from mcp_server.core.context import Ctx
+from mcp_server.tools.backup import service
 from mcp_server.tools.backup.models import (
     BackupCreated,
     BackupPage,
@@ -30,10 +27,6 @@ BACKUP_DEADLINE_S = 1800.0
 BackupId = Annotated[str, Field(description="A backup id from backup_create or backup_list (bk-...).")]
 
 
-def _deadline(app: AppContext) -> float:
-    return min(BACKUP_DEADLINE_S, app.settings.max_deadline_s) - 1.0
-
-
 async def backup_create(
     ctx: Ctx,
     scope: Annotated[
@@ -47,15 +40,7 @@ async def backup_create(
     ] = ["all"],  # noqa: B006 (pydantic copies defaults)
 ) -> BackupCreated:
     """Write a consistent, checksummed backup archive of the metadata store, MLflow models, GX suites, the Feast repo and (when asked) the lake; returns its id and path."""
-    from mcp_server.tools.backup import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        lambda control: adapter.create(app, list(scope), "manual", control),
-        deadline_s=_deadline(app),
-        report=progress_reporter(ctx),
-        with_control=True,
-    )
+    return await service_call(ctx, service.create, list(scope))
 
 
 async def backup_list(
@@ -64,22 +49,12 @@ async def backup_list(
     limit: Annotated[int, Field(ge=1, le=40, description="Backups per page.")] = 20,
 ) -> BackupPage:
     """List the backups (newest first) with scope, size and the last verification, including archives found in the backups folder without a record."""
-    from mcp_server.tools.backup import adapter
-
-    app = app_context(ctx)
-    items = await run_blocking(adapter.list_backups, app, deadline_s=app.settings.deadline_s)
-    page = paginate(items, cursor, limit)
-    return BackupPage(items=page.items, total=page.total, next_cursor=page.next_cursor)
+    return await service_call(ctx, service.list_page, cursor, limit)
 
 
 async def backup_verify(ctx: Ctx, id: BackupId) -> VerifyResult:
     """Read every member of a backup archive and check its SHA-256 against the manifest; ok is false with what failed."""
-    from mcp_server.tools.backup import adapter
-
-    app = app_context(ctx)
-    adapter.check_id(id)
-    result, _ = await run_blocking(lambda: adapter.verify(app, id), deadline_s=_deadline(app))
-    return result
+    return await service_call(ctx, service.verify, id)
 
 
 async def backup_prune(
@@ -91,10 +66,7 @@ async def backup_prune(
     ] = 7,
 ) -> PruneResult:
     """Delete old backup archives and records, keeping the newest keep_last and the newest of each of the last keep_daily days."""
-    from mcp_server.tools.backup import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(adapter.prune, app, keep_last, keep_daily, deadline_s=_deadline(app))
+    return await service_call(ctx, service.prune, keep_last, keep_daily)
 
 
 async def backup_restore(
@@ -117,30 +89,4 @@ async def backup_restore(
     ] = None,
 ) -> RestoreResult:
     """Verify a backup and restore it into a new home or in place (destructive; refuses a backup that fails verification)."""
-    from mcp_server.tools.backup import adapter
-
-    app = app_context(ctx)
-    adapter.check_id(id)
-    if target == "new_home":
-        if new_home is None:
-            raise InvalidInput("target 'new_home' needs new_home: the name of the folder to create.")
-        if ".." in new_home:
-            raise InvalidInput("new_home is a folder name, not a path; use letters, digits, '.', '_' or '-'.")
-        check_name(new_home, "new_home folder name")
-        name = new_home
-        return await run_blocking(
-            lambda control: adapter.restore_new_home(app, id, name, store_url, control),
-            deadline_s=_deadline(app),
-            report=progress_reporter(ctx),
-            with_control=True,
-        )
-    if new_home is not None or store_url is not None:
-        raise InvalidInput(
-            "target 'in_place' restores into this server's own home and store; omit new_home and store_url."
-        )
-    return await run_blocking(
-        lambda control: adapter.restore_in_place(app, id, control),
-        deadline_s=_deadline(app),
-        report=progress_reporter(ctx),
-        with_control=True,
-    )
+    return await service_call(ctx, service.restore, id, target, new_home, store_url)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mcp_server.tools.lake.models import ColumnInfo
+from mcp_server.tools.lake.models import ColumnInfo, NextCursor
 
 
 class CatalogRegisterResult(BaseModel):
@@ -39,9 +39,7 @@ class CatalogEntry(BaseModel):
 class CatalogSearchResult(BaseModel):
     datasets: list[CatalogEntry]
     total: int
-    next_cursor: str | None = Field(
-        None, description="Pass as `cursor` to get the next page; null at the end."
-    )
+    next_cursor: NextCursor = None
 
 
 class CatalogVersionDetail(BaseModel):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -87,26 +87,10 @@ class Reservation:
 
 
 def _version_info(row: CatalogVersion) -> VersionInfo:
-    return VersionInfo(
-        id=row.id,
-        version=row.version,
-        status=row.status,
-        operation=row.operation,
-        identifier=row.identifier,
-        location=row.location,
-        format=row.format,
-        schema=json.loads(row.schema_json),
-        arrow_schema=row.arrow_schema,
-        partition_by=json.loads(row.partition_by),
-        compression=row.compression,
-        row_group_size=row.row_group_size,
-        rows=row.rows,
-        bytes=row.bytes,
-        files=row.files,
-        row_groups=row.row_groups,
-        source=row.source,
-        created_at=row.created_at,
-    )
+    same = {
+        f.name: getattr(row, f.name) for f in fields(VersionInfo) if f.name not in ("schema", "partition_by")
+    }
+    return VersionInfo(**same, schema=json.loads(row.schema_json), partition_by=json.loads(row.partition_by))
 
 
 def _tags(session: Session, dataset_id: int) -> list[str]:
@@ -298,13 +282,11 @@ def finish_version(
     version_id: int,
     *,
     identifier: str,
-    rows: int,
-    bytes_: int,
-    files: int,
-    row_groups: int,
-    edges: list[tuple[str, str, str, dict[str, Any] | None]],
+    stats: Any,
+    edges: Sequence[tuple[str, str, str, dict[str, Any] | None]],
 ) -> None:
-    """Mark a reserved version ready with its stats and lineage edges, in one transaction."""
+    """Mark a reserved version ready with its stats (`rows`, `bytes`, `files`, `row_groups`) and lineage
+    edges, in one transaction."""
     from mcp_server.core.store.models import CatalogVersion, utcnow
 
     with store.transaction() as session:
@@ -312,7 +294,12 @@ def finish_version(
         assert row is not None
         row.status = "ready"
         row.identifier = identifier
-        row.rows, row.bytes, row.files, row.row_groups = rows, bytes_, files, row_groups
+        row.rows, row.bytes, row.files, row.row_groups = (
+            stats.rows,
+            stats.bytes,
+            stats.files,
+            stats.row_groups,
+        )
         row.finished_at = utcnow()
         for upstream, downstream, kind, details in edges:
             if upstream != downstream:

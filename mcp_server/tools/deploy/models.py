@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mcp_server.core.gateway_client import VersionMetrics
 from mcp_server.gateway.manager import GatewayStatus
 
 __all__ = [
@@ -20,18 +21,8 @@ __all__ = [
     "PredictResult",
     "RowPrediction",
     "VersionInfo",
+    "VersionMetrics",
 ]
-
-
-class VersionMetrics(BaseModel):
-    requests: int = Field(description="Requests routed to this version since the gateway started.")
-    errors: int = Field(description="Requests the version failed to answer (HTTP 5xx).")
-    rejected: int = Field(description="Requests whose rows did not fit the model's inputs (HTTP 4xx).")
-    rows: int
-    error_rate: float | None = None
-    mean_ms: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
 
 
 class VersionInfo(BaseModel):

@@ -144,20 +144,18 @@ def build_image(app: AppContext, model: str, version: str, twin: Any, tag: str) 
     files = context_files(context)
     shown = f"<home>/{context.relative_to(app.settings.home).as_posix()}"
     top = [f for f in files if not f.startswith("mcp_server/")] + ["mcp_server/ (the package source)"]
+    result = BuildResult(
+        model=model, version=version, tag=tag, context=shown, files=top, built=False, message=""
+    )
     try:
         client = _docker_client(app)
         client.ping()
     except Exception as err:
-        return BuildResult(
-            model=model,
-            version=version,
-            tag=tag,
-            context=shown,
-            files=top,
-            built=False,
-            message=f"No Docker engine is reachable ({type(err).__name__}); build the context with "
-            f"`docker build -t {tag} {shown}`.",
+        message = (
+            f"No Docker engine is reachable ({type(err).__name__}); build the context with "
+            f"`docker build -t {tag} {shown}`."
         )
+        return result.model_copy(update={"message": message})
     image_id = None
     errors: list[str] = []
     try:
@@ -174,26 +172,12 @@ def build_image(app: AppContext, model: str, version: str, twin: Any, tag: str) 
     finally:
         client.close()
     if errors:
-        return BuildResult(
-            model=model,
-            version=version,
-            tag=tag,
-            context=shown,
-            files=top,
-            built=False,
-            message=f"The Docker build failed: {errors[-1][:300]}",
-        )
-    return BuildResult(
-        model=model,
-        version=version,
-        tag=tag,
-        context=shown,
-        files=top,
-        built=True,
-        image_id=image_id,
-        message=f"Built {tag}; run it with `docker run -p {CONTAINER_PORT}:{CONTAINER_PORT} "
-        f"-e MLOPS_MCP_GATEWAY_TOKEN=... {tag}`.",
+        return result.model_copy(update={"message": f"The Docker build failed: {errors[-1][:300]}"})
+    message = (
+        f"Built {tag}; run it with `docker run -p {CONTAINER_PORT}:{CONTAINER_PORT} "
+        f"-e MLOPS_MCP_GATEWAY_TOKEN=... {tag}`."
     )
+    return result.model_copy(update={"built": True, "image_id": image_id, "message": message})
 
 
 def manifests(
@@ -317,17 +301,19 @@ def manifests(
 
 
 def export_manifests(
-    app: AppContext, endpoint: str, image: str | None, strategy: str, replicas: int
+    app: AppContext,
+    endpoint: str,
+    model: str,
+    stable: str,
+    weights: dict[str, float],
+    image: str | None,
+    strategy: str,
+    replicas: int,
 ) -> ManifestsResult:
     import yaml
 
     from mcp_server.core.output import artifact_uri
-    from mcp_server.tools.deploy.adapter import _find
 
-    with app.store.read_session() as session:
-        ep, routes = _find(session, endpoint)
-        model, stable = ep.model, ep.stable_version
-        weights = {r.version: r.weight for r in routes}
     image = check_tag(image) if image else f"mlops-gateway-{model}:{stable}".lower()
     if not _TAG_RE.match(image):
         image = f"mlops-gateway:{stable}"

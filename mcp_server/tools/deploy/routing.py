@@ -1,5 +1,5 @@
-"""Cross-area contract 3: which versions of a model the deploy area serves (the registry refuses to
-delete or archive those)."""
+"""Cross-area contract 3, as the registry area reads it today: which versions of a model the deploy area
+serves (the registry refuses to delete or archive those). The use case is service.serving_versions."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ if TYPE_CHECKING:
 
 def serving_versions(app: AppContext, model: str) -> set[str]:
     """Versions of `model` that any endpoint routes to (with any weight, including an idle slot)."""
-    from sqlalchemy import select
+    from mcp_server.core.boundary import Control
+    from mcp_server.tools.deploy import service
 
-    from mcp_server.core.store.models import DeployRoute
-
-    with app.store.read_session() as session:
-        return set(session.scalars(select(DeployRoute.version).where(DeployRoute.model == model)).all())
+    return service.serving_versions(app, Control.unbounded(), model)

@@ -1,7 +1,7 @@
-"""The deploy area's MCP tools: the gateway process, endpoints on it, predictions through it, packaging.
+"""The deploy area's MCP tools: the gateway process, endpoints on it, predictions through it, packaging,
+and rollouts (canary, blue-green, rollback, history).
 
-The gateway (mcp_server/gateway) is a separate process; these tools start and stop it, write its routing
-table in the metadata store and call it over HTTP. Library work runs in a worker thread.
+Each tool declares its arguments and hands them to service.py through the boundary (one thread hop).
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mcp_server.core.blocking import run_blocking
-from mcp_server.core.context import Ctx, app_context
-from mcp_server.core.errors import InvalidInput
-from mcp_server.core.workspace import check_name
+from mcp_server.core.boundary import service_call
+from mcp_server.core.context import Ctx
+from mcp_server.tools.deploy import service
 from mcp_server.tools.deploy.models import (
     BuildResult,
     DeleteResult,
@@ -24,6 +23,14 @@ from mcp_server.tools.deploy.models import (
     ManifestsResult,
     PredictResult,
 )
+from mcp_server.tools.deploy.rollout_models import (
+    CanaryLimits,
+    CanaryStarted,
+    CanaryStatus,
+    HistoryPage,
+    PrepareResult,
+    RolloutDecision,
+)
 
 Endpoint = Annotated[str, Field(description="The endpoint's name (letters, digits, '.', '_', '-').")]
 Model = Annotated[str, Field(description="Registered model name (MLflow registry).")]
@@ -31,13 +38,17 @@ Version = Annotated[str | None, Field(description="Model version to serve; give 
 Alias = Annotated[
     str | None, Field(description="Alias (e.g. 'champion') resolved to a version once, at this call.")
 ]
+Cursor = Annotated[str | None, Field(description="From a previous page's next_cursor.")]
+Reason = Annotated[str | None, Field(max_length=500, description="Why, for the history.")]
+OptionalEndpoint = Annotated[
+    str | None, Field(description="The endpoint whose canary is in progress; or give rollout_id.")
+]
+RolloutId = Annotated[
+    str | None, Field(description="A rollout id from deploy_canary_start; or give endpoint.")
+]
 START_DEADLINE_S = 90.0
 BUILD_DEADLINE_S = 900.0
-
-
-def _one_of(version: str | None, alias: str | None) -> None:
-    if (version is None) == (alias is None):
-        raise InvalidInput("Give exactly one of `version` or `alias`.")
+PREPARE_DEADLINE_S = 120.0
 
 
 async def deploy_gateway_start(
@@ -51,26 +62,17 @@ async def deploy_gateway_start(
     ] = None,
 ) -> GatewayStatus:
     """Start the model-serving gateway as a managed background process (or report the running one) and wait until it is healthy."""
-    from mcp_server.gateway import manager
-
-    app = app_context(ctx)
-    return await run_blocking(manager.start, app, host, port, deadline_s=START_DEADLINE_S)
+    return await service_call(ctx, service.gateway_start, host, port)
 
 
 async def deploy_gateway_stop(ctx: Ctx) -> GatewayStatus:
     """Stop the managed gateway cleanly (in-flight requests finish); endpoints stay in the store for the next start."""
-    from mcp_server.gateway import manager
-
-    app = app_context(ctx)
-    return await run_blocking(manager.stop, app, deadline_s=60.0)
+    return await service_call(ctx, service.gateway_stop)
 
 
 async def deploy_gateway_status(ctx: Ctx) -> GatewayStatus:
     """Report whether the gateway runs, its URL, pid, routing generation and loaded versions."""
-    from mcp_server.gateway import manager
-
-    app = app_context(ctx)
-    return await run_blocking(manager.status, app, deadline_s=30.0)
+    return await service_call(ctx, service.gateway_status)
 
 
 async def deploy_create_endpoint(
@@ -81,39 +83,21 @@ async def deploy_create_endpoint(
     alias: Alias = None,
 ) -> EndpointResult:
     """Serve a registered model version on the gateway under an endpoint name, pinning the version (an alias is resolved once); converts to ONNX with a parity check when needed."""
-    from mcp_server.tools.deploy import adapter
-
-    app = app_context(ctx)
-    check_name(endpoint, "endpoint name")
-    check_name(model, "model name")
-    _one_of(version, alias)
-    return await run_blocking(
-        adapter.create_endpoint, app, endpoint, model, version, alias, deadline_s=app.settings.deadline_s
-    )
+    return await service_call(ctx, service.create_endpoint, endpoint, model, version, alias)
 
 
 async def deploy_list(
     ctx: Ctx,
-    cursor: Annotated[str | None, Field(description="From a previous page's next_cursor.")] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Field(ge=1, le=200, description="Endpoints per page.")] = 50,
 ) -> EndpointPage:
     """List the serving endpoints with their versions, traffic weights and blue/green slots."""
-    from mcp_server.core.output import paginate
-    from mcp_server.tools.deploy import adapter
-
-    app = app_context(ctx)
-    items = await run_blocking(adapter.list_endpoints, app, deadline_s=30.0)
-    page = paginate(items, cursor, limit)
-    return EndpointPage(items=page.items, total=page.total, next_cursor=page.next_cursor)
+    return await service_call(ctx, service.list_endpoints, cursor, limit)
 
 
 async def deploy_status(ctx: Ctx, endpoint: Endpoint) -> EndpointStatus:
     """Show one endpoint: versions, weights, slots, live per-version metrics from the gateway and recent events."""
-    from mcp_server.tools.deploy import adapter
-
-    app = app_context(ctx)
-    check_name(endpoint, "endpoint name")
-    return await run_blocking(adapter.endpoint_status, app, endpoint, deadline_s=30.0)
+    return await service_call(ctx, service.endpoint_status, endpoint)
 
 
 async def deploy_predict(
@@ -131,22 +115,12 @@ async def deploy_predict(
     ] = False,
 ) -> PredictResult:
     """Predict through the running gateway over HTTP: each row's prediction, the version that served it and the latency."""
-    from mcp_server.tools.deploy import adapter
-
-    app = app_context(ctx)
-    check_name(endpoint, "endpoint name")
-    return await run_blocking(
-        adapter.predict, app, endpoint, rows, version, per_row, deadline_s=app.settings.deadline_s
-    )
+    return await service_call(ctx, service.predict, endpoint, rows, version, per_row)
 
 
 async def deploy_delete_endpoint(ctx: Ctx, endpoint: Endpoint) -> DeleteResult:
     """Delete an endpoint: the gateway stops serving it at once (in-flight requests finish); the model stays registered."""
-    from mcp_server.tools.deploy import adapter
-
-    app = app_context(ctx)
-    check_name(endpoint, "endpoint name")
-    return await run_blocking(adapter.delete_endpoint, app, endpoint, deadline_s=60.0)
+    return await service_call(ctx, service.delete_endpoint, endpoint)
 
 
 async def deploy_build_image(
@@ -157,18 +131,7 @@ async def deploy_build_image(
     alias: Alias = None,
 ) -> BuildResult:
     """Write a Docker build context (Dockerfile, the ONNX model, the gateway, pinned requirements) and build it when a Docker engine answers."""
-    from mcp_server.tools.deploy import adapter, packaging
-
-    app = app_context(ctx)
-    check_name(model, "model name")
-    packaging.check_tag(tag)
-    _one_of(version, alias)
-
-    def work() -> BuildResult:
-        resolved, twin = adapter.resolve_twin(app, model, version, alias)
-        return packaging.build_image(app, model, resolved, twin, tag)
-
-    return await run_blocking(work, deadline_s=BUILD_DEADLINE_S)
+    return await service_call(ctx, service.build_image, model, tag, version, alias)
 
 
 async def deploy_export_manifests(
@@ -183,10 +146,134 @@ async def deploy_export_manifests(
     replicas: Annotated[int, Field(ge=1, le=100, description="Pods of the Rollout.")] = 2,
 ) -> ManifestsResult:
     """Write Kubernetes manifests for an endpoint (Deployment, Services, an Argo Rollouts canary or blueGreen spec) as a YAML artifact."""
-    from mcp_server.tools.deploy import packaging
+    return await service_call(ctx, service.export_manifests, endpoint, strategy, image, replicas)
 
-    app = app_context(ctx)
-    check_name(endpoint, "endpoint name")
-    return await run_blocking(
-        packaging.export_manifests, app, endpoint, image, strategy, replicas, deadline_s=30.0
+
+# -- rollouts -------------------------------------------------------------------------------------------------
+
+
+async def deploy_canary_start(
+    ctx: Ctx,
+    endpoint: Endpoint,
+    candidate_version: Annotated[
+        str,
+        Field(
+            description="Registered version of the endpoint's model to roll out (converted to ONNX if needed)."
+        ),
+    ],
+    steps: Annotated[
+        list[float], Field(description="Candidate traffic percent per step, increasing, ending at 100.")
+    ] = [5, 25, 50, 100],  # noqa: B006 - pydantic copies defaults
+    step_seconds: Annotated[
+        float, Field(gt=0, le=86_400, description="Minimum time a step runs before it can be promoted.")
+    ] = 60.0,
+    min_requests: Annotated[
+        int,
+        Field(
+            ge=1, le=10_000_000, description="Candidate requests a step's window needs before it is judged."
+        ),
+    ] = 100,
+    max_wait_seconds: Annotated[
+        float,
+        Field(gt=0, le=604_800, description="A step without min_requests after this long fails the rollout."),
+    ] = 600.0,
+    max_error_rate: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="Highest share of candidate requests failing (5xx) in a window; also the most extra rejections (4xx) vs stable.",
+        ),
+    ] = 0.01,
+    max_p99_ms: Annotated[
+        float, Field(gt=0, description="Highest candidate p99 latency in a window, in milliseconds.")
+    ] = 250.0,
+    max_error_rate_increase: Annotated[
+        float | None,
+        Field(ge=0, le=1, description="Highest candidate error rate minus stable's over the same window."),
+    ] = None,
+    max_p99_ratio: Annotated[
+        float | None,
+        Field(gt=0, description="Highest candidate p99 divided by stable's over the same window."),
+    ] = None,
+) -> CanaryStarted:
+    """Start a canary rollout of a model version on an endpoint and return its id at once; the gateway moves traffic step by step and rolls back on its own when a limit is crossed."""
+    limits = CanaryLimits(
+        step_seconds=step_seconds,
+        min_requests=min_requests,
+        max_wait_seconds=max_wait_seconds,
+        max_error_rate=max_error_rate,
+        max_p99_ms=max_p99_ms,
+        max_error_rate_increase=max_error_rate_increase,
+        max_p99_ratio=max_p99_ratio,
     )
+    return await service_call(ctx, service.canary_start, endpoint, candidate_version, steps, limits)
+
+
+async def deploy_canary_status(
+    ctx: Ctx,
+    endpoint: Annotated[
+        str | None, Field(description="The endpoint (its latest canary); or give rollout_id.")
+    ] = None,
+    rollout_id: Annotated[str | None, Field(description="A rollout id from deploy_canary_start.")] = None,
+) -> CanaryStatus:
+    """Show a canary rollout: state, current step and weights, each version's metrics in the step's window and the reason for the last decision."""
+    return await service_call(ctx, service.canary_status, endpoint, rollout_id)
+
+
+async def deploy_canary_promote(
+    ctx: Ctx, endpoint: OptionalEndpoint = None, rollout_id: RolloutId = None, reason: Reason = None
+) -> RolloutDecision:
+    """Finish a canary by hand: the candidate takes all traffic now and becomes the endpoint's stable version."""
+    return await service_call(ctx, service.canary_finish, endpoint, rollout_id, "promote", reason)
+
+
+async def deploy_canary_abort(
+    ctx: Ctx, endpoint: OptionalEndpoint = None, rollout_id: RolloutId = None, reason: Reason = None
+) -> RolloutDecision:
+    """Abort a canary: all traffic goes back to the stable version and the candidate is unloaded."""
+    return await service_call(ctx, service.canary_finish, endpoint, rollout_id, "abort", reason)
+
+
+async def deploy_blue_green_prepare(
+    ctx: Ctx,
+    endpoint: Endpoint,
+    version: Annotated[
+        str, Field(description="Registered version of the endpoint's model for the idle slot.")
+    ],
+    rows: Annotated[
+        list[dict[str, Any]] | None,
+        Field(
+            description="Sample rows for the parity check (up to 100); generated from the model's inputs if omitted."
+        ),
+    ] = None,
+    min_agreement: Annotated[
+        float | None,
+        Field(
+            ge=0, le=1, description="Least share of sample rows where both slots must give the same output."
+        ),
+    ] = None,
+) -> PrepareResult:
+    """Load a model version into an endpoint's idle blue/green slot with no traffic, warm it, and check health and output parity with the live slot."""
+    return await service_call(ctx, service.blue_green_prepare, endpoint, version, rows, min_agreement)
+
+
+async def deploy_blue_green_switch(ctx: Ctx, endpoint: Endpoint, reason: Reason = None) -> RolloutDecision:
+    """Switch all of an endpoint's traffic to its prepared idle slot in one atomic step; the previous slot stays loaded for an instant switch back."""
+    return await service_call(ctx, service.blue_green_switch, endpoint, reason)
+
+
+async def deploy_rollback(ctx: Ctx, endpoint: Endpoint, reason: Reason = None) -> RolloutDecision:
+    """Move all of an endpoint's traffic back to its last stable version or slot (moves traffic; registry_rollback moves a model alias instead)."""
+    return await service_call(ctx, service.rollback, endpoint, reason)
+
+
+async def deploy_history(
+    ctx: Ctx,
+    endpoint: Endpoint,
+    rollout_id: Annotated[str | None, Field(description="Only this rollout's events.")] = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Field(ge=1, le=200, description="Events per page.")] = 50,
+) -> HistoryPage:
+    """List an endpoint's events newest first (created, canary steps, waiting, promoted, rolled back, switched) with reasons and the metrics decided on."""
+    return await service_call(ctx, service.history, endpoint, rollout_id, cursor, limit)

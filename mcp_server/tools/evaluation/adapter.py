@@ -1,7 +1,8 @@
 """The evaluation area's adapter over scikit-learn, scipy, statsmodels and MLflow tracking.
 
-Plain blocking functions (no MCP imports), run from tools.py in a worker thread. With core/tracking.py
-this is the only place that imports mlflow, sklearn or scipy, always inside functions.
+Plain blocking functions (no MCP imports), called by service.py. With core/tracking.py and core/mlmodels.py
+(tags, version resolution, trusted skops loading) this is the only place that imports mlflow, sklearn or
+scipy, always inside functions.
 
 Statistics (the reasons behind the numbers):
 - Cross-validated scores come from scikit-learn's own `cross_validate`, one call per fold so progress
@@ -20,31 +21,44 @@ import contextlib
 import json
 import math
 import os
-import re
-import tempfile
-import threading
 import time
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.core.blocking import StepControl, stdout_to_stderr
-from mcp_server.core.errors import InvalidInput, MissingExtra, MlopsError, NotFound
+from mcp_server.core.blocking import stdout_to_stderr
+from mcp_server.core.errors import InvalidInput, MissingExtra, MlopsError
+from mcp_server.core.files import atomic_path
+from mcp_server.core.mlmodels import (
+    LOGGED_BY,
+    LOGGED_BY_TAG,
+    RUN_ID_RE,
+    TAG,
+    LoadedModel,
+    error_code,
+    load_run_model,
+    log_skops_model,
+    quiet_warnings,
+    resolve_model_ref,
+    short,
+    skops_types,
+)
 from mcp_server.core.output import artifact_uri
 from mcp_server.core.tables import read_table
 from mcp_server.core.tracking import (
+    EXPERIMENT,
     backend_errors,
     experiment_id,
     fluent,
     mlflow_client,
-    tracking_uri,
 )
+from mcp_server.core.values import number, plain
 from mcp_server.tools.evaluation import models as m
 
 if TYPE_CHECKING:
+    from mcp_server.core.boundary import Control
     from mcp_server.core.context import AppContext
 
 ALPHA = 0.05
@@ -61,12 +75,6 @@ MAX_WORST_ROWS = 50
 MAX_SAMPLE_COLUMNS = 20
 MAX_CLASSES_SHOWN = 30
 SHAPIRO_MAX = 5000
-LOGGED_BY_TAG = "mlops_mcp.logged_by"
-LOGGED_BY = "mlops-mcp"
-TAG = "mlops_mcp."
-_RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
 REGRESSION_METRICS = frozenset(
     {
         "r2",
@@ -109,22 +117,6 @@ REPORTED_NAMES = {
     "neg_log_loss": "log_loss",
     "neg_brier_score": "brier_score",
 }
-# Types skops must be told to trust for the allowlisted estimators and preprocessing (measured with
-# skops.io.get_untrusted_types on each); anything else in a model file is refused.
-TRUSTED_TYPES = frozenset(
-    {
-        "numpy.dtype",
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-        "sklearn.neighbors._kd_tree.KDTree",
-        "sklearn.neighbors._ball_tree.BallTree",
-        "sklearn._loss.link.Interval",
-    }
-)
-_TRUSTED_PATTERN = re.compile(r"^sklearn\.metrics\._dist_metrics\.[A-Za-z]+Distance(32|64)$")
-
-
 # ---------------------------------------------------------------------------------------------------
 # Estimators, metrics, data
 # ---------------------------------------------------------------------------------------------------
@@ -165,8 +157,7 @@ def task_of(name: str) -> str:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = str(value)
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+    return short(value, limit)
 
 
 def build_estimator(name: str, params: dict[str, Any]) -> Any:
@@ -495,7 +486,7 @@ def run_folds(
     y: Any,
     folds: Folds,
     scoring: list[str],
-    control: StepControl | None,
+    control: Control | None,
     *,
     label: str = "",
     offset: int = 0,
@@ -632,7 +623,7 @@ def wilcoxon_p(diff: Sequence[float]) -> float | None:
             p = float(stats.wilcoxon(arr).pvalue)
     except ValueError:
         return None
-    return p if math.isfinite(p) else None
+    return number(p)
 
 
 def effect_size(diff: Sequence[float]) -> float | None:
@@ -645,40 +636,9 @@ def effect_size(diff: Sequence[float]) -> float | None:
     return float(arr.mean()) / sd
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 # ---------------------------------------------------------------------------------------------------
 # MLflow: logging and loading server-logged models
 # ---------------------------------------------------------------------------------------------------
-
-
-def trusted(type_name: str) -> bool:
-    return type_name in TRUSTED_TYPES or bool(_TRUSTED_PATTERN.match(type_name))
-
-
-def skops_types(model: Any) -> list[str]:
-    """The types skops needs trusted to load `model`; all must be on the server's own list."""
-    import skops.io as sio
-
-    needed = sorted(sio.get_untrusted_types(data=sio.dumps(model)))
-    unknown = [t for t in needed if not trusted(t)]
-    if unknown:
-        raise MlopsError(f"The model holds types outside the trusted list: {unknown[:5]}.")
-    return needed
-
-
-def pip_requirements() -> list[str]:
-    """Explicit requirements (inferring them costs seconds per model): the sklearn flavor's pins."""
-    import mlflow.sklearn
-
-    reqs = list(mlflow.sklearn.get_default_pip_requirements(include_skops=True))
-    import numpy
-    import pandas
-
-    reqs += [f"numpy=={numpy.__version__}", f"pandas=={pandas.__version__}"]
-    return reqs
 
 
 def held_out_metrics(model: Any, X: Any, y: Any, task: str) -> dict[str, float]:
@@ -705,7 +665,7 @@ def held_out_metrics(model: Any, X: Any, y: Any, task: str) -> dict[str, float]:
 def train(
     app: AppContext,
     path: Path,
-    dataset_display: str,
+    dataset_stored: str,  # the table as the store keeps it (Workspace.stored)
     target: str,
     estimator_name: str,
     params: dict[str, Any],
@@ -713,7 +673,7 @@ def train(
     test_size: float,
     run_name: str | None,
     random_state: int,
-    control: StepControl,
+    control: Control,
 ) -> m.TrainResult:
     from sklearn.model_selection import train_test_split
 
@@ -748,7 +708,7 @@ def train(
         raise InvalidInput(f"Fitting {estimator_name} failed: {_first_line(err)}") from None
     control.step(2, 4, "scoring the held-out rows")
     metrics = held_out_metrics(model, X_te, y_te, task)
-    dataset = dataset_ref(app.store, path)
+    dataset = dataset_ref(app.store, path, workspace=app.workspace)
     types = skops_types(model)
     control.step(3, 4, "logging the run to MLflow")
     exp = experiment_id(app)
@@ -758,16 +718,15 @@ def train(
         TAG + "task": task,
         TAG + "target": target,
         TAG + "dataset": dataset,
-        TAG + "dataset_path": dataset_display,
+        TAG + "dataset_path": dataset_stored,
         TAG + "preprocessing": json.dumps([s.step for s in prep.steps])[:4000],
     }
     logged_params = {"estimator": estimator_name, "test_size": test_size, "split_random_state": random_state}
     for key, value in estimator.get_params(deep=False).items():
         logged_params[key] = str(value)[:500]
-    with fluent(app) as mlflow, stdout_to_stderr(), _quiet_warnings():
+    with fluent(app) as mlflow, stdout_to_stderr(), quiet_warnings():
         import mlflow.data
         import mlflow.models
-        import mlflow.sklearn
 
         with mlflow.start_run(experiment_id=exp, run_name=run_name, tags=tags) as run:
             mlflow.log_params(logged_params)
@@ -777,14 +736,7 @@ def train(
             mlflow.log_input(mlflow.data.from_pandas(frame, name=dataset, targets=target), context="training")
             sample = X_tr.head(20)
             signature = mlflow.models.infer_signature(sample, model.predict(sample))
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                serialization_format="skops",
-                skops_trusted_types=types,
-                pip_requirements=pip_requirements(),
-                signature=signature,
-            )
+            info = log_skops_model(mlflow, model, types, signature)
             run_id = run.info.run_id
     record_edge(
         app.store,
@@ -797,7 +749,7 @@ def train(
     return m.TrainResult(
         run_id=run_id,
         model_uri=f"runs:/{run_id}/model",
-        experiment=_experiment_name(),
+        experiment=EXPERIMENT,
         estimator=estimator_name,
         task=task,  # type: ignore[arg-type]
         target=target,
@@ -809,176 +761,9 @@ def train(
     )
 
 
-def _experiment_name() -> str:
-    from mcp_server.core.tracking import EXPERIMENT
-
-    return EXPERIMENT
-
-
-@contextlib.contextmanager
-def _quiet_warnings() -> Iterator[None]:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-@dataclass
-class LoadedModel:
-    run_id: str
-    model: Any
-    task: str
-    estimator: str
-    target: str | None
-    features: list[str]
-    dataset: str | None
-
-
-_CACHE: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 8
-
-
-def resolve_model_ref(app: AppContext, ref: str) -> str:
-    """A run id from a run id, `runs:/<id>[/model]`, `models:/<name>/<version>` or `models:/<name>@<alias>`."""
-    text = ref.strip()
-    if _RUN_ID_RE.match(text):
-        return text
-    if text.startswith("runs:/"):
-        run_id = text[len("runs:/") :].split("/", 1)[0]
-        if _RUN_ID_RE.match(run_id):
-            return run_id
-    if text.startswith("models:/"):
-        rest = text[len("models:/") :]
-        client = mlflow_client(app)
-        try:
-            with backend_errors(app.settings):
-                if "@" in rest:
-                    name, alias = rest.split("@", 1)
-                    version = client.get_model_version_by_alias(name, alias)
-                else:
-                    name, _, number = rest.partition("/")
-                    version = client.get_model_version(name, number)
-        except MlopsError:
-            raise
-        except Exception:
-            raise NotFound(
-                f"No registered model version {_short(text)}; check the name and version."
-            ) from None
-        if not version.run_id:
-            raise InvalidInput(f"{_short(text)} was not registered from a run this server logged.")
-        return str(version.run_id)
-    if _NAME_RE.match(text):
-        return _run_by_name(app, text)
-    raise InvalidInput(
-        f"{_short(ref)} is not a model reference; give a run id (32 hex digits), a run name, "
-        "runs:/<run_id>/model, models:/<name>/<version> or models:/<name>@<alias>."
-    )
-
-
-def _run_by_name(app: AppContext, name: str) -> str:
-    """The latest run with this name in the server's experiment."""
-    from mcp_server.core.tracking import EXPERIMENT
-
-    client = mlflow_client(app)
-    with backend_errors(app.settings):
-        exp = client.get_experiment_by_name(EXPERIMENT)
-        runs = (
-            client.search_runs(
-                experiment_ids=[exp.experiment_id],
-                filter_string=f"attributes.run_name = '{name}'",
-                order_by=["attributes.start_time DESC"],
-                max_results=1,
-            )
-            if exp is not None
-            else []
-        )
-    if not runs:
-        raise NotFound(f"No run named {name!r}; list runs with evaluation_list_runs.")
-    return str(runs[0].info.run_id)
-
-
-def load_run_model(app: AppContext, run_id: str) -> LoadedModel:
-    """The fitted model of a run this server logged: skops with the server's own trusted-type list.
-
-    MLflow's `mlflow.sklearn.load_model` trusts the type list written in the model's MLmodel file (and is
-    disabled unless MLFLOW_ALLOW_PICKLE_DESERIALIZATION is set); here the artifact is downloaded, its
-    flavor must say skops, and every type skops reports as untrusted must be on TRUSTED_TYPES.
-    """
-    if not _RUN_ID_RE.match(run_id):
-        run_id = resolve_model_ref(app, run_id)
-    key = (tracking_uri(app.settings), run_id)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    client = mlflow_client(app)
-    try:
-        with backend_errors(app.settings):
-            run = client.get_run(run_id)
-    except MlopsError:
-        raise
-    except Exception:
-        raise NotFound(
-            f"No run {run_id} in the tracking store; list runs with evaluation_list_runs."
-        ) from None
-    tags = run.data.tags
-    if tags.get(LOGGED_BY_TAG) != LOGGED_BY:
-        raise InvalidInput(
-            f"Run {run_id} was not logged by this server's evaluation_train_model; only those models are "
-            "loaded (no foreign model files are deserialized)."
-        )
-    import skops.io as sio
-    import yaml
-
-    with (
-        tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp,
-        fluent(app) as mlflow,
-        stdout_to_stderr(),
-    ):
-        import mlflow.artifacts
-
-        try:
-            local = Path(
-                mlflow.artifacts.download_artifacts(artifact_uri=f"runs:/{run_id}/model", dst_path=tmp)
-            )
-        except MlopsError:
-            raise
-        except Exception:
-            raise NotFound(f"Run {run_id} has no logged model artifact.") from None
-        conf = yaml.safe_load((local / "MLmodel").read_text()).get("flavors", {}).get("sklearn", {})
-        fname = str(conf.get("pickled_model", ""))
-        if conf.get("serialization_format") != "skops" or not re.match(r"^[\w.-]+\.skops$", fname):
-            raise InvalidInput(f"Run {run_id}'s model is not saved with skops; it is not loaded.")
-        data = (local / fname).read_bytes()
-    untrusted = sorted(sio.get_untrusted_types(data=data))
-    bad = [t for t in untrusted if not trusted(t)]
-    if bad:
-        raise InvalidInput(f"Run {run_id}'s model holds types outside the trusted list ({bad[:3]}); refused.")
-    model = sio.loads(data, trusted=untrusted)
-    features = [str(c) for c in getattr(model, "feature_names_in_", [])]
-    estimator = tags.get(TAG + "estimator", type(model).__name__)
-    loaded = LoadedModel(
-        run_id=run_id,
-        model=model,
-        task=tags.get(TAG + "task", task_of(estimator)),
-        estimator=estimator,
-        target=tags.get(TAG + "target"),
-        features=features,
-        dataset=tags.get(TAG + "dataset"),
-    )
-    with _CACHE_LOCK:
-        _CACHE[key] = loaded
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return loaded
-
-
 def list_runs(
     app: AppContext, filter_string: str | None, order_by: str | None, cursor: str | None, limit: int
 ) -> m.RunList:
-    from mcp_server.core.tracking import EXPERIMENT
 
     if app.settings.mlflow_uri is None and not (app.settings.home / "mlflow.db").exists():
         return m.RunList(runs=[], next_cursor=None)  # nothing logged yet; do not create the store
@@ -999,6 +784,8 @@ def list_runs(
     except MlopsError:
         raise
     except Exception as err:
+        if error_code(err) not in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST"):
+            raise
         raise InvalidInput(f"MLflow refused the query: {_first_line(err, 200)}") from None
     runs = []
     for run in page:
@@ -1055,7 +842,7 @@ def _prepare_run(app: AppContext, table_df: Any, run_id: str, label: str | None)
     if missing:
         raise InvalidInput(f"Run {run_id}'s model needs column(s) {missing[:10]} the dataset does not have.")
     return Prepared(
-        label or (f"run:{run_id[:8]}" if _RUN_ID_RE.match(run_id) else run_id),
+        label or (f"run:{run_id[:8]}" if RUN_ID_RE.match(run_id) else run_id),
         f"run {run_id} ({loaded.estimator})",
         clone(loaded.model),
         table_df[loaded.features] if loaded.features else None,
@@ -1074,7 +861,7 @@ def cross_validate(
     features: list[str] | None,
     cv: m.CvSpec,
     metrics: list[str],
-    control: StepControl,
+    control: Control,
 ) -> m.CrossValidateResult:
     started = time.perf_counter()
     if (estimator_name is None) == (run_id is None):
@@ -1121,7 +908,7 @@ def compare(
     cv: m.CvSpec | None,
     metric: str,
     margin: float | None,
-    control: StepControl,
+    control: Control,
 ) -> m.CompareResult:
     if not 2 <= len(candidates) <= MAX_CANDIDATES:
         raise InvalidInput(f"Give 2 to {MAX_CANDIDATES} candidates to compare.")
@@ -1201,7 +988,7 @@ def compare_scores(
                 versus=names[best],
                 mean_difference=t.mean,
                 reported_difference=abs(t.mean),
-                t=_finite(t.t),
+                t=number(t.t),
                 df=t.df,
                 p_value=t.p,
                 p_value_holm=p_adj,
@@ -1231,7 +1018,7 @@ def compare_scores(
                     reference=names[0],
                     margin=margin,
                     mean_difference=t.mean,
-                    t=_finite(t.t),
+                    t=number(t.t),
                     p_value=p_one,
                     p_value_holm=p_adj,
                     non_inferior=p_adj < ALPHA,
@@ -1293,12 +1080,9 @@ def _figure(width: float = 6.4, height: float = 4.2) -> Any:
 
 
 def _save(app: AppContext, fig: Any, kind: str) -> str:
-    out = app.settings.home / "reports" / "evaluation"
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{kind}-{uuid.uuid4().hex[:12]}.png"
-    tmp = path.with_suffix(".tmp")
-    fig.savefig(tmp, format="png", bbox_inches="tight")
-    os.replace(tmp, path)
+    path = app.settings.home / "reports" / "evaluation" / f"{kind}-{uuid.uuid4().hex[:12]}.png"
+    with atomic_path(path) as tmp, quiet_warnings():
+        fig.savefig(tmp, format="png", bbox_inches="tight")
     return artifact_uri(app.settings.home, path)
 
 
@@ -1336,19 +1120,24 @@ def _model_and_data(
             f"Run {run_id} holds a regressor ({loaded.estimator}); diagnostics are for classifiers, "
             "use evaluation_residuals."
         )
+    return loaded, model_table(app, path, loaded, target, f"Run {run_id}'s model")
+
+
+def model_table(app: AppContext, path: Path, loaded: LoadedModel, target: str, who: str) -> Table:
+    """The table split for a fitted model: X holds exactly the model's own feature columns."""
     df = read_table(path, max_rows=app.settings.max_rows, max_bytes=app.settings.max_file_bytes)
     df.columns = [str(c) for c in df.columns]
     missing = [f for f in loaded.features if f not in df.columns]
     if missing:
-        raise InvalidInput(f"Run {run_id}'s model needs column(s) {missing[:10]} the dataset does not have.")
+        raise InvalidInput(f"{who} needs column(s) {missing[:10]} the dataset does not have.")
     table = split_xy(df, target, loaded.features or None, loaded.task, check_usable=False)
     table.X = table.df[loaded.features] if loaded.features else table.X
-    return loaded, table
+    return table
 
 
 def _predict(model: Any, X: Any, how: str = "predict") -> Any:
     try:
-        with _quiet_warnings():
+        with quiet_warnings():
             return getattr(model, how)(X)
     except (ValueError, TypeError, KeyError) as err:
         raise InvalidInput(f"The model could not predict on this data: {_first_line(err)}") from None
@@ -1361,7 +1150,7 @@ def residuals(
     target: str,
     top: int,
     include_samples: bool,
-    control: StepControl,
+    control: Control,
 ) -> m.ResidualsResult:
     import numpy as np
     from scipy import stats
@@ -1405,7 +1194,7 @@ def residuals(
     for i in order:
         feats = None
         if include_samples:
-            feats = {c: _plain(table.X.iloc[int(i)][c]) for c in shown_cols}
+            feats = {c: plain(table.X.iloc[int(i)][c], chars=100) for c in shown_cols}
         worst.append(
             m.WorstRow(
                 row=int(i),
@@ -1416,7 +1205,7 @@ def residuals(
             )
         )
     control.step(3, 3, "plotting")
-    plots = _residual_plots(app, fitted, res)
+    plots = _residual_plots(app, y, fitted, res)
     summary = {
         "mean": float(res.mean()),
         "std": float(res.std(ddof=1)),
@@ -1438,29 +1227,14 @@ def residuals(
     )
 
 
-def _plain(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (int, float, bool)) or value is None:
-        return value
-    text = str(value)
-    return text if len(text) <= 100 else text[:97] + "..."
-
-
-def _residual_plots(app: AppContext, fitted: Any, res: Any) -> dict[str, str]:
+def _residual_plots(app: AppContext, y: Any, fitted: Any, res: Any) -> dict[str, str]:
     from scipy import stats
+    from sklearn.metrics import PredictionErrorDisplay
 
     plots: dict[str, str] = {}
     fig = _figure()
     ax = fig.add_subplot()
-    ax.scatter(fitted, res, s=8, alpha=0.5)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("fitted")
-    ax.set_ylabel("residual")
+    PredictionErrorDisplay.from_predictions(y, fitted, kind="residual_vs_predicted", subsample=5000, ax=ax)
     ax.set_title("Residuals vs fitted")
     plots["residuals_vs_fitted"] = _save(app, fig, "residuals-fitted")
     fig = _figure()
@@ -1482,7 +1256,7 @@ def _residual_plots(app: AppContext, fitted: Any, res: Any) -> dict[str, str]:
 
 
 def diagnostics(
-    app: AppContext, path: Path, run_id: str, target: str, control: StepControl
+    app: AppContext, path: Path, run_id: str, target: str, control: Control
 ) -> m.DiagnosticsResult:
     import numpy as np
     from sklearn import metrics as skm
@@ -1541,14 +1315,13 @@ def diagnostics(
             if hasattr(model, "predict_proba"):
                 with contextlib.suppress(ValueError):
                     roc_auc = float(skm.roc_auc_score(y, scores, multi_class="ovr", labels=classes))
-                y_onehot = np.column_stack([(y == c).astype(int) for c in classes])
-                brier = float(np.mean(np.sum((scores - y_onehot) ** 2, axis=1)))
+                brier = float(skm.brier_score_loss(y, scores, labels=classes))
                 notes.append("multiclass Brier score: mean squared distance of the probability vector")
             curves = {str(c): ((y == c).astype(int), scores[:, i]) for i, c in enumerate(classes[:10])}
             y_onehot = np.column_stack([(y == c).astype(int) for c in classes])
             with contextlib.suppress(ValueError):
                 ap = float(skm.average_precision_score(y_onehot, scores, average="macro"))
-        plots.update(_classifier_plots(app, curves, calibration))
+        plots.update(_classifier_plots(app, curves, calibration is not None))
     elif scores is None:
         notes.append("the model gives no scores: no ROC/PR curves")
     plots["confusion_matrix"] = _confusion_plot(app, cm, [str(c) for c in classes])
@@ -1571,61 +1344,44 @@ def diagnostics(
 
 
 def _classifier_plots(
-    app: AppContext, curves: dict[str, tuple[Any, Any]], calibration: dict[str, list[float]] | None
+    app: AppContext, curves: dict[str, tuple[Any, Any]], calibrated: bool
 ) -> dict[str, str]:
-    from sklearn import metrics as skm
+    """ROC, precision-recall (one curve per class shown) and, for a binary classifier, calibration."""
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
+    shown = {label: (yb, sc) for label, (yb, sc) in curves.items() if yb.min() != yb.max()}
     out: dict[str, str] = {}
-    fig = _figure()
-    ax = fig.add_subplot()
-    for label, (yb, sc) in curves.items():
-        if yb.min() == yb.max():
-            continue
-        fpr, tpr, _ = skm.roc_curve(yb, sc)
-        ax.plot(fpr, tpr, label=f"{label} (AUC {skm.auc(fpr, tpr):.3f})")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("ROC")
-    ax.legend(fontsize="small")
-    out["roc"] = _save(app, fig, "roc")
-    fig = _figure()
-    ax = fig.add_subplot()
-    for label, (yb, sc) in curves.items():
-        if yb.min() == yb.max():
-            continue
-        prec, rec, _ = skm.precision_recall_curve(yb, sc)
-        ax.plot(rec, prec, label=f"{label} (AP {skm.average_precision_score(yb, sc):.3f})")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title("Precision-recall")
-    ax.legend(fontsize="small")
-    out["precision_recall"] = _save(app, fig, "pr")
-    if calibration is not None:
+    for key, kind, display in (
+        ("roc", "roc", RocCurveDisplay),
+        ("precision_recall", "pr", PrecisionRecallDisplay),
+    ):
         fig = _figure()
         ax = fig.add_subplot()
-        ax.plot(calibration["mean_predicted"], calibration["fraction_positive"], marker="o")
-        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
-        ax.set_xlabel("mean predicted probability")
-        ax.set_ylabel("fraction of positives")
+        for i, (label, (yb, sc)) in enumerate(shown.items()):
+            chance = key == "roc" and i == len(shown) - 1
+            display.from_predictions(yb, sc, name=label, ax=ax, plot_chance_level=chance)
+        ax.set_title("ROC" if key == "roc" else "Precision-recall")
+        ax.legend(fontsize="small")
+        out[key] = _save(app, fig, kind)
+    if calibrated:
+        ((yb, sc),) = curves.values()
+        fig = _figure()
+        ax = fig.add_subplot()
+        CalibrationDisplay.from_predictions(yb, sc, n_bins=10, ax=ax)
         ax.set_title("Calibration")
         out["calibration"] = _save(app, fig, "calibration")
     return out
 
 
 def _confusion_plot(app: AppContext, cm: Any, labels: list[str]) -> str:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     fig = _figure(5.5, 4.8)
     ax = fig.add_subplot()
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax)
-    ax.set_xticks(range(len(labels)), labels=[lb[:12] for lb in labels], rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels=[lb[:12] for lb in labels])
-    if len(labels) <= 12:
-        for i in range(len(labels)):
-            for j in range(len(labels)):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
+    ConfusionMatrixDisplay(cm, display_labels=[lb[:12] for lb in labels]).plot(
+        ax=ax, cmap="Blues", xticks_rotation=45, include_values=len(labels) <= 12
+    )
     ax.set_title("Confusion matrix")
     return _save(app, fig, "confusion")
 
@@ -1639,7 +1395,7 @@ def _score(model: Any, X: Any, y: Any, metric: str) -> float:
     from sklearn.metrics import get_scorer
 
     try:
-        with _quiet_warnings():
+        with quiet_warnings():
             return float(get_scorer(metric)(model, X, y))
     except (ValueError, TypeError, AttributeError) as err:
         raise InvalidInput(f"Scoring {metric} failed: {_first_line(err)}") from None
@@ -1663,7 +1419,7 @@ def run_model_tests(
     model_ref: str,
     target: str,
     checks: list[Any],
-    control: StepControl,
+    control: Control,
 ) -> m.ModelTestResult:
     if not checks:
         raise InvalidInput("Give at least one check (metric, no_regression, slice, invariance or latency).")
@@ -1675,14 +1431,8 @@ def run_model_tests(
             check_metric(c.metric, loaded.task)
         if isinstance(c, (m.MetricCheck, m.SliceCheck)) and c.min is None and c.max is None:
             raise InvalidInput(f"The {c.type} check on {c.metric} needs `min` or `max`.")
-    df = read_table(path, max_rows=app.settings.max_rows, max_bytes=app.settings.max_file_bytes)
-    df.columns = [str(c) for c in df.columns]
-    missing = [f for f in loaded.features if f not in df.columns]
-    if missing:
-        raise InvalidInput(f"The model needs column(s) {missing[:10]} the dataset does not have.")
-    table = split_xy(df, target, loaded.features or None, loaded.task, check_usable=False)
-    X = table.df[loaded.features] if loaded.features else table.X
-    y = table.y
+    table = model_table(app, path, loaded, target, "The model")
+    X, y = table.X, table.y
     results: list[m.CheckResult] = []
     for idx, c in enumerate(checks, start=1):
         control.step(idx - 1, len(checks), f"check {idx}/{len(checks)}: {c.type}")
@@ -1721,31 +1471,15 @@ def _slice_check(model: Any, X: Any, y: Any, df: Any, c: m.SliceCheck) -> list[m
     counts = df[c.column].value_counts(dropna=False)
     out: list[m.CheckResult] = []
     for value, count in list(counts.items())[:20]:
-        label = f"{c.column}={_plain(value)}"
+        label = f"{c.column}={plain(value, chars=100)}"
         mask = (df[c.column] == value).to_numpy() if value == value else df[c.column].isna().to_numpy()
         if count < c.min_rows:
-            out.append(
-                m.CheckResult(
-                    type="slice",
-                    name=label,
-                    passed=True,
-                    skipped=True,
-                    detail=f"{count} rows, fewer than min_rows={c.min_rows}",
-                )
-            )
+            out.append(_skipped(label, f"{count} rows, fewer than min_rows={c.min_rows}"))
             continue
         try:
             value_ = to_reported(c.metric, _score(model, X[mask], y[mask], c.metric))
         except InvalidInput as err:
-            out.append(
-                m.CheckResult(
-                    type="slice",
-                    name=label,
-                    passed=True,
-                    skipped=True,
-                    detail=f"not computable on this slice: {err.message[:150]}",
-                )
-            )
+            out.append(_skipped(label, f"not computable on this slice: {err.message[:150]}"))
             continue
         ok, rule = _bounds(value_, c.min, c.max)
         out.append(
@@ -1759,15 +1493,15 @@ def _slice_check(model: Any, X: Any, y: Any, df: Any, c: m.SliceCheck) -> list[m
         )
     if len(counts) > 20:
         out.append(
-            m.CheckResult(
-                type="slice",
-                name=f"{c.column}=<other>",
-                passed=True,
-                skipped=True,
-                detail=f"{len(counts) - 20} smaller slices not checked (the 20 largest were)",
+            _skipped(
+                f"{c.column}=<other>", f"{len(counts) - 20} smaller slices not checked (the 20 largest were)"
             )
         )
     return out
+
+
+def _skipped(name: str, detail: str) -> m.CheckResult:
+    return m.CheckResult(type="slice", name=name, passed=True, skipped=True, detail=detail)
 
 
 def _invariance_check(model: Any, X: Any, task: str, c: m.InvarianceCheck) -> m.CheckResult:
@@ -1814,7 +1548,7 @@ def _latency_check(model: Any, X: Any, c: m.LatencyCheck) -> m.CheckResult:
     import numpy as np
 
     rows = [X.iloc[[i % len(X)]] for i in range(min(c.n, max(len(X), 1) * 10))]
-    with _quiet_warnings():
+    with quiet_warnings():
         model.predict(rows[0])  # warm-up
         times = []
         for row in rows:
@@ -1832,7 +1566,7 @@ def _latency_check(model: Any, X: Any, c: m.LatencyCheck) -> m.CheckResult:
 
 
 def _regression_check(
-    app: AppContext, path: Path, target: str, run_id: str, c: m.NoRegressionCheck, control: StepControl
+    app: AppContext, path: Path, target: str, run_id: str, c: m.NoRegressionCheck, control: Control
 ) -> m.CheckResult:
     baseline = resolve_model_ref(app, c.baseline)
     if baseline == run_id:

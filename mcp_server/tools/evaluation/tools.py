@@ -1,18 +1,17 @@
 """The evaluation tools: train, list runs, cross-validate, compare, residuals, diagnostics, model tests.
 
-Thin MCP-facing functions: arguments, paths through the workspace, then the adapter in a worker thread.
-Nothing heavy is imported here (the adapter is imported inside each call).
+Thin MCP-facing functions: arguments, then the use case (service.py) in one worker thread.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from mcp_server.core.blocking import run_blocking
-from mcp_server.core.context import AppContext, Ctx, app_context, progress_reporter
-from mcp_server.core.workspace import check_name
+from mcp_server.core.boundary import service_call
+from mcp_server.core.context import Ctx
+from mcp_server.tools.evaluation import service
 from mcp_server.tools.evaluation.models import (
     Candidate,
     Check,
@@ -25,9 +24,6 @@ from mcp_server.tools.evaluation.models import (
     RunList,
     TrainResult,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
 
 # Fitting many folds takes longer than the default call deadline.
 HEAVY_DEADLINE_S = 900.0
@@ -53,10 +49,6 @@ RunId = Annotated[
 ]
 
 
-def _deadline(app: AppContext, wanted: float) -> float:
-    return min(wanted, app.settings.max_deadline_s) - 1.0
-
-
 async def evaluation_train_model(
     ctx: Ctx,
     dataset: Dataset,
@@ -69,27 +61,8 @@ async def evaluation_train_model(
     random_state: Annotated[int, Field(ge=0, le=2**32 - 1, description="Seed of the held-out split.")] = 0,
 ) -> TrainResult:
     """Fit an allowlisted scikit-learn estimator on a table, log params, held-out metrics and the model to MLflow; returns the run_id other evaluation and registry tools take."""
-    from mcp_server.tools.evaluation import adapter
-
-    app = app_context(ctx)
-    if name is not None:
-        check_name(name, "run name")
-    path = app.workspace.resolve(dataset, must_exist=True)
-    return await run_blocking(
-        adapter.train,
-        app,
-        path,
-        app.workspace.display(path),
-        target,
-        estimator,
-        params or {},
-        features,
-        test_size,
-        name,
-        random_state,
-        deadline_s=_deadline(app, TRAIN_DEADLINE_S),
-        report=progress_reporter(ctx),
-        with_control=True,
+    return await service_call(
+        ctx, service.train, dataset, target, estimator, params, features, test_size, name, random_state
     )
 
 
@@ -109,12 +82,7 @@ async def evaluation_list_runs(
     limit: Annotated[int, Field(ge=1, le=100, description="Runs per page.")] = 20,
 ) -> RunList:
     """List the training runs this server logged to MLflow, with their metrics, params and datasets (newest first)."""
-    from mcp_server.tools.evaluation import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        adapter.list_runs, app, filter, order_by, cursor, limit, deadline_s=_deadline(app, 60.0)
-    )
+    return await service_call(ctx, service.list_runs, filter, order_by, cursor, limit)
 
 
 async def evaluation_cross_validate(
@@ -142,26 +110,8 @@ async def evaluation_cross_validate(
     features: Features = None,
 ) -> CrossValidateResult:
     """Cross-validate an estimator (or a logged run's configuration): per-fold scores, mean, std and a 95% CI with the corrected variance for overlapping training sets."""
-    from mcp_server.tools.evaluation import adapter
-
-    app = app_context(ctx)
-    if estimator is None and params:
-        raise _invalid("`params` go with `estimator`; a run brings its own.")
-    path = app.workspace.resolve(dataset, must_exist=True)
-    return await run_blocking(
-        adapter.cross_validate,
-        app,
-        path,
-        target,
-        estimator,
-        params or {},
-        run_id,
-        features,
-        cv or CvSpec(),
-        metrics,
-        deadline_s=_deadline(app, HEAVY_DEADLINE_S),
-        report=progress_reporter(ctx),
-        with_control=True,
+    return await service_call(
+        ctx, service.cross_validate, dataset, target, metrics, estimator, params, run_id, cv, features
     )
 
 
@@ -194,23 +144,8 @@ async def evaluation_compare_models(
     features: Features = None,
 ) -> CompareResult:
     """Compare models on the same folds with the corrected repeated k-fold t-test (Holm for >2, Wilcoxon secondary): which is best and whether the difference is significant."""
-    from mcp_server.tools.evaluation import adapter
-
-    app = app_context(ctx)
-    path = app.workspace.resolve(dataset, must_exist=True)
-    return await run_blocking(
-        adapter.compare,
-        app,
-        path,
-        target,
-        candidates,
-        features,
-        cv,
-        metric,
-        margin,
-        deadline_s=_deadline(app, HEAVY_DEADLINE_S),
-        report=progress_reporter(ctx),
-        with_control=True,
+    return await service_call(
+        ctx, service.compare_models, dataset, target, candidates, metric, cv, margin, features
     )
 
 
@@ -225,22 +160,7 @@ async def evaluation_residuals(
     ] = True,
 ) -> ResidualsResult:
     """Residual diagnostics of a logged regressor on a table: summary, normality, Breusch-Pagan, Durbin-Watson, worst rows and plots."""
-    from mcp_server.tools.evaluation import adapter
-
-    app = app_context(ctx)
-    path = app.workspace.resolve(dataset, must_exist=True)
-    return await run_blocking(
-        adapter.residuals,
-        app,
-        path,
-        run_id.strip(),
-        target,
-        top,
-        include_samples,
-        deadline_s=_deadline(app, TRAIN_DEADLINE_S),
-        report=progress_reporter(ctx),
-        with_control=True,
-    )
+    return await service_call(ctx, service.residuals, run_id, dataset, target, top, include_samples)
 
 
 async def evaluation_diagnostics(
@@ -250,45 +170,7 @@ async def evaluation_diagnostics(
     target: Target,
 ) -> DiagnosticsResult:
     """Diagnostics of a logged classifier on a table: confusion matrix, per-class precision/recall/F1, ROC and PR AUC, calibration and Brier score, plots."""
-    from mcp_server.tools.evaluation import adapter
-
-    app = app_context(ctx)
-    path = app.workspace.resolve(dataset, must_exist=True)
-    return await run_blocking(
-        adapter.diagnostics,
-        app,
-        path,
-        run_id.strip(),
-        target,
-        deadline_s=_deadline(app, TRAIN_DEADLINE_S),
-        report=progress_reporter(ctx),
-        with_control=True,
-    )
-
-
-async def run_test_model(
-    app: AppContext,
-    model: str,
-    dataset: str,
-    target: str,
-    checks: list[Any],
-    report: Callable[[float, float | None, str | None], Coroutine[Any, Any, None]] | None = None,
-) -> ModelTestResult:
-    """evaluation_test_model's code path, shared with `mlops-mcp test-model`."""
-    from mcp_server.tools.evaluation import adapter
-
-    path = app.workspace.resolve(dataset, must_exist=True)
-    return await run_blocking(
-        adapter.run_model_tests,
-        app,
-        path,
-        model,
-        target,
-        checks,
-        deadline_s=_deadline(app, HEAVY_DEADLINE_S),
-        report=report,
-        with_control=True,
-    )
+    return await service_call(ctx, service.diagnostics, run_id, dataset, target)
 
 
 async def evaluation_test_model(
@@ -313,11 +195,4 @@ async def evaluation_test_model(
     ],
 ) -> ModelTestResult:
     """Run a model test suite (metric thresholds, no regression vs a baseline, slice floors, invariance, latency): pass/fail per check and overall."""
-    app = app_context(ctx)
-    return await run_test_model(app, model, dataset, target, list(checks), progress_reporter(ctx))
-
-
-def _invalid(message: str) -> Exception:
-    from mcp_server.core.errors import InvalidInput
-
-    return InvalidInput(message)
+    return await service_call(ctx, service.model_test, model, dataset, target, list(checks))

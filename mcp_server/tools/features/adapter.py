@@ -1,8 +1,8 @@
 """The features area's adapter over Feast: the only module that imports feast, pandas, pyarrow and yaml.
 
-Plain functions and one holder class (`FeastRepo`), no MCP imports. Every Feast call runs in a worker
-thread (the tools use run_blocking), under the holder's lock (FeatureStore is not thread-safe), and
-inside `stdout_to_stderr()` (Feast prints materialization progress to stdout).
+Plain functions and one holder class (`FeastRepo`), no MCP imports. Every Feast call runs in the call's
+worker thread (service.py, through the boundary), under the holder's lock (FeatureStore is not
+thread-safe), and inside `stdout_to_stderr()` (Feast prints materialization progress to stdout).
 
 The repo: `<home>/feature_repo` unless the operator configured `feature_repo` or features_init attached
 a repo of the user's own. A repo this server created holds a `.mlops-mcp` marker; for it the Feast
@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import math
 import os
 import re
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from mcp_server.core.blocking import StepControl, stdout_to_stderr
+from mcp_server.core.blocking import stdout_to_stderr
 from mcp_server.core.errors import (
     BackendUnavailable,
     Conflict,
@@ -42,6 +41,7 @@ from mcp_server.core.errors import (
     NotFound,
 )
 from mcp_server.core.files import write_text_atomic
+from mcp_server.core.values import plain
 from mcp_server.tools.features.definitions import (
     SUPPORTED_SOURCE_SUFFIXES,
     Definitions,
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from feast import FeatureStore
 
+    from mcp_server.core.boundary import Control
     from mcp_server.core.config import Settings
     from mcp_server.core.workspace import Workspace
 
@@ -142,8 +143,8 @@ class FeastRepo:
         pointer = self._pointer()
         if pointer.is_file():
             try:
-                text = json.loads(pointer.read_text())["repo"]
-                path = self.workspace.resolve(text, must_exist=True)
+                text = json.loads(pointer.read_text())["repo"]  # Workspace.stored form (or absolute)
+                path = self.workspace.resolve(str(self.workspace.from_stored(text)), must_exist=True)
             except (ValueError, KeyError, TypeError, MlopsError):
                 path = None
             if path is not None:
@@ -196,21 +197,11 @@ class FeastRepo:
     def _check_attached(self, raw: dict[str, Any]) -> None:
         if self.settings.allow_feature_repo_code:
             return
-
-        def kind(value: Any, default: str) -> str:
-            if value is None:
-                return default
-            if isinstance(value, str):
-                return value
-            if isinstance(value, dict):
-                return str(value.get("type", value.get("registry_type", default)))
-            return "?"
-
         provider = str(raw.get("provider", "local"))
-        online = kind(raw.get("online_store"), "sqlite")
-        offline = kind(raw.get("offline_store"), "file")
+        online = _kind(raw.get("online_store"), "sqlite")
+        offline = _kind(raw.get("offline_store"), "file")
         registry = raw.get("registry", "")
-        registry_type = kind(registry, "file") if isinstance(registry, dict) else "file"
+        registry_type = _kind(registry, "file") if isinstance(registry, dict) else "file"
         if (
             provider != "local"
             or online not in ("sqlite", "redis")
@@ -240,28 +231,11 @@ class FeastRepo:
                 registry["path"] = str(reg_path if reg_path.is_absolute() else self.path / reg_path)
                 registry.setdefault("cache_ttl_seconds", REGISTRY_TTL_S)
                 base["registry"] = registry
+            elif self.settings.feast_online_store == "redis":
+                secret = self.settings.redis_url.get_secret_value()
+                base = local_config(self.path / "data", redis_connection_string(secret))
             else:
-                data = self.path / "data"
-                if self.settings.feast_online_store == "redis":
-                    online: dict[str, Any] = {
-                        "type": "redis",
-                        "connection_string": redis_connection_string(
-                            self.settings.redis_url.get_secret_value()
-                        ),
-                    }
-                else:
-                    online = {"type": "sqlite", "path": str(data / "online_store.db")}
-                base = {
-                    "provider": "local",
-                    "registry": {
-                        "registry_type": "file",
-                        "path": str(data / "registry.db"),
-                        "cache_ttl_seconds": REGISTRY_TTL_S,
-                    },
-                    "online_store": online,
-                    "offline_store": {"type": "file"},
-                    "entity_key_serialization_version": 3,
-                }
+                base = local_config(self.path / "data")
             base.pop("project", None)
             base.pop("repo_path", None)
             self._base = base
@@ -275,10 +249,7 @@ class FeastRepo:
         return self._default
 
     def online_kind(self) -> str:
-        online = self.base_config().get("online_store")
-        if isinstance(online, dict):
-            return str(online.get("type", "sqlite"))
-        return str(online or "sqlite")
+        return _kind(self.base_config().get("online_store"), "sqlite")
 
     def store(self, project: str | None = None) -> FeatureStore:
         """The FeatureStore of `project` (the repo's default when None); built once, under the lock."""
@@ -315,8 +286,7 @@ class FeastRepo:
             self.path.mkdir(parents=True, exist_ok=True)
             (self.path / "data").mkdir(exist_ok=True)
             (self.path / MARKER).write_text("created by mlops-mcp\n")
-            write_text_atomic(self.path / "feature_store.yaml", _MANAGED_YAML.format(project=project))
-            self.reset()
+            self.set_default_project(project)
             return True
 
     def set_default_project(self, project: str) -> None:
@@ -337,7 +307,7 @@ class FeastRepo:
             )
         with self.lock:
             previous = self._pointer().read_text() if self._pointer().is_file() else None
-            write_text_atomic(self._pointer(), json.dumps({"repo": str(path)}))
+            write_text_atomic(self._pointer(), json.dumps({"repo": self.workspace.stored(path)}))
             self.reset()
             try:
                 self._read_yaml()
@@ -356,22 +326,44 @@ class FeastRepo:
         if self.exists:
             with self.lock, feast_errors(self, "listing projects"):
                 projects = sorted(p.name for p in self.store().list_projects(allow_cache=False))
-
-        def kind(value: Any, default: str) -> str:
-            if isinstance(value, dict):
-                return str(value.get("type", default))
-            return str(value or default)
-
         return RepoInfo(
             path=self.path,
             project=self.default_project(),
             created=created,
             attached=self.attached,
             provider=str(base.get("provider", "local")),
-            online_store=kind(base.get("online_store"), "sqlite"),
-            offline_store=kind(base.get("offline_store"), "file"),
+            online_store=_kind(base.get("online_store"), "sqlite"),
+            offline_store=_kind(base.get("offline_store"), "file"),
             projects=projects,
         )
+
+
+def _kind(value: Any, default: str) -> str:
+    """The type of a store setting: `sqlite` or `{type: sqlite, ...}` (registries: `registry_type`)."""
+    if isinstance(value, dict):
+        return str(value.get("type", value.get("registry_type", default)))
+    return str(value or default)
+
+
+def local_config(data: Path, redis: str | None = None) -> dict[str, Any]:
+    """The RepoConfig fields of a repo this server manages: local provider, file registry and offline
+    store, and a SQLite online store under `data` or Redis at the `redis` connection string."""
+    online = (
+        {"type": "redis", "connection_string": redis}
+        if redis
+        else {"type": "sqlite", "path": str(data / "online_store.db")}
+    )
+    return {
+        "provider": "local",
+        "registry": {
+            "registry_type": "file",
+            "path": str(data / "registry.db"),
+            "cache_ttl_seconds": REGISTRY_TTL_S,
+        },
+        "online_store": online,
+        "offline_store": {"type": "file"},
+        "entity_key_serialization_version": 3,
+    }
 
 
 @contextlib.contextmanager
@@ -432,48 +424,36 @@ def file_sha256(path: Path) -> tuple[bytes, str]:
 
 
 def _value_type(name: str) -> Any:
+    """An entity's value_type name (definitions.ValueTypeName) -> Feast's ValueType: int64 -> INT64."""
     from feast import ValueType
 
-    return {
-        "int64": ValueType.INT64,
-        "int32": ValueType.INT32,
-        "string": ValueType.STRING,
-        "bytes": ValueType.BYTES,
-    }[name]
+    return ValueType[name.upper()]
 
 
 def _feast_type(name: str) -> Any:
+    """A feature type name (definitions.FeatureTypeName) -> feast.types: unix_timestamp -> UnixTimestamp."""
     from feast import types
 
-    return {
-        "int32": types.Int32,
-        "int64": types.Int64,
-        "float32": types.Float32,
-        "float64": types.Float64,
-        "string": types.String,
-        "bool": types.Bool,
-        "bytes": types.Bytes,
-        "unix_timestamp": types.UnixTimestamp,
-    }[name]
+    return getattr(types, name.title().replace("_", ""))
+
+
+# declared type -> the pyarrow.types predicates of the Parquet column types that fit it
+_ARROW_FITS = {
+    "int32": ("is_integer",),
+    "int64": ("is_integer",),
+    "float32": ("is_floating", "is_integer"),
+    "float64": ("is_floating", "is_integer"),
+    "string": ("is_string", "is_large_string"),
+    "bool": ("is_boolean",),
+    "bytes": ("is_binary", "is_large_binary"),
+    "unix_timestamp": ("is_timestamp",),
+}
 
 
 def _arrow_fits(declared: str, arrow_type: Any) -> bool:
     import pyarrow as pa
 
-    t = arrow_type
-    if declared in ("int32", "int64"):
-        return bool(pa.types.is_integer(t))
-    if declared in ("float32", "float64"):
-        return bool(pa.types.is_floating(t) or pa.types.is_integer(t))
-    if declared == "string":
-        return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
-    if declared == "bool":
-        return bool(pa.types.is_boolean(t))
-    if declared == "bytes":
-        return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t))
-    if declared == "unix_timestamp":
-        return bool(pa.types.is_timestamp(t))
-    return False
+    return any(getattr(pa.types, check)(arrow_type) for check in _ARROW_FITS.get(declared, ()))
 
 
 def _parquet_schema(path: Path, source: str) -> dict[str, Any]:
@@ -545,9 +525,7 @@ def build_objects(
                 raise InvalidInput(
                     f"Source '{s.name}': its {what} '{col}' is not a column of '{resolved.name}'."
                 )
-            import pyarrow as pa
-
-            if not pa.types.is_timestamp(schema[col]):
+            if not _arrow_fits("unix_timestamp", schema[col]):
                 raise InvalidInput(
                     f"Source '{s.name}': the {what} '{col}' is {schema[col]}, not a timestamp; store it as a "
                     "Parquet timestamp."
@@ -774,15 +752,7 @@ def plan(repo: FeastRepo, loaded: Loaded) -> list[dict[str, Any]]:
         from feast import FeatureStore, RepoConfig
 
         with tempfile.TemporaryDirectory(prefix="mlops-mcp-plan-") as scratch:
-            config = RepoConfig(
-                project=loaded.project,
-                provider="local",
-                registry={"registry_type": "file", "path": str(Path(scratch) / "registry.db")},
-                online_store={"type": "sqlite", "path": str(Path(scratch) / "online.db")},
-                offline_store={"type": "file"},
-                entity_key_serialization_version=3,
-                repo_path=scratch,
-            )
+            config = RepoConfig(**local_config(Path(scratch)), project=loaded.project, repo_path=scratch)
             return _changes(_diff(repo, FeatureStore(repo_path=scratch, config=config), loaded))
 
 
@@ -825,6 +795,20 @@ def _version(obj: Any) -> str | None:
     return (getattr(obj, "tags", None) or {}).get(VERSION_TAG)
 
 
+def _about(kind: str, obj: Any, project: str, **details: Any) -> dict[str, Any]:
+    """What features_list and features_describe say of every registered object, plus its own details."""
+    about = {"kind": kind, "name": obj.name, "project": project, "version": _version(obj)}
+    return {**about, "description": obj.description or None, **details}
+
+
+def _view_features(view: Any) -> list[str]:
+    return [f.name for f in view.features]
+
+
+def _service_features(svc: Any) -> list[str]:
+    return [f"{p.name}:{f.name}" for p in svc.feature_view_projections for f in p.features]
+
+
 def list_objects(repo: FeastRepo, kind: str | None, project: str | None) -> list[dict[str, Any]]:
     if not repo.exists:
         return []
@@ -838,56 +822,21 @@ def list_objects(repo: FeastRepo, kind: str | None, project: str | None) -> list
             if st is not store:
                 st.refresh_registry()
             if kind in (None, "entity"):
-                for e in st.list_entities():
-                    items.append(
-                        {
-                            "kind": "entity",
-                            "name": e.name,
-                            "project": proj,
-                            "version": _version(e),
-                            "description": e.description or None,
-                            "entities": None,
-                            "features": None,
-                        }
-                    )
+                items += [_about("entity", e, proj) for e in st.list_entities()]
             if kind in (None, "data_source"):
-                for s in st.list_data_sources():
-                    items.append(
-                        {
-                            "kind": "data_source",
-                            "name": s.name,
-                            "project": proj,
-                            "version": _version(s),
-                            "description": s.description or None,
-                        }
-                    )
+                items += [_about("data_source", s, proj) for s in st.list_data_sources()]
             if kind in (None, "feature_view"):
-                for v in st.list_feature_views():
-                    items.append(
-                        {
-                            "kind": "feature_view",
-                            "name": v.name,
-                            "project": proj,
-                            "version": _version(v),
-                            "description": v.description or None,
-                            "entities": list(v.entities),
-                            "features": [f.name for f in v.features][:50],
-                        }
+                items += [
+                    _about(
+                        "feature_view", v, proj, entities=list(v.entities), features=_view_features(v)[:50]
                     )
+                    for v in st.list_feature_views()
+                ]
             if kind in (None, "feature_service"):
-                for svc in st.list_feature_services():
-                    items.append(
-                        {
-                            "kind": "feature_service",
-                            "name": svc.name,
-                            "project": proj,
-                            "version": _version(svc),
-                            "description": svc.description or None,
-                            "features": [
-                                f"{p.name}:{f.name}" for p in svc.feature_view_projections for f in p.features
-                            ][:50],
-                        }
-                    )
+                items += [
+                    _about("feature_service", svc, proj, features=_service_features(svc)[:50])
+                    for svc in st.list_feature_services()
+                ]
         order = {"entity": 0, "data_source": 1, "feature_view": 2, "feature_service": 3}
         items.sort(key=lambda i: (i["project"], order[i["kind"]], i["name"]))
         return items
@@ -910,60 +859,39 @@ def describe(repo: FeastRepo, name: str, project: str | None) -> dict[str, Any]:
         store = repo.store(project)
         store.refresh_registry()
         proj = store.project
-        base = {"name": name, "project": proj}
         with contextlib.suppress(fe.FeastObjectNotFoundException):
             v = store.get_feature_view(name)
-            intervals = [{"start": s, "end": e} for s, e in v.materialization_intervals][-10:]
-            return {
-                **base,
-                "kind": "feature_view",
-                "description": v.description or None,
-                "version": _version(v),
-                "tags": dict(v.tags),
-                "entities": [e for e in v.entities if e != DUMMY_ENTITY_NAME],
-                "join_keys": list(v.join_keys),
-                "features": [{"name": f.name, "type": str(f.dtype)} for f in v.features],
-                "ttl_seconds": int(v.ttl.total_seconds()) if v.ttl else 0,
-                "online": bool(v.online),
-                "source": _source_info(repo, v.batch_source) if v.batch_source is not None else None,
-                "materialized": intervals,
-            }
+            return _about(
+                "feature_view",
+                v,
+                proj,
+                tags=dict(v.tags),
+                entities=[e for e in v.entities if e != DUMMY_ENTITY_NAME],
+                join_keys=list(v.join_keys),
+                features=[{"name": f.name, "type": str(f.dtype)} for f in v.features],
+                ttl_seconds=int(v.ttl.total_seconds()) if v.ttl else 0,
+                online=bool(v.online),
+                source=_source_info(repo, v.batch_source) if v.batch_source is not None else None,
+                materialized=[{"start": s, "end": e} for s, e in v.materialization_intervals][-10:],
+            )
         with contextlib.suppress(fe.FeastObjectNotFoundException):
             svc = store.get_feature_service(name)
-            return {
-                **base,
-                "kind": "feature_service",
-                "description": svc.description or None,
-                "version": _version(svc),
-                "tags": dict(svc.tags),
-                "feature_views": [p.name for p in svc.feature_view_projections],
-                "features": [
-                    {"name": f"{p.name}:{f.name}", "type": str(f.dtype)}
-                    for p in svc.feature_view_projections
-                    for f in p.features
-                ],
-            }
+            typed = [
+                {"name": f"{p.name}:{f.name}", "type": str(f.dtype)}
+                for p in svc.feature_view_projections
+                for f in p.features
+            ]
+            views = [p.name for p in svc.feature_view_projections]
+            return _about(
+                "feature_service", svc, proj, tags=dict(svc.tags), feature_views=views, features=typed
+            )
         with contextlib.suppress(fe.FeastObjectNotFoundException):
             e = store.get_entity(name)
-            return {
-                **base,
-                "kind": "entity",
-                "description": e.description or None,
-                "version": _version(e),
-                "tags": dict(e.tags),
-                "join_keys": [e.join_key],
-                "value_type": e.value_type.name.lower(),
-            }
+            kind = e.value_type.name.lower()
+            return _about("entity", e, proj, tags=dict(e.tags), join_keys=[e.join_key], value_type=kind)
         with contextlib.suppress(fe.FeastObjectNotFoundException):
-            s = store.get_data_source(name)
-            return {
-                **base,
-                "kind": "data_source",
-                "description": s.description or None,
-                "version": _version(s),
-                "tags": dict(s.tags),
-                "source": _source_info(repo, s),
-            }
+            src = store.get_data_source(name)
+            return _about("data_source", src, proj, tags=dict(src.tags), source=_source_info(repo, src))
         raise NotFound(f"Nothing named '{name}' in project '{proj}'; features_list shows what is registered.")
 
 
@@ -995,7 +923,7 @@ def materialize(
     start: datetime | None,
     end: datetime,
     views: list[str] | None,
-    control: StepControl,
+    control: Control,
 ) -> dict[str, Any]:
     """Offline -> online per view (window, or incremental from each view's last end when start is None)."""
     started = time.perf_counter()
@@ -1108,37 +1036,6 @@ def select_features(store: Any, features: list[str] | None, service: str | None)
     return Selection(refs=refs, by_view=by_view, join_keys=join_keys, service=svc)
 
 
-def _plain_scalar(value: Any) -> Any:
-    """JSON-safe value, with a fast path for what online reads return (int, str, finite float, None)."""
-    kind = type(value)
-    if kind is int or kind is str or value is None:
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else None
-    return _plain(value)
-
-
-def _plain(value: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.isoformat()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value][:50]
-    return value
-
-
 def get_online(
     repo: FeastRepo,
     project: str | None,
@@ -1178,14 +1075,13 @@ def get_online(
     wanted = [r.replace(":", "__") if full_feature_names else r.split(":", 1)[1] for r in sel.refs]
     rest = [c for c in response if c not in keys and c not in wanted]
     feature_cols = [c for c in wanted if c in response] + rest
-    columns = {c: [_plain_scalar(v) for v in response[c]] for c in [*keys, *feature_cols]}
+    columns = {c: [plain(v) for v in response[c]] for c in [*keys, *feature_cols]}
     rows = [{c: values[i] for c, values in columns.items()} for i in range(len(entity_rows))]
     missing_rows = sum(1 for r in rows if all(r[c] is None for c in feature_cols))
     return {"project": store.project, "features": feature_cols, "rows": rows, "missing": missing_rows}
 
 
 def read_entity_frame(path: Path, timestamp_column: str, max_rows: int, max_bytes: int) -> pd.DataFrame:
-    import pandas as pd
 
     from mcp_server.core.tables import read_table
 
@@ -1195,15 +1091,23 @@ def read_entity_frame(path: Path, timestamp_column: str, max_rows: int, max_byte
             f"'{path.name}' has no '{timestamp_column}' column; give the entity rows' timestamps there or pass "
             "`timestamp_column`."
         )
-    try:
-        df[timestamp_column] = pd.to_datetime(df[timestamp_column], utc=True)
-    except (ValueError, TypeError):
-        raise InvalidInput(
-            f"The '{timestamp_column}' column of '{path.name}' does not parse as timestamps; use ISO 8601."
-        ) from None
-    if df[timestamp_column].isna().any():
-        raise InvalidInput(f"The '{timestamp_column}' column of '{path.name}' has empty values.")
+    _parse_times(df, timestamp_column, path.name)
     return df
+
+
+def _parse_times(df: pd.DataFrame, column: str, name: str, *, convert: bool = True) -> None:
+    """`df[column]` as UTC timestamps in place (`convert=False`: only checked); every value must parse."""
+    import pandas as pd
+
+    if convert:
+        try:
+            df[column] = pd.to_datetime(df[column], utc=True)
+        except (ValueError, TypeError):
+            raise InvalidInput(
+                f"The '{column}' column of '{name}' does not parse as timestamps; use ISO 8601."
+            ) from None
+    if df[column].isna().any():
+        raise InvalidInput(f"The '{column}' column of '{name}' has empty values.")
 
 
 def _utc_ns(series: pd.Series) -> pd.Series:
@@ -1223,7 +1127,7 @@ def historical_frame(
     features: list[str] | None,
     service: str | None,
     full_feature_names: bool,
-    control: StepControl | None = None,
+    control: Control | None = None,
 ) -> tuple[pd.DataFrame, Selection, str]:
     """Point-in-time join of `entity_df` with the selected features, one Feast call per feature view.
 
@@ -1287,7 +1191,7 @@ def historical_frame(
 
 def offline_frame(
     repo: FeastRepo, project: str | None, view_name: str, max_rows: int, max_bytes: int
-) -> tuple[pd.DataFrame, str, Path | None]:
+) -> tuple[pd.DataFrame, str, Path]:
     """A feature view's offline data: its source's join keys, timestamp and feature columns."""
     from feast import FileSource
 
@@ -1383,15 +1287,7 @@ def scaffold(
         raise InvalidInput(f"The entity column '{entity_column}' must hold integers or strings.")
     is_ts = pd.api.types.is_datetime64_any_dtype(df[timestamp_column])
     needs_copy = dataset.suffix.lower() not in SUPPORTED_SOURCE_SUFFIXES or not is_ts
-    if not is_ts:
-        try:
-            df[timestamp_column] = pd.to_datetime(df[timestamp_column], utc=True)
-        except (ValueError, TypeError):
-            raise InvalidInput(
-                f"The '{timestamp_column}' column of '{dataset.name}' does not parse as timestamps; use ISO 8601."
-            ) from None
-    if df[timestamp_column].isna().any():
-        raise InvalidInput(f"The '{timestamp_column}' column of '{dataset.name}' has empty values.")
+    _parse_times(df, timestamp_column, dataset.name, convert=not is_ts)
     features: dict[str, str] = {}
     skipped: list[str] = []
     for col in df.columns:

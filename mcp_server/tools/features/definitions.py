@@ -23,9 +23,17 @@ feature_services:
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mcp_server.core.errors import InvalidInput
 
@@ -66,6 +74,17 @@ def _column(value: str) -> str:
     return value
 
 
+def _named(what: str) -> AfterValidator:
+    return AfterValidator(lambda v: _object_name(v, what))
+
+
+Column = Annotated[str, AfterValidator(_column)]
+EntityName = Annotated[str, _named("entity")]
+SourceName = Annotated[str, _named("source")]
+ViewName = Annotated[str, _named("feature view")]
+ServiceName = Annotated[str, _named("feature service")]
+
+
 def parse_ttl(value: str | int) -> int:
     """'30d', '12h', '15m', '45s', '2w' or a number of seconds -> seconds (0 = no expiry)."""
     if isinstance(value, bool):
@@ -89,63 +108,36 @@ class _Strict(BaseModel):
 
 
 class EntityDef(_Strict):
-    name: str
-    join_keys: list[str] = Field(min_length=1)
+    name: EntityName
+    join_keys: list[Column] = Field(min_length=1)
     value_type: ValueTypeName
     description: str = Field("", max_length=2000)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _object_name(v, "entity")
 
     @field_validator("join_keys")
     @classmethod
     def _keys(cls, v: list[str]) -> list[str]:
         if len(v) != 1:
             raise ValueError("a Feast entity has exactly one join key; define one entity per key column")
-        return [_column(k) for k in v]
+        return v
 
 
 class SourceDef(_Strict):
-    name: str
+    name: SourceName
     path: str = Field(min_length=1, max_length=4096)
-    timestamp_field: str
-    created_timestamp_column: str | None = None
+    timestamp_field: Column
+    created_timestamp_column: Column | None = None
     description: str = Field("", max_length=2000)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _object_name(v, "source")
-
-    @field_validator("timestamp_field", "created_timestamp_column")
-    @classmethod
-    def _cols(cls, v: str | None) -> str | None:
-        return None if v is None else _column(v)
 
 
 class FeatureViewDef(_Strict):
-    name: str
+    name: ViewName
     entities: list[str] = Field(min_length=1, max_length=8)
     source: str
     ttl: str | int
-    features: dict[str, FeatureTypeName] = Field(alias="schema", min_length=1, max_length=500)
+    features: dict[Column, FeatureTypeName] = Field(alias="schema", min_length=1, max_length=500)
     online: bool = True
     description: str = Field("", max_length=2000)
     tags: dict[str, str] = Field(default_factory=dict, max_length=50)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _object_name(v, "feature view")
-
-    @field_validator("features")
-    @classmethod
-    def _features(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
-            _column(key)
-        return v
 
     @field_validator("ttl")
     @classmethod
@@ -159,18 +151,13 @@ class FeatureViewDef(_Strict):
 
 
 class FeatureServiceDef(_Strict):
-    name: str
+    name: ServiceName
     features: list[str] = Field(
         min_length=1,
         max_length=200,
         description="Feature views ('player_form') or single features ('player_form:pts_avg_10').",
     )
     description: str = Field("", max_length=2000)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _object_name(v, "feature service")
 
 
 class Definitions(_Strict):
@@ -232,6 +219,8 @@ def _unique(what: str, names: list[str]) -> None:
 def _where(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker of a dict key's own error: the key is the part before
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:

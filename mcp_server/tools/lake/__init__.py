@@ -9,7 +9,6 @@ from mcp_server.core.errors import MlopsError
 from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.lake.tools import (
     lake_compact,
-    lake_config,
     lake_convert,
     lake_list,
     lake_read,
@@ -25,32 +24,10 @@ _WRITE_EXAMPLE = (
 
 async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
     """The lake root answers: a writable local folder, or an S3 bucket that answers a HEAD."""
-
-    def check() -> str:
-        from mcp_server.tools.lake import adapter
-
-        cfg = lake_config(app)
-        if cfg.is_s3:
-            adapter.s3_preflight(cfg, cfg.root)
-            return f"S3 bucket of {cfg.root} answers"
-        import os
-        import uuid
-        from pathlib import Path
-
-        root = Path(cfg.root)
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".health-{uuid.uuid4().hex[:8]}"
-        payload = os.urandom(16)
-        try:
-            probe.write_bytes(payload)
-            if probe.read_bytes() != payload:
-                raise OSError(5, "read back different bytes")
-        finally:
-            probe.unlink(missing_ok=True)
-        return "local folder: write, read and delete ok"
+    from mcp_server.tools.lake import service
 
     try:
-        detail = await anyio.to_thread.run_sync(check)
+        detail = await anyio.to_thread.run_sync(service.probe, app)
     except (MlopsError, OSError) as err:
         message = (
             err.message

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
-import decimal
 import functools
 import hashlib
-import json
-import math
+import operator
 import os
 import queue
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, LimitExceeded, NotFound
+from mcp_server.core.files import atomic_path
 from mcp_server.core.net import check_url
 from mcp_server.core.store.redact import mask_url
+from mcp_server.core.values import plain
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,7 +34,15 @@ if TYPE_CHECKING:
 
 ZONES = ("raw", "processed", "curated")
 COMPRESSIONS = ("zstd", "snappy", "gzip")
-OPS = ("==", "!=", "<", "<=", ">", ">=", "in", "not in")
+COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+OPS = (*COMPARE, "in", "not in")
 SOURCE_FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -78,11 +84,8 @@ class LakeConfig:
     def is_s3(self) -> bool:
         return self.root.startswith("s3://")
 
-    def dataset_dir(self, zone: str, name: str) -> str:
-        return f"{self.root.rstrip('/')}/{zone}/{name}"
-
     def version_dir(self, zone: str, name: str, version: int) -> str:
-        return f"{self.dataset_dir(zone, name)}/v{version}"
+        return f"{self.root.rstrip('/')}/{zone}/{name}/v{version}"
 
     def show(self, location: str) -> str:
         """A location as shown to the assistant: s3:// URIs as they are, lake paths as <lake>/..., other
@@ -158,13 +161,13 @@ def _where(cfg: LakeConfig) -> str:
     return mask_url(cfg.endpoint_url) if cfg.endpoint_url else "the S3 endpoint"
 
 
-def s3_preflight(cfg: LakeConfig, uri: str) -> None:
-    """One HEAD on the bucket (boto3, explicit timeouts): a down endpoint or a missing bucket fails fast."""
+@contextlib.contextmanager
+def _s3_errors(cfg: LakeConfig, bucket: str) -> Iterator[None]:
+    """botocore's errors -> project errors, by botocore's error codes and exception classes."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    bucket, _ = _split_s3(uri)
     try:
-        _s3_client(cfg.endpoint_url, cfg.region).head_bucket(Bucket=bucket)
+        yield
     except NoCredentialsError:
         raise InvalidInput(
             "No S3 credentials were found; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the server."
@@ -189,28 +192,35 @@ def s3_preflight(cfg: LakeConfig, uri: str) -> None:
         ) from None
 
 
+def s3_preflight(cfg: LakeConfig, uri: str) -> None:
+    """One HEAD on the bucket (boto3, explicit timeouts): a down endpoint or a missing bucket fails fast."""
+    bucket, _ = _split_s3(uri)
+    with _s3_errors(cfg, bucket):
+        _s3_client(cfg.endpoint_url, cfg.region).head_bucket(Bucket=bucket)
+
+
 @contextlib.contextmanager
-def storage_errors(cfg: LakeConfig, what: str) -> Iterator[None]:
-    """Map pyarrow's filesystem OSErrors (S3 network trouble, missing keys, denied access) to project errors."""
+def storage_errors(cfg: LakeConfig, what: str, location: str | None = None) -> Iterator[None]:
+    """pyarrow's filesystem errors -> project errors.
+
+    pyarrow's S3 errors are OSErrors without an error code, so an S3 failure is diagnosed by one HEAD on
+    the bucket with boto3 (read by botocore's error codes); if the bucket answers, the store failed the
+    request itself.
+    """
     try:
         yield
     except (FileNotFoundError, NotADirectoryError):
         raise NotFound(
             f"The files of {what} are missing from the lake; the version cannot be read."
         ) from None
-    except OSError as exc:
-        text = str(exc)
-        if any(s in text for s in ("NETWORK_CONNECTION", "curlCode", "Could not connect", "timed out")):
-            raise BackendUnavailable(
-                f"{_where(cfg)} did not answer while handling {what}; check that it is running."
-            ) from None
-        if "ACCESS_DENIED" in text or "AccessDenied" in text:
-            raise InvalidInput(
-                f"Access was denied while handling {what}; check the S3 credentials."
-            ) from None
-        if "NoSuchBucket" in text or "does not exist" in text or "NO_SUCH_BUCKET" in text:
-            raise NotFound(f"The storage for {what} does not exist; check the lake root.") from None
-        raise
+    except OSError:
+        uri = location or cfg.root
+        if not uri.startswith("s3://"):
+            raise
+        s3_preflight(cfg, uri)
+        raise BackendUnavailable(
+            f"{_where(cfg)} failed a request while handling {what}; retry, or run health_check."
+        ) from None
 
 
 def filesystem_for(cfg: LakeConfig, location: str) -> tuple[pafs.FileSystem, str]:
@@ -286,24 +296,34 @@ def source_format(path: Path) -> str:
     return fmt
 
 
-def _arrow_errors(name: str, fmt: str) -> contextlib.AbstractContextManager[None]:
-    @contextlib.contextmanager
-    def guard() -> Iterator[None]:
-        import pyarrow as pa
+@contextlib.contextmanager
+def _arrow_errors(name: str, fmt: str) -> Iterator[None]:
+    import pyarrow as pa
 
-        try:
-            yield
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
-            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise InvalidInput(f"'{name}' could not be read as {fmt.upper()}: {reason}.") from None
+    try:
+        yield
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise InvalidInput(f"'{name}' could not be read as {fmt.upper()}: {reason}.") from None
 
-    return guard()
+
+def _file_format(fmt: str, what: str) -> Any:
+    """pyarrow's dataset format for a source format; a JSON array file has none (it is read whole)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.dataset as ds
+
+    if fmt in ("csv", "tsv"):
+        return ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter="," if fmt == "csv" else "\t"))
+    if fmt == "jsonl":
+        return ds.JsonFileFormat()
+    if fmt != "parquet":
+        raise InvalidInput(f"{what} is a JSON array file; convert it to Parquet with lake_convert first.")
+    return "parquet"
 
 
 def open_source(path: Path, max_rows: int, max_bytes: int) -> tuple[ds.Dataset, str]:
     """A pyarrow dataset over a source file (streamed, never loaded whole unless it is a JSON array)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
     fmt = source_format(path)
@@ -317,13 +337,8 @@ def open_source(path: Path, max_rows: int, max_bytes: int) -> tuple[ds.Dataset, 
             f"'{path.name}' is {size} bytes, over the {max_bytes}-byte limit (MLOPS_MCP_MAX_FILE_BYTES)."
         )
     with _arrow_errors(path.name, fmt):
-        if fmt == "parquet":
-            dataset = ds.dataset(str(path), format="parquet")
-        elif fmt in ("csv", "tsv"):
-            parse = pacsv.ParseOptions(delimiter="," if fmt == "csv" else "\t")
-            dataset = ds.dataset(str(path), format=ds.CsvFileFormat(parse_options=parse))
-        elif fmt == "jsonl":
-            dataset = ds.dataset(str(path), format=ds.JsonFileFormat())
+        if fmt != "json":
+            dataset = ds.dataset(str(path), format=_file_format(fmt, path.name))
         else:
             from mcp_server.core.tables import read_table
 
@@ -333,6 +348,13 @@ def open_source(path: Path, max_rows: int, max_bytes: int) -> tuple[ds.Dataset, 
     if len(dataset.schema) == 0:
         raise InvalidInput(f"'{path.name}' has no columns.")
     return dataset, fmt
+
+
+def as_dataset(data: Any) -> ds.Dataset:
+    """A pyarrow dataset over `data` (a dataset as it is, a table in memory)."""
+    import pyarrow.dataset as ds
+
+    return data if isinstance(data, ds.Dataset) else ds.dataset(data)
 
 
 def _bounded_batches(
@@ -388,13 +410,16 @@ def write_version(
             stats.rows += written.metadata.num_rows
             stats.row_groups += written.metadata.num_row_groups
 
-    fs, base = filesystem_for(cfg, target)
+    fs, base = check_free(cfg, target)
     reader = pa.RecordBatchReader.from_batches(
         schema, (b.replace_schema_metadata(None) for b in _bounded_batches(dataset, max_rows, step, name))
     )
     options = ds.ParquetFileFormat().make_write_options(compression=compression)
     try:
-        with storage_errors(cfg, f"the new version at {cfg.show(target)}"), _arrow_errors(name, "data"):
+        with (
+            storage_errors(cfg, f"the new version at {cfg.show(target)}", target),
+            _arrow_errors(name, "data"),
+        ):
             ds.write_dataset(
                 reader,
                 base,
@@ -411,20 +436,28 @@ def write_version(
                 file_visitor=visit,
                 preserve_order=True,  # sorted sources stay sorted: row-group statistics can skip
             )
-    except InvalidInput as exc:
+    except InvalidInput as exc:  # pyarrow's errors carry no code: its message names the limit
         if "max_partitions" in exc.message or "Fragment would be written into" in exc.message:
             raise InvalidInput(
                 f"partition_by {partition_by} makes more than {MAX_PARTITIONS} partitions; "
                 "partition by a column with fewer distinct values."
             ) from None
-        if "directory is not empty" in exc.message or "Could not write to" in exc.message:
-            raise Conflict(
-                f"The lake already holds files at {cfg.show(target)} that the catalog does not "
-                "know; remove them or write under another dataset name."
-            ) from None
         raise
     stats.digest = content_digest(cfg, target, stats.paths)
     return stats
+
+
+def check_free(cfg: LakeConfig, target: str) -> tuple[pafs.FileSystem, str]:
+    """A new version's place must hold no files (files the catalog does not know); its filesystem and path."""
+    fs, base = filesystem_for(cfg, target)
+    with storage_errors(cfg, cfg.show(target), target):
+        found = _list_files(fs, base)
+    if found:
+        raise Conflict(
+            f"The lake already holds files at {cfg.show(target)} that the catalog does not know; "
+            "remove them or write under another dataset name."
+        )
+    return fs, base
 
 
 def content_digest(cfg: LakeConfig, location: str, paths: list[str] | None = None) -> str:
@@ -437,21 +470,17 @@ def content_digest(cfg: LakeConfig, location: str, paths: list[str] | None = Non
     if location.startswith("s3://"):
         bucket, key = _split_s3(location)
         fs, base = filesystem_for(cfg, location)
-        with storage_errors(cfg, cfg.show(location)):
+        with storage_errors(cfg, cfg.show(location), location):
             is_dir = fs.get_file_info(base).type.name == "Directory"
         prefix = key.rstrip("/") + "/" if is_dir else key
         client = _s3_client(cfg.endpoint_url, cfg.region)
-        try:
+        with _s3_errors(cfg, bucket):
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     if obj["Key"].endswith("/"):
                         continue  # folder markers
                     rel = obj["Key"][len(prefix) :] or os.path.basename(obj["Key"])
                     entries.append((rel, f"{obj['Size']}:{obj['ETag'].strip(chr(34))}"))
-        except Exception as exc:  # botocore errors: the endpoint went away after the write
-            raise BackendUnavailable(
-                f"{_where(cfg)} did not answer while listing {cfg.show(location)} ({type(exc).__name__})."
-            ) from None
     else:
         fs, base = filesystem_for(cfg, location)
         files = paths if paths is not None else _list_files(fs, base)
@@ -474,6 +503,8 @@ def _list_files(fs: pafs.FileSystem, base: str) -> list[str]:
     info = fs.get_file_info(base)
     if info.type == pafs.FileType.File:
         return [base]
+    if info.type == pafs.FileType.NotFound:
+        return []
     selector = pafs.FileSelector(base, recursive=True)
     return sorted(i.path for i in fs.get_file_info(selector) if i.type == pafs.FileType.File)
 
@@ -492,28 +523,17 @@ def open_version(
     cfg: LakeConfig, location: str, fmt: str, schema_b64: str, partition_by: list[str]
 ) -> ds.Dataset:
     """The pyarrow dataset of a stored version, with its recorded schema and typed hive partitioning."""
-    import pyarrow.csv as pacsv
     import pyarrow.dataset as ds
 
     schema = schema_from_b64(schema_b64)
     fs, base = filesystem_for(cfg, location)
     if location.startswith("s3://"):
         s3_preflight(cfg, location)
-    with storage_errors(cfg, cfg.show(location)), _arrow_errors(cfg.show(location), fmt):
-        if fmt == "parquet":
-            file_format: Any = "parquet"
-        elif fmt in ("csv", "tsv"):
-            file_format = ds.CsvFileFormat(
-                parse_options=pacsv.ParseOptions(delimiter="," if fmt == "csv" else "\t")
-            )
-        elif fmt == "jsonl":
-            file_format = ds.JsonFileFormat()
-        else:
-            raise InvalidInput("This version is a JSON array file; convert it with lake_convert to read it.")
+    with storage_errors(cfg, cfg.show(location), location), _arrow_errors(cfg.show(location), fmt):
         return ds.dataset(
             base,
             filesystem=fs,
-            format=file_format,
+            format=_file_format(fmt, "This version"),
             schema=schema,
             partitioning=_partitioning(schema, partition_by),
             exclude_invalid_files=False,
@@ -552,28 +572,14 @@ def inspect_location(cfg: LakeConfig, location: str, max_rows: int) -> Inspectio
     if location.startswith("s3://"):
         s3_preflight(cfg, location)
     fs, base = filesystem_for(cfg, location)
-    with storage_errors(cfg, cfg.show(location)):
+    with storage_errors(cfg, cfg.show(location), location):
         info = fs.get_file_info(base)
         if info.type == pafs.FileType.NotFound:
             raise NotFound(f"Nothing exists at {cfg.show(location)}; check the location.")
         is_dir = info.type == pafs.FileType.Directory
         fmt = "parquet" if is_dir else source_format(Path(base))
         with _arrow_errors(cfg.show(location), fmt):
-            if fmt == "json":
-                raise InvalidInput(
-                    "A JSON array file cannot be catalogued as is; convert it with lake_convert."
-                )
-            file_format: Any = (
-                "parquet"
-                if fmt == "parquet"
-                else ds.JsonFileFormat()
-                if fmt == "jsonl"
-                else ds.CsvFileFormat()
-            )
-            if fmt == "tsv":
-                import pyarrow.csv as pacsv
-
-                file_format = ds.CsvFileFormat(parse_options=pacsv.ParseOptions(delimiter="\t"))
+            file_format = _file_format(fmt, cfg.show(location))
             dataset = ds.dataset(
                 base, filesystem=fs, format=file_format, partitioning="hive" if is_dir else None
             )
@@ -600,8 +606,38 @@ def inspect_location(cfg: LakeConfig, location: str, max_rows: int) -> Inspectio
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return str(plain(repr(value), chars=60))
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:20])
+    return shown + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+
+
+def check_filter(index: int, triple: Any, names: list[str]) -> tuple[str, str, Any]:
+    """One `[column, op, value]` triple checked for both engines: a known column, an operator from the
+    allowlist, plain values (a non-empty list for in / not in), null only with == and !=."""
+    if not isinstance(triple, list | tuple) or len(triple) != 3:
+        raise InvalidInput(f"filters[{index}] must be a [column, op, value] triple.")
+    column, op, value = triple
+    if not isinstance(column, str):
+        raise InvalidInput(f"filters[{index}]: the column must be a string.")
+    if not isinstance(op, str) or op not in OPS:
+        raise InvalidInput(f"filters[{index}]: unknown operator {_show(op)}; use one of {', '.join(OPS)}.")
+    if column not in names:
+        raise InvalidInput(
+            f"filters[{index}]: unknown column {_show(column)}; the dataset has {_names(names)}."
+        )
+    if op in ("in", "not in"):
+        if not isinstance(value, list) or not value:
+            raise InvalidInput(f"filters[{index}]: '{op}' needs a non-empty list of values.")
+        if len(value) > MAX_IN_VALUES:
+            raise InvalidInput(f"filters[{index}]: '{op}' takes at most {MAX_IN_VALUES} values.")
+    elif value is None and op not in ("==", "!="):
+        raise InvalidInput(f"filters[{index}]: null can only be compared with == or !=.")
+    if any(isinstance(v, dict | list) for v in (value if op in ("in", "not in") else [value])):
+        raise InvalidInput(f"filters[{index}]: the value for {_show(column)} must be a plain value.")
+    return column, op, value
 
 
 def build_filter(schema: pa.Schema, filters: list[list[Any]] | None) -> ds.Expression | None:
@@ -615,27 +651,13 @@ def build_filter(schema: pa.Schema, filters: list[list[Any]] | None) -> ds.Expre
         return None
     expression: ds.Expression | None = None
     for index, triple in enumerate(filters):
-        if not isinstance(triple, (list, tuple)) or len(triple) != 3:
-            raise InvalidInput(f"filters[{index}] must be a [column, op, value] triple.")
-        column, op, value = triple
-        if not isinstance(column, str):
-            raise InvalidInput(f"filters[{index}]: the column must be a string.")
-        if not isinstance(op, str) or op not in OPS:
-            raise InvalidInput(
-                f"filters[{index}]: unknown operator {_show(op)}; use one of {', '.join(OPS)}."
-            )
-        if column not in schema.names:
-            raise InvalidInput(
-                f"filters[{index}]: unknown column {_show(column)}; the dataset has {_names(schema)}."
-            )
+        column, op, value = check_filter(index, triple, list(schema.names))
         ftype = schema.field(column).type
         if pat.is_dictionary(ftype):
             ftype = ftype.value_type
         ref = ds.field(column)
 
         def cast(item: Any, column: str = column, ftype: pa.DataType = ftype, index: int = index) -> Any:
-            if isinstance(item, (dict, list)):
-                raise InvalidInput(f"filters[{index}]: the value for {_show(column)} must be a plain value.")
             try:
                 return pa.scalar(item).cast(ftype)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
@@ -644,49 +666,26 @@ def build_filter(schema: pa.Schema, filters: list[list[Any]] | None) -> ds.Expre
                 ) from None
 
         if op in ("in", "not in"):
-            if not isinstance(value, list) or not value:
-                raise InvalidInput(f"filters[{index}]: '{op}' needs a non-empty list of values.")
-            if len(value) > MAX_IN_VALUES:
-                raise InvalidInput(f"filters[{index}]: '{op}' takes at most {MAX_IN_VALUES} values.")
-            values = pa.array([cast(v).as_py() for v in value], type=ftype)
-            term = ref.isin(values)
+            term = ref.isin(pa.array([cast(v).as_py() for v in value], type=ftype))
             if op == "not in":
                 term = ~term
         elif value is None:
-            if op == "==":
-                term = ref.is_null()
-            elif op == "!=":
-                term = ref.is_valid()
-            else:
-                raise InvalidInput(f"filters[{index}]: null can only be compared with == or !=.")
+            term = ref.is_null() if op == "==" else ref.is_valid()
         else:
-            scalar = cast(value)
-            term = {
-                "==": ref == scalar,
-                "!=": ref != scalar,
-                "<": ref < scalar,
-                "<=": ref <= scalar,
-                ">": ref > scalar,
-                ">=": ref >= scalar,
-            }[op]
+            term = COMPARE[op](ref, cast(value))
         expression = term if expression is None else expression & term
     return expression
 
 
-def _names(schema: pa.Schema) -> str:
-    names = list(schema.names)
-    shown = ", ".join(repr(n) for n in names[:20])
-    return shown + (f" and {len(names) - 20} more" if len(names) > 20 else "")
-
-
-def check_columns(schema: pa.Schema, columns: list[str] | None) -> list[str] | None:
+def check_columns(names: list[str], columns: list[str] | None) -> list[str] | None:
+    """A projection: known columns, each once (None: every column)."""
     if columns is None:
         return None
     if not columns:
         raise InvalidInput("columns is empty; omit it to read every column.")
-    unknown = [c for c in columns if c not in schema.names]
+    unknown = [c for c in columns if c not in names]
     if unknown:
-        raise InvalidInput(f"Unknown column {_show(unknown[0])}; the dataset has {_names(schema)}.")
+        raise InvalidInput(f"Unknown column {_show(unknown[0])}; the dataset has {_names(names)}.")
     if len(set(columns)) != len(columns):
         raise InvalidInput("columns lists a column twice; give each column once.")
     return list(columns)
@@ -702,24 +701,9 @@ class ReadStats:
     truncated: bool
 
 
-def json_safe(value: Any) -> Any:
-    """A cell as a JSON value: dates as ISO text, NaN as null, long text and bytes shortened."""
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return f"<{len(value)} bytes>"
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in list(value.items())[:20]}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value[:20]]
-    text = str(value)
-    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 3] + "..."
+def json_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as JSON values: dates as ISO text, NaN as null, long text and bytes shortened."""
+    return [{k: plain(v, items=20, chars=MAX_CELL_CHARS) for k, v in row.items()} for row in rows]
 
 
 def read_version(
@@ -734,78 +718,76 @@ def read_version(
     sample_rows: int,
     out_path: Path,
     step: Step = _noop_step,
+    location: str | None = None,
 ) -> ReadStats:
     """Scan with projection and filter push-down; stream the result into a Parquet file at `out_path`."""
     import pyarrow.parquet as pq
 
     schema = dataset.schema
-    columns = check_columns(schema, columns)
+    columns = check_columns(list(schema.names), columns)
     expression = build_filter(schema, filters)
     cap = min(limit, max_rows) if limit is not None else max_rows
     returned = 0
     sample: list[dict[str, Any]] = []
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
     out_columns = columns or list(schema.names)
     stopped = False
-    try:
-        with storage_errors(cfg, what), _arrow_errors(what, "parquet"):
-            scanner = dataset.scanner(columns=columns, filter=expression, batch_size=BATCH_ROWS)
-            # A result file is read once: no codec, dictionary pages or statistics to build. It is
-            # written on a second thread while the scan goes on (pyarrow releases the GIL in both).
-            writer = pq.ParquetWriter(
-                tmp_name,
-                scanner.projected_schema,
-                compression="none",
-                use_dictionary=False,
-                write_statistics=False,
-            )
-            pending: queue.Queue[Any] = queue.Queue(maxsize=4)  # bounded: memory stays bounded
-            failure: list[BaseException] = []
+    with (
+        atomic_path(out_path) as tmp_name,
+        storage_errors(cfg, what, location),
+        _arrow_errors(what, "parquet"),
+    ):
+        scanner = dataset.scanner(columns=columns, filter=expression, batch_size=BATCH_ROWS)
+        # A result file is read once: no codec, dictionary pages or statistics to build. It is
+        # written on a second thread while the scan goes on (pyarrow releases the GIL in both).
+        writer = pq.ParquetWriter(
+            str(tmp_name),
+            scanner.projected_schema,
+            compression="none",
+            use_dictionary=False,
+            write_statistics=False,
+        )
+        pending: queue.Queue[Any] = queue.Queue(maxsize=4)  # bounded: memory stays bounded
+        failure: list[BaseException] = []
 
-            def drain() -> None:
-                while (item := pending.get()) is not None:
-                    if not failure:
-                        try:
-                            writer.write_batch(item)
-                        except BaseException as exc:  # reported after the scan
-                            failure.append(exc)
+        def drain() -> None:
+            while (item := pending.get()) is not None:
+                if not failure:
+                    try:
+                        writer.write_batch(item)
+                    except BaseException as exc:  # reported after the scan
+                        failure.append(exc)
 
-            thread = threading.Thread(target=drain, name="lake-read-writer", daemon=True)
-            thread.start()
-            try:
-                for batch in scanner.to_batches():
-                    if failure:
-                        break
-                    if batch.num_rows == 0:
-                        continue
-                    if returned + batch.num_rows > cap:
-                        batch = batch.slice(0, cap - returned)
-                        stopped = True
-                    pending.put(batch)
-                    if len(sample) < sample_rows:
-                        sample.extend(batch.slice(0, sample_rows - len(sample)).to_pylist())
-                    returned += batch.num_rows
-                    step(returned, None, f"{returned} rows")
-                    if stopped or returned >= cap:
-                        stopped = True
-                        break
-            finally:
-                pending.put(None)
-                thread.join()
-                writer.close()
-            if failure:
-                raise failure[0]
-            matched = dataset.count_rows(filter=expression) if stopped else returned
-        os.replace(tmp_name, out_path)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+        thread = threading.Thread(target=drain, name="lake-read-writer", daemon=True)
+        thread.start()
+        try:
+            for batch in scanner.to_batches():
+                if failure:
+                    break
+                if batch.num_rows == 0:
+                    continue
+                if returned + batch.num_rows > cap:
+                    batch = batch.slice(0, cap - returned)
+                    stopped = True
+                pending.put(batch)
+                if len(sample) < sample_rows:
+                    sample.extend(batch.slice(0, sample_rows - len(sample)).to_pylist())
+                returned += batch.num_rows
+                step(returned, None, f"{returned} rows")
+                if stopped or returned >= cap:
+                    stopped = True
+                    break
+        finally:
+            pending.put(None)
+            thread.join()
+            writer.close()
+        if failure:
+            raise failure[0]
+        matched = dataset.count_rows(filter=expression) if stopped else returned
     return ReadStats(
         matched_rows=matched,
         returned_rows=returned,
         columns=out_columns,
-        sample=[{k: json_safe(v) for k, v in row.items()} for row in sample],
+        sample=json_rows(sample),
         result_bytes=out_path.stat().st_size,
         truncated=returned < matched,
     )
@@ -854,26 +836,15 @@ def convert_to_parquet(
     import pyarrow.parquet as pq
 
     dataset, fmt = open_source(source, max_rows, max_bytes)
-    if fmt == "parquet":
-        raise InvalidInput(f"'{source.name}' is already Parquet; give a CSV or JSON file.")
     schema = dataset.schema.remove_metadata()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     rows = 0
-    try:
-        with _arrow_errors(source.name, fmt):
-            with pq.ParquetWriter(tmp_name, schema, compression=compression) as writer:
-                for batch in _bounded_batches(dataset, max_rows, step, source.name):
-                    writer.write_batch(batch.replace_schema_metadata(None))
-                    rows += batch.num_rows
-            with open(tmp_name, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp_name, out)
-            source_scan = full_scan_seconds(source, fmt)
-        parquet_scan = full_scan_seconds(out, "parquet")
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    with _arrow_errors(source.name, fmt):
+        with atomic_path(out) as tmp, pq.ParquetWriter(str(tmp), schema, compression=compression) as writer:
+            for batch in _bounded_batches(dataset, max_rows, step, source.name):
+                writer.write_batch(batch.replace_schema_metadata(None))
+                rows += batch.num_rows
+        source_scan = full_scan_seconds(source, fmt)
+    parquet_scan = full_scan_seconds(out, "parquet")
     return ConvertStats(
         rows=rows,
         columns=len(schema),
@@ -882,7 +853,3 @@ def convert_to_parquet(
         source_scan_s=source_scan,
         parquet_scan_s=parquet_scan,
     )
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp_server import __version__
 from mcp_server.core.lineage import LineageGraph
+from mcp_server.core.values import plain
 
 OPENLINEAGE_SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 PRODUCER = f"https://github.com/mlops-mcp/mlops-mcp/tree/v{__version__}"
@@ -36,7 +37,7 @@ _STYLES = {
 
 def _label(identifier: str) -> str:
     # Mermaid labels in quotes: escape the characters that end or break them (the id is data, not markup).
-    text = identifier if len(identifier) <= 80 else identifier[:77] + "..."
+    text = str(plain(identifier, chars=80))
     for char, entity in (("&", "#amp;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
         text = text.replace(char, entity)
     return text

@@ -25,6 +25,7 @@ from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, L
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from mcp_server.core.boundary import Control
     from mcp_server.core.config import Settings
     from mcp_server.core.context import AppContext
 
@@ -45,11 +46,12 @@ def hosts(settings: Settings) -> str:
     if settings.mongo_uri is None:
         return "MongoDB"
     uri = settings.mongo_uri.get_secret_value()
-    try:
-        from pymongo.uri_parser import parse_uri
+    from pymongo.errors import PyMongoError
+    from pymongo.uri_parser import parse_uri
 
+    try:
         nodes = parse_uri(uri, connect_timeout=None)["nodelist"] if not uri.startswith("mongodb+srv") else []
-    except Exception:
+    except (PyMongoError, ValueError, TypeError):
         nodes = []
     if not nodes:
         m = re.match(r"^mongodb(?:\+srv)?://(?:[^@/]*@)?([^/?]+)", uri)
@@ -118,7 +120,7 @@ def write_concern_text(settings: Settings) -> str:
 
 @contextlib.contextmanager
 def mongo_errors(settings: Settings, what: str, collection: str | None = None) -> Iterator[None]:
-    """pymongo's exceptions -> one actionable sentence each."""
+    """pymongo's exceptions -> one actionable sentence each, by exception class."""
     from pymongo import errors as pe
 
     where = f" on '{collection}'" if collection else ""
@@ -143,8 +145,8 @@ def mongo_errors(settings: Settings, what: str, collection: str | None = None) -
             f"MongoDB at {hosts(settings)} did not finish the {what}{where} in time ({type(err).__name__}); "
             "narrow the filter, add an index or raise MLOPS_MCP_MONGO_TIMEOUT_S."
         ) from None
-    except (pe.ServerSelectionTimeoutError, pe.ConnectionFailure, pe.NetworkTimeout) as err:
-        kind = "timed out" if "timed out" in str(err).lower() or "Timeout" in type(err).__name__ else "failed"
+    except pe.ConnectionFailure as err:  # ServerSelectionTimeoutError and NetworkTimeout among them
+        kind = "timed out" if err.timeout else "failed"
         raise BackendUnavailable(
             f"MongoDB at {hosts(settings)} did not answer ({kind} within {settings.mongo_timeout_s:g}s); "
             "start the server or fix MLOPS_MCP_MONGO_URI."
@@ -234,8 +236,28 @@ def _collect(cursor: Any, limit: int, offset: int, budget: int) -> Page:
     return Page(docs, offset + len(docs) if more else None, False)
 
 
+def _limit(app: AppContext, control: Control) -> contextlib.AbstractContextManager[Any]:
+    """The operations inside end within MLOPS_MCP_MONGO_TIMEOUT_S and never past the call's deadline."""
+    import pymongo
+
+    return pymongo.timeout(control.timeout(app.settings.mongo_timeout_s))
+
+
+def _find(
+    app: AppContext,
+    collection: str,
+    filter_: dict[str, Any],
+    projection: dict[str, Any] | None,
+    sort: list[tuple[str, int]] | None = None,
+) -> Any:
+    """A find cursor over checked (Extended JSON) arguments, in `sort` order (default by _id)."""
+    coll = database(app)[collection]
+    return coll.find(convert(filter_), convert(projection) if projection else None).sort(sort or [("_id", 1)])
+
+
 def find_page(
     app: AppContext,
+    control: Control,
     collection: str,
     filter_: dict[str, Any],
     projection: dict[str, Any] | None,
@@ -244,17 +266,21 @@ def find_page(
     limit: int,
     budget: int,
 ) -> Page:
-    with mongo_errors(app.settings, "find", collection):
-        coll = database(app)[collection]
-        cursor = coll.find(convert(filter_), convert(projection) if projection else None)
-        cursor = cursor.sort(sort or [("_id", 1)]).skip(offset).limit(limit + 1)
+    with mongo_errors(app.settings, "find", collection), _limit(app, control):
+        cursor = _find(app, collection, filter_, projection, sort).skip(offset).limit(limit + 1)
         return _collect(cursor, limit, offset, budget)
 
 
 def aggregate_page(
-    app: AppContext, collection: str, pipeline: list[dict[str, Any]], offset: int, limit: int, budget: int
+    app: AppContext,
+    control: Control,
+    collection: str,
+    pipeline: list[dict[str, Any]],
+    offset: int,
+    limit: int,
+    budget: int,
 ) -> Page:
-    with mongo_errors(app.settings, "aggregation", collection):
+    with mongo_errors(app.settings, "aggregation", collection), _limit(app, control):
         coll = database(app)[collection]
         paged = [*convert(pipeline), *([{"$skip": offset}] if offset else []), {"$limit": limit + 1}]
         return _collect(coll.aggregate(paged), limit, offset, budget)
@@ -293,16 +319,16 @@ def read_documents(path: Path, max_docs: int, max_bytes: int) -> list[Any]:
     return docs
 
 
-def insert(app: AppContext, collection: str, docs: list[dict[str, Any]], step: Any = None) -> list[str]:
+def insert(app: AppContext, control: Control, collection: str, docs: list[dict[str, Any]]) -> list[str]:
     """insert_many in ordered batches; the ids (as strings) of the documents written."""
     ids: list[str] = []
     with mongo_errors(app.settings, "insert", collection):
         coll = database(app)[collection]
         for start in range(0, len(docs), INSERT_BATCH):
-            if step is not None:
-                step(start, len(docs), f"inserting into {collection}")
+            control.step(start, len(docs), f"inserting into {collection}")
             batch = convert(docs[start : start + INSERT_BATCH])
-            result = coll.insert_many(batch, ordered=True)
+            with _limit(app, control):
+                result = coll.insert_many(batch, ordered=True)
             ids.extend(str(i) for i in result.inserted_ids)
     return ids
 
@@ -313,18 +339,23 @@ class CollectionInfo:
     documents: int
 
 
-def list_collections(app: AppContext) -> list[CollectionInfo]:
-    with mongo_errors(app.settings, "listing of collections"):
+def list_collections(app: AppContext, control: Control) -> list[CollectionInfo]:
+    with mongo_errors(app.settings, "listing of collections"), _limit(app, control):
         db = database(app)
         names = sorted(n for n in db.list_collection_names() if not n.startswith("system."))
         return [CollectionInfo(n, int(db[n].estimated_document_count())) for n in names]
 
 
 def create_index(
-    app: AppContext, collection: str, keys: list[tuple[str, Any]], unique: bool, name: str | None
+    app: AppContext,
+    control: Control,
+    collection: str,
+    keys: list[tuple[str, Any]],
+    unique: bool,
+    name: str | None,
 ) -> tuple[str, bool]:
     """(index name, created) - an identical existing index is reported, not an error."""
-    with mongo_errors(app.settings, "index creation", collection):
+    with mongo_errors(app.settings, "index creation", collection), _limit(app, control):
         coll = database(app)[collection]
         before = set(coll.index_information())
         options: dict[str, Any] = {"unique": unique}
@@ -371,34 +402,29 @@ def _column(values: list[Any]) -> pa.Array:
 
 def export_table(
     app: AppContext,
+    control: Control,
     collection: str,
     filter_: dict[str, Any],
     projection: dict[str, Any] | None,
     max_rows: int,
-    step: Any = None,
 ) -> tuple[pa.Table, str]:
     """The matching documents as an Arrow table (one column per top-level field, in first-seen order)
-    and the SHA-256 of their canonical Extended JSON (the source's lineage digest)."""
+    and the SHA-256 of their canonical Extended JSON (the source's lineage digest). Each request to the
+    server has the client's timeout; the call's deadline is checked between batches of documents."""
     import pyarrow as pa
 
     rows: list[dict[str, Any]] = []
     digest = hashlib.sha256()
     with mongo_errors(app.settings, "export", collection):
-        cursor = (
-            database(app)[collection]
-            .find(convert(filter_), convert(projection) if projection else None)
-            .sort([("_id", 1)])
-            .limit(max_rows + 1)
-        )
-        for raw in cursor:
+        for raw in _find(app, collection, filter_, projection).limit(max_rows + 1):
             if len(rows) == max_rows:
                 raise LimitExceeded(
                     f"More than {max_rows} documents match; narrow the filter or raise MLOPS_MCP_MAX_ROWS."
                 )
             digest.update(json.dumps(to_json(raw), sort_keys=True, separators=(",", ":")).encode())
             rows.append({k: _cell(v) for k, v in raw.items()})
-            if step is not None and len(rows) % 10_000 == 0:
-                step(len(rows), None, f"read {len(rows)} documents")
+            if len(rows) % 10_000 == 0:
+                control.step(len(rows), None, f"read {len(rows)} documents")
     if not rows:
         raise InvalidInput(f"No document in '{collection}' matches the filter; nothing to export.")
     names: list[str] = []

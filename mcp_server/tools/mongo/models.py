@@ -63,5 +63,8 @@ class MongoExportResult(BaseModel):
     zone: str
     location: str
     rows: int
-    columns: list[str]
+    columns: list[str] = Field(description="The version's columns; shortened to fit the result cap.")
+    truncated: bool = Field(
+        default=False, description="True if `columns` was shortened to fit the result cap."
+    )
     bytes: int

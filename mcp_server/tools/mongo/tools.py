@@ -1,24 +1,19 @@
 """The mongo tools: insert, find, aggregate, list collections, create indexes and export to the lake.
 
-Filters, projections, sorts and pipelines are checked against an allowlist (guard.py) before anything
-is sent; pymongo work runs off the event loop in adapter.py with the configured timeouts, so a server
-that does not answer is an error within the deadline. Results are capped and paginated with cursors.
+Arguments only: the use cases, the allowlist check of filters and pipelines and the timeouts are in
+service.py, guard.py and adapter.py.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from mcp_server.core.blocking import StepControl, run_blocking
-from mcp_server.core.context import AppContext, Ctx, app_context, progress_reporter
-from mcp_server.core.errors import InvalidInput
-from mcp_server.core.output import decode_cursor, encode_cursor
-from mcp_server.tools.mongo import guard
+from mcp_server.core.boundary import service_call
+from mcp_server.core.context import Ctx
+from mcp_server.tools.mongo import service
 from mcp_server.tools.mongo.models import (
-    MongoCollectionInfo,
     MongoCollectionsResult,
     MongoDocumentsResult,
     MongoExportResult,
@@ -43,24 +38,6 @@ Projection = Annotated[
 ]
 Cursor = Annotated[str | None, Field(description="From a previous page's next_cursor.")]
 
-RESULT_ENVELOPE_BYTES = 1_500  # room for the fields around the documents
-
-
-def _budget(app: AppContext) -> int:
-    return max(1_000, app.settings.max_output_bytes - RESULT_ENVELOPE_BYTES)
-
-
-def _ready(app: AppContext) -> None:
-    from mcp_server.tools.mongo import adapter
-
-    if not adapter.configured(app):
-        raise InvalidInput(adapter.NOT_CONFIGURED)
-
-
-def _deadline(app: AppContext) -> float:
-    # pymongo's own total timeout fires first; this bounds the thread as well.
-    return min(app.settings.deadline_s, app.settings.mongo_timeout_s + 5.0)
-
 
 async def mongo_insert(
     ctx: Ctx,
@@ -77,37 +54,7 @@ async def mongo_insert(
     ] = None,
 ) -> MongoInsertResult:
     """Insert documents (inline or from a JSON/JSONL file in the workspace) into a MongoDB collection with the configured write concern."""
-    from mcp_server.tools.mongo import adapter
-
-    app = app_context(ctx)
-    name = guard.check_collection(collection)
-    if (documents is None) == (file is None):
-        raise InvalidInput("Give either `documents` or `file`, not both and not neither.")
-    _ready(app)
-    path = app.workspace.resolve(file, must_exist=True) if file is not None else None
-
-    def work(control: StepControl) -> tuple[list[str], int]:
-        docs: list[Any] = (
-            list(documents or [])
-            if path is None
-            else adapter.read_documents(path, app.settings.mongo_max_insert, app.settings.max_file_bytes)
-        )
-        if not docs:
-            raise InvalidInput("There are no documents to insert.")
-        checked = [guard.check_document(d, f"documents[{i}]") for i, d in enumerate(docs)]
-        return adapter.insert(app, name, checked, control.step), len(checked)
-
-    ids, count = await run_blocking(
-        work, deadline_s=app.settings.deadline_s, report=progress_reporter(ctx), with_control=True
-    )
-    return MongoInsertResult(
-        database=app.settings.mongo_database,
-        collection=name,
-        inserted=count,
-        ids=ids[: adapter.MAX_IDS_SHOWN],
-        source="inline" if path is None else app.workspace.display(path),
-        write_concern=adapter.write_concern_text(app.settings),
-    )
+    return await service_call(ctx, service.insert, collection, documents, file)
 
 
 async def mongo_find(
@@ -123,38 +70,7 @@ async def mongo_find(
     cursor: Cursor = None,
 ) -> MongoDocumentsResult:
     """Find documents in a MongoDB collection with a checked filter, projection and sort; paginated with cursors."""
-    from mcp_server.tools.mongo import adapter
-
-    app = app_context(ctx)
-    name = guard.check_collection(collection)
-    checked = guard.check_filter(filter or {})
-    proj = guard.check_projection(projection) if projection else None
-    order = guard.check_sort(sort) if sort else None
-    offset = decode_cursor(cursor)
-    size = min(limit, app.settings.mongo_max_results)
-    _ready(app)
-    started = time.perf_counter()
-    page = await run_blocking(
-        adapter.find_page,
-        app,
-        name,
-        checked,
-        proj,
-        order,
-        offset,
-        size,
-        _budget(app),
-        deadline_s=_deadline(app),
-    )
-    return MongoDocumentsResult(
-        database=app.settings.mongo_database,
-        collection=name,
-        documents=page.documents,
-        returned=len(page.documents),
-        next_cursor=None if page.next_offset is None else encode_cursor(page.next_offset),
-        truncated_by_size=page.truncated,
-        elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
-    )
+    return await service_call(ctx, service.find, collection, filter, projection, sort, limit, cursor)
 
 
 async def mongo_aggregate(
@@ -174,27 +90,7 @@ async def mongo_aggregate(
     cursor: Cursor = None,
 ) -> MongoDocumentsResult:
     """Run a checked, read-only aggregation pipeline on a MongoDB collection; results paginated with cursors."""
-    from mcp_server.tools.mongo import adapter
-
-    app = app_context(ctx)
-    name = guard.check_collection(collection)
-    checked = guard.check_pipeline(pipeline)
-    offset = decode_cursor(cursor)
-    size = min(limit, app.settings.mongo_max_results)
-    _ready(app)
-    started = time.perf_counter()
-    page = await run_blocking(
-        adapter.aggregate_page, app, name, checked, offset, size, _budget(app), deadline_s=_deadline(app)
-    )
-    return MongoDocumentsResult(
-        database=app.settings.mongo_database,
-        collection=name,
-        documents=page.documents,
-        returned=len(page.documents),
-        next_cursor=None if page.next_offset is None else encode_cursor(page.next_offset),
-        truncated_by_size=page.truncated,
-        elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
-    )
+    return await service_call(ctx, service.aggregate, collection, pipeline, limit, cursor)
 
 
 async def mongo_list_collections(
@@ -203,19 +99,7 @@ async def mongo_list_collections(
     limit: Annotated[int, Field(description="Collections per page.", ge=1, le=200)] = 50,
 ) -> MongoCollectionsResult:
     """List the collections of the configured MongoDB database with their estimated document counts."""
-    from mcp_server.core.output import paginate
-    from mcp_server.tools.mongo import adapter
-
-    app = app_context(ctx)
-    _ready(app)
-    found = await run_blocking(adapter.list_collections, app, deadline_s=_deadline(app))
-    page = paginate(found, cursor, limit)
-    return MongoCollectionsResult(
-        database=app.settings.mongo_database,
-        collections=[MongoCollectionInfo(name=c.name, documents=c.documents) for c in page.items],
-        total=page.total,
-        next_cursor=page.next_cursor,
-    )
+    return await service_call(ctx, service.list_collections, cursor, limit)
 
 
 async def mongo_create_index(
@@ -235,30 +119,7 @@ async def mongo_create_index(
     ] = None,
 ) -> MongoIndexResult:
     """Create an index on a MongoDB collection (optionally unique); an identical existing index is reported, not an error."""
-    from mcp_server.core.workspace import check_name
-    from mcp_server.tools.mongo import adapter
-
-    app = app_context(ctx)
-    coll = guard.check_collection(collection)
-    pairs: list[tuple[str, Any]] = []
-    for field_name, direction in keys.items():
-        guard.check_plain({field_name: 1}, "keys")
-        if field_name.startswith("$") or not field_name:
-            raise InvalidInput("Index key fields must be field names, not operators.")
-        pairs.append((field_name, direction))
-    index_name = check_name(name, "index name") if name else None
-    _ready(app)
-    made, created = await run_blocking(
-        adapter.create_index, app, coll, pairs, unique, index_name, deadline_s=app.settings.deadline_s
-    )
-    return MongoIndexResult(
-        database=app.settings.mongo_database,
-        collection=coll,
-        index=made,
-        keys=[[k, v] for k, v in pairs],
-        unique=unique,
-        created=created,
-    )
+    return await service_call(ctx, service.create_index, collection, keys, unique, name)
 
 
 async def mongo_export(
@@ -275,64 +136,4 @@ async def mongo_export(
     ] = None,
 ) -> MongoExportResult:
     """Export the documents matching a filter to a new lake dataset version (Parquet, one column per top-level field) with lineage from the collection."""
-    from mcp_server.core.lineage import dataset_id
-    from mcp_server.tools.mongo import adapter
-
-    app = app_context(ctx)
-    coll = guard.check_collection(collection)
-    checked = guard.check_filter(filter or {})
-    proj = guard.check_projection(projection) if projection else None
-    _ready(app)
-    try:
-        from mcp_server.tools.lake.tools import (
-            check_dataset_name,
-            lake_config,
-            show_location,
-            write_new_version,
-        )
-    except ImportError:  # pragma: no cover - the lake extra is part of mongo's install
-        raise InvalidInput("mongo_export needs the lake area (pip install 'mlops-mcp[lake]').") from None
-    name = check_dataset_name(dataset)
-    cfg = lake_config(app)
-    db_name = app.settings.mongo_database
-
-    def work(control: StepControl) -> tuple[Any, ...]:
-        import pyarrow.dataset as ds
-
-        from mcp_server.tools.lake import adapter as lake_adapter
-
-        table, digest = adapter.export_table(app, coll, checked, proj, app.settings.max_rows, control.step)
-        source_id = dataset_id(f"mongo:{db_name}/{coll}", digest)
-        reservation, stats, identifier = write_new_version(
-            app,
-            cfg,
-            name=name,
-            zone=zone,
-            operation="write",
-            dataset=ds.dataset(table),
-            partition_by=[],
-            compression="zstd",
-            row_group_size=lake_adapter.DEFAULT_ROW_GROUP,
-            source_id=source_id,
-            edge_kind="mongo_export",
-            allow_breaking=False,
-            control=control,
-        )
-        return reservation, stats, identifier, source_id, table.column_names
-
-    reservation, stats, identifier, source_id, columns = await run_blocking(
-        work, deadline_s=app.settings.deadline_s, report=progress_reporter(ctx), with_control=True
-    )
-    return MongoExportResult(
-        database=db_name,
-        collection=coll,
-        dataset=name,
-        version=reservation.version,
-        identifier=identifier,
-        source=source_id,
-        zone=reservation.zone or "raw",
-        location=show_location(app, cfg, reservation.location),
-        rows=stats.rows,
-        columns=list(columns),
-        bytes=stats.bytes,
-    )
+    return await service_call(ctx, service.export, collection, dataset, filter, projection, zone)

@@ -1,7 +1,7 @@
 """The onnx area: ONNX conversion with parity checks (skl2onnx), inspection and benchmarks (onnxruntime).
 
 ONNX twins are logged to MLflow beside their source version (tag onnx_of=<name>/<version>) and cached
-under <home>/cache/onnx/<name>/<version>/; `adapter.onnx_twin` and `runtime` are the contract the deploy
+under <home>/cache/onnx/<name>/<version>/; `core.mlmodels.onnx_twin` and `runtime` are the contract the deploy
 area and the gateway use. Importing this module is cheap: the libraries load inside the calls.
 """
 

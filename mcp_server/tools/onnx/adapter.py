@@ -1,9 +1,9 @@
-"""The onnx area's adapter over skl2onnx, onnx and onnxruntime (and MLflow, for where twins are kept).
+"""The onnx area's adapter over skl2onnx, onnx and onnxruntime (and MLflow, where twins are logged).
 
-Plain blocking functions (no MCP imports), run from tools.py in a worker thread.
+Plain blocking functions (no MCP imports), called by service.py.
 
-Conversion (`convert_version`): the registered version's scikit-learn model (loaded with the evaluation
-area's skops trusted-type check) goes through skl2onnx:
+Conversion (`convert_model`): the registered version's scikit-learn model (loaded with the server's skops
+trusted-type check, core/mlmodels.py) goes through skl2onnx:
 - a Pipeline with a ColumnTransformer gets one [N, 1] input per feature column, named after it: text
   columns (those one-hot encoded) as strings, numeric ones as float64 (float32 for tree ensembles: scikit-
   learn's trees compare float32 features anyway, and onnxruntime's tree operators compute in float);
@@ -12,155 +12,58 @@ area's skops trusted-type check) goes through skl2onnx:
 - a numeric SimpleImputer with double inputs is written with standard ONNX ops (IsNaN + Where), since
   onnxruntime's Imputer takes float only; a text imputer's missing marker becomes "" (the feed turns
   null/NaN text into "").
-Parity: the ONNX and native predictions on rows of the model's training data must agree within an
-absolute plus relative tolerance of 1e-5 (probabilities or values), with every label equal (except at
+Parity (`parity`): the ONNX and native predictions on rows of the model's training data must agree within
+an absolute plus relative tolerance of 1e-5 (probabilities or values), with every label equal (except at
 exact probability ties); otherwise the conversion is refused (Conflict).
-The ONNX model is logged to MLflow in the source version's run (a LoggedModel tagged
-`onnx_of=<name>/<version>`, with twin.json beside it), the source version gets tags pointing at it, and
-lineage records model:<name>/<version> -> onnx:<name>/<version>.
-
-Cross-area contract 1: `onnx_twin(app, name, version, convert=True) -> OnnxTwin` (a local file under
-`<home>/cache/onnx/<name>/<version>/`).
+The ONNX model is logged to MLflow in the source version's run (`log_twin`: a LoggedModel tagged
+`onnx_of=<name>/<version>`, with twin.json beside it). The twin lookup (cache, MLflow) is in core/mlmodels.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
-import shutil
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.core.blocking import StepControl, stdout_to_stderr
-from mcp_server.core.errors import Conflict, InvalidInput, NotFound
-from mcp_server.tools.onnx import models as m
-from mcp_server.tools.onnx.runtime import (
-    MODEL_FILE,
-    TWIN_FILE,
-    OnnxTwin,
-    load_twin,
-    make_feed,
-    open_session,
-    write_twin,
+from mcp_server.core.blocking import stdout_to_stderr
+from mcp_server.core.errors import InvalidInput
+from mcp_server.core.mlmodels import (
+    LOGGED_BY,
+    LOGGED_BY_TAG,
+    ONNX_OF_TAG,
+    TAG,
+    external_data_check,
+    load_checked,
+    quiet_warnings,
 )
-from mcp_server.tools.registry import adapter as reg
+from mcp_server.core.values import plain
+from mcp_server.tools.onnx import models as m
+from mcp_server.tools.onnx.runtime import MODEL_FILE, TWIN_FILE, OnnxTwin, make_feed, run, write_twin
 
 if TYPE_CHECKING:
+    from mcp_server.core.boundary import Control
     from mcp_server.core.context import AppContext
+    from mcp_server.core.mlmodels import LoadedModel
 
 ATOL = 1e-5
 RTOL = 1e-5
 ML_OPSET = 3  # ai.onnx.ml: 3 keeps tree thresholds in double where the inputs are double
 MIN_OPSET = 9
 _TREE_HINTS = ("Forest", "Trees", "GradientBoosting", "DecisionTree")
-_LOCKS: dict[tuple[str, str, str], threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
 _CONVERTER_LOCK = threading.Lock()
 _CONVERTER_READY = False
-
-
-def _lock_for(app: AppContext, name: str, version: str) -> threading.Lock:
-    key = (str(app.settings.home), name, version)
-    with _LOCKS_GUARD:
-        return _LOCKS.setdefault(key, threading.Lock())
-
-
-def cache_dir(app: AppContext, name: str, version: str) -> Path:
-    return app.settings.home / "cache" / "onnx" / name / version
 
 
 def max_opset() -> int:
     from skl2onnx import get_latest_tested_opset_version
 
     return int(get_latest_tested_opset_version())
-
-
-# ---------------------------------------------------------------------------------------------------
-# Safety: external data stays inside the model's folder
-# ---------------------------------------------------------------------------------------------------
-
-
-def _graph_tensors(graph: Any) -> Iterator[Any]:
-    yield from graph.initializer
-    for sparse in graph.sparse_initializer:
-        yield sparse.values
-        yield sparse.indices
-    for node in graph.node:
-        yield from _attr_tensors(node.attribute)
-
-
-def _attr_tensors(attributes: Any) -> Iterator[Any]:
-    for attr in attributes:
-        if attr.HasField("t"):
-            yield attr.t
-        yield from attr.tensors
-        if attr.HasField("g"):
-            yield from _graph_tensors(attr.g)
-        for sub in attr.graphs:
-            yield from _graph_tensors(sub)
-
-
-def _all_tensors(model: Any) -> Iterator[Any]:
-    yield from _graph_tensors(model.graph)
-    for function in model.functions:
-        for node in function.node:
-            yield from _attr_tensors(node.attribute)
-
-
-def external_data_check(model: Any, folder: Path) -> tuple[bool, list[str], str]:
-    """(safe, external files, detail): every external-data location must resolve inside `folder`."""
-    from onnx import TensorProto
-
-    base = folder.resolve()
-    files: list[str] = []
-    for tensor in _all_tensors(model):
-        if tensor.data_location != TensorProto.EXTERNAL:
-            continue
-        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        if not location:
-            return False, files, f"tensor {tensor.name!r} has external data without a location"
-        rel = Path(location)
-        if rel.is_absolute() or ".." in rel.parts or location.startswith(("/", "\\")):
-            return False, files, f"tensor {tensor.name!r} keeps its data at {location!r}, outside the folder"
-        target = (base / rel).resolve()
-        if not target.is_relative_to(base):
-            return False, files, f"tensor {tensor.name!r} keeps its data at {location!r}, outside the folder"
-        if location not in files:
-            files.append(location)
-    return (
-        True,
-        files,
-        "no external data" if not files else f"{len(files)} external file(s) inside the folder",
-    )
-
-
-def load_checked(path: Path) -> Any:
-    """The ONNX model at `path` with its external data, after the external-data check (InvalidInput)."""
-    import onnx
-    from onnx.external_data_helper import load_external_data_for_model
-
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as err:
-        raise InvalidInput(f"{path.name} is not a readable ONNX model ({type(err).__name__}).") from None
-    safe, files, detail = external_data_check(model, path.parent)
-    if not safe:
-        raise InvalidInput(f"Refused {path.name}: {detail}; external data must stay in the model's folder.")
-    if files:
-        try:
-            load_external_data_for_model(model, str(path.parent))
-        except Exception as err:
-            raise InvalidInput(
-                f"{path.name}'s external data cannot be read ({type(err).__name__})."
-            ) from None
-    return model
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -266,13 +169,7 @@ def _initial_types(inputs: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     return [(spec["name"], types[spec["dtype"]]([None, len(spec["columns"])])) for spec in inputs]
 
 
-def _plain(value: Any) -> Any:
-    import numpy as np
-
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _native_outputs(model: Any, X: Any, task: str) -> tuple[Any, Any]:
+def native_outputs(model: Any, X: Any, task: str) -> tuple[Any, Any]:
     import warnings
 
     import numpy as np
@@ -293,8 +190,6 @@ def parity(
 ) -> m.Parity:
     """Compare the ONNX outputs with the native model's on the same rows."""
     import numpy as np
-
-    from mcp_server.tools.onnx.runtime import run
 
     outputs = run(session, twin, make_feed(twin, rows))
     names = twin.spec["outputs"]
@@ -331,23 +226,20 @@ def parity(
     )
 
 
-def training_rows(app: AppContext, loaded: Any, limit: int | None = None) -> Any:
+def training_rows(app: AppContext, loaded: LoadedModel, limit: int | None = None) -> Any:
     """Up to `limit` rows (the model's feature columns) of the table the model was trained on."""
     from mcp_server.core.tables import read_table
-    from mcp_server.tools.evaluation.adapter import TAG as EVAL_TAG
 
-    client = reg.client_of(app)
-    run = reg.call(app, lambda: client.get_run(loaded.run_id), not_found="The version's run is gone.")
-    shown = run.data.tags.get(EVAL_TAG + "dataset_path")
-    if not shown or shown == "<outside>":
+    stored = loaded.tags.get(TAG + "dataset_path")
+    if not stored or stored == "<outside>":
         raise InvalidInput(
             "The version's training data is not known (it was registered from a file), so parity "
             "cannot be checked; register a run from evaluation_train_model instead."
         )
-    if shown.startswith("<home>/"):
-        path = app.workspace.resolve(str(app.settings.home / shown[len("<home>/") :]))
-    else:
-        path = app.workspace.resolve(shown)
+    if stored.startswith("<home>/"):  # runs logged before paths were stored relative
+        stored = "home:" + stored.removeprefix("<home>/")
+    path = app.workspace.resolve(str(app.workspace.from_stored(stored)))
+    shown = app.workspace.display(path)
     if not path.is_file():
         raise InvalidInput(
             f"The training table {shown!r} is no longer in the workspace; parity needs its rows."
@@ -361,11 +253,10 @@ def training_rows(app: AppContext, loaded: Any, limit: int | None = None) -> Any
     return df[loaded.features].head(limit).reset_index(drop=True)
 
 
-def _records(frame: Any) -> list[dict[str, Any]]:
-    import numpy as np
-
+def records(frame: Any) -> list[dict[str, Any]]:
+    """A frame's rows as {column: value} with None for missing values (the runtime's feed input)."""
     rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
-    return [{k: _plain(v) if isinstance(v, np.generic) else v for k, v in row.items()} for row in rows]
+    return [{k: plain(v, chars=None) for k, v in row.items()} for row in rows]
 
 
 def convert_model(
@@ -389,7 +280,7 @@ def convert_model(
         if task == "classification":
             options = {id(_final_estimator(prepared)): {"zipmap": False}}
         try:
-            with stdout_to_stderr(), _quiet():
+            with stdout_to_stderr(), quiet_warnings():
                 onx = convert_sklearn(
                     prepared, initial_types=_initial_types(inputs), options=options, target_opset=target
                 )
@@ -421,7 +312,7 @@ def convert_model(
             "ml_opset": ML_OPSET,
         }
         if task == "classification":
-            spec["classes"] = [_plain(c) for c in getattr(estimator, "classes_", [])]
+            spec["classes"] = [plain(c, chars=None) for c in getattr(estimator, "classes_", [])]
         if dtype == "float32" and not tree:
             notes.append("converted with float32 inputs (the double-precision form was not runnable)")
         return data, spec, notes
@@ -439,226 +330,119 @@ def open_session_bytes(data: bytes) -> Any:
     return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
-
-def _task(loaded_task: str) -> str:
+def task_of(loaded_task: str) -> str:
     return "classification" if loaded_task in ("classifier", "classification") else "regression"
 
 
-def convert_version(
-    app: AppContext, name: str, version: str, opset: int | None, control: StepControl | None = None
-) -> tuple[OnnxTwin, m.ConvertResult]:
-    """Convert, check parity, log to MLflow, tag the source version, cache locally, record lineage."""
-    from mcp_server.core.lineage import make_id, record_edge
-    from mcp_server.tools.evaluation.adapter import load_run_model
-
-    if opset is not None and not MIN_OPSET <= opset <= max_opset():
-        raise InvalidInput(f"opset must be between {MIN_OPSET} and {max_opset()}, not {opset}.")
-    mv = reg.get_version(app, name, version)
-    version = str(mv.version)
-    if mv.tags.get(reg.SOURCE_TAG) == "onnx_file":
-        raise InvalidInput(f"{name}/{version} is already an ONNX model; inspect it with onnx_inspect.")
-    if not mv.run_id:
-        raise InvalidInput(f"{name}/{version} has no run with a scikit-learn model to convert.")
-    _step(control, 0, "loading the scikit-learn model")
-    loaded = load_run_model(app, mv.run_id)
-    task = _task(loaded.task)
-    if not loaded.features:
-        raise InvalidInput(f"{name}/{version}'s model does not record its feature columns; it cannot be fed.")
-    frame = training_rows(app, loaded)
-    rows = _records(frame)
-    native_pred, native_proba = _native_outputs(loaded.model, frame, task)
-    _step(control, 1, "converting with skl2onnx")
-    data, spec, notes = convert_model(loaded.model, loaded.features, task, opset, name, version)
-    session = open_session_bytes(data)
-    folder_tmp = Path(tempfile.mkdtemp(prefix="onnx-", dir=_ensure(app.settings.home / "cache" / "onnx")))
-    try:
-        (folder_tmp / MODEL_FILE).write_bytes(data)
-        twin = OnnxTwin(
-            name=name,
-            version=version,
-            path=folder_tmp / MODEL_FILE,
-            task=task,  # type: ignore[arg-type]
-            columns=list(loaded.features),
-            spec=spec,
-        )
-        _step(control, 2, "checking parity on training rows")
-        check = parity(twin, session, rows, native_pred, native_proba)
-        if not check.passed:
-            raise Conflict(
-                f"The ONNX conversion of {name}/{version} fails the parity check on {check.rows} training rows "
-                f"(max_abs_diff {check.max_abs_diff}, label_agreement {check.label_agreement}); not saved."
-            )
-        spec["source"] = {"run_id": mv.run_id, "model_id": getattr(mv, "model_id", None)}
-        spec["parity"] = check.model_dump()
-        write_twin(folder_tmp, twin)
-        _step(control, 3, "logging the ONNX model to MLflow")
-        model_id, uri = _log_twin(app, mv.run_id, name, version, folder_tmp)
-        spec["onnx_model_id"] = model_id
-        write_twin(folder_tmp, twin)
-        client = reg.client_of(app)
-        reg.call(app, lambda: client.set_model_version_tag(name, version, reg.ONNX_MODEL_TAG, model_id))
-        reg.call(app, lambda: client.set_model_version_tag(name, version, reg.ONNX_URI_TAG, uri))
-        reg.call(
-            app, lambda: client.set_model_version_tag(name, version, reg.ONNX_OPSET_TAG, str(spec["opset"]))
-        )
-        final = _install_cache(app, name, version, folder_tmp)
-    finally:
-        shutil.rmtree(folder_tmp, ignore_errors=True)
-    record_edge(
-        app.store,
-        make_id("model", name, version),
-        make_id("onnx", name, version),
-        "converted",
-        {"opset": spec["opset"], "max_abs_diff": check.max_abs_diff, "onnx_model_id": model_id},
-    )
-    twin = load_twin(final)
-    _step(control, 4, "done")
-    return (
-        twin,
-        m.ConvertResult(
-            name=name,
-            version=version,
-            task=task,  # type: ignore[arg-type]
-            opset=int(spec["opset"]),
-            onnx_model_id=model_id,
-            onnx_uri=f"models:/{model_id}",
-            inputs=[m.SpecInput(**i) for i in spec["inputs"][:50]],
-            columns=len(twin.columns),
-            size_bytes=twin.path.stat().st_size,
-            parity=check,
-            notes=notes,
-            lineage=[f"model:{name}/{version} -> onnx:{name}/{version}"],
-        ),
-    )
-
-
-def _step(control: StepControl | None, done: int, message: str) -> None:
-    if control is not None:
-        control.step(done, 4, message)
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _log_twin(app: AppContext, run_id: str, name: str, version: str, folder: Path) -> tuple[str, str]:
+def log_twin(app: AppContext, run_id: str, name: str, version: str, folder: Path) -> tuple[str, str]:
     """Log the ONNX model (twin.json beside it) as a LoggedModel of the source run; (model_id, location)."""
     import onnx
-    import onnxruntime
 
     from mcp_server.core.tracking import fluent
 
     model = onnx.load(str(folder / MODEL_FILE))
-    with fluent(app) as mlflow, stdout_to_stderr(), _quiet():
+    with fluent(app) as mlflow, stdout_to_stderr(), quiet_warnings():
         import mlflow.onnx
 
         with mlflow.start_run(run_id=run_id):
             info = mlflow.onnx.log_model(
                 model,
                 name=f"onnx-v{version}",
-                pip_requirements=[f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"],
+                pip_requirements=_requirements(),
                 extra_files=[str(folder / TWIN_FILE)],
                 save_as_external_data=False,
-                tags={reg.ONNX_OF_TAG: f"{name}/{version}"},
+                tags={ONNX_OF_TAG: f"{name}/{version}"},
             )
     model_id = str(info.model_id)
     location = str(getattr(info, "artifact_path", "") or f"models:/{model_id}")
     return model_id, location
 
 
-def _install_cache(app: AppContext, name: str, version: str, source: Path) -> Path:
-    """Copy model.onnx + twin.json into <home>/cache/onnx/<name>/<version>/ (swap in a new folder)."""
-    final = cache_dir(app, name, version)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=final.parent))
-    for file in (MODEL_FILE, TWIN_FILE):
-        shutil.copy2(source / file, staging / file)
-    old = final.parent / f".{version}-old-{os.getpid()}-{time.monotonic_ns()}"
-    if final.exists():
-        os.replace(final, old)
-    os.replace(staging, final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
+def _requirements() -> list[str]:
+    import onnx
+    import onnxruntime
+
+    return [f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"]
 
 
-def _download_twin(app: AppContext, name: str, version: str, model_id: str) -> Path:
-    """Fetch a logged twin (model.onnx, twin.json) from MLflow into the cache, checked."""
-    from mcp_server.core.tracking import fluent
+def log_onnx_file(app: AppContext, path: Path, shown: str, name: str) -> str:
+    """Log a user's ONNX file (external data checked) in a new run, with a twin.json derived from its graph."""
+    import onnx
 
-    client = reg.client_of(app)
-    logged = reg.call(
-        app,
-        lambda: client.get_logged_model(model_id),
-        not_found=f"The ONNX twin of {name}/{version} ({model_id}) is gone from MLflow; convert it again.",
+    from mcp_server.core.tracking import experiment_id, fluent
+
+    model = load_checked(path)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as err:
+        raise InvalidInput(
+            f"{shown!r} is not a valid ONNX model ({str(err).splitlines()[0][:150]})."
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="onnx-file-") as tmp:
+        folder = Path(tmp)
+        spec, columns, task = spec_from_graph(model)
+        extra = []
+        if spec is not None:
+            write_twin(folder, OnnxTwin(name, "0", folder / MODEL_FILE, task, columns, spec))
+            extra = [str(folder / TWIN_FILE)]
+        exp = experiment_id(app)
+        tags = {LOGGED_BY_TAG: LOGGED_BY, TAG + "origin": "onnx_file", TAG + "file": shown[:500]}
+        with fluent(app) as mlflow, stdout_to_stderr(), quiet_warnings():
+            import mlflow.onnx
+
+            with mlflow.start_run(experiment_id=exp, run_name=f"file-{path.stem}"[:100], tags=tags) as run:
+                mlflow.onnx.log_model(
+                    model,
+                    name="model",
+                    pip_requirements=_requirements(),
+                    extra_files=extra or None,
+                    save_as_external_data=False,
+                )
+                return str(run.info.run_id)
+
+
+def spec_from_graph(model: Any) -> tuple[dict[str, Any] | None, list[str], Any]:
+    """A twin spec for a user's ONNX file: one column per [N, 1] input, or x0..xk-1 of a single [N, k] input."""
+    from onnx import TensorProto
+
+    kinds = {
+        TensorProto.FLOAT: "float32",
+        TensorProto.DOUBLE: "float64",
+        TensorProto.INT64: "int64",
+        TensorProto.STRING: "string",
+    }
+    init = {t.name for t in model.graph.initializer}
+    inputs = [v for v in model.graph.input if v.name not in init]
+    spec_inputs: list[dict[str, Any]] = []
+    columns: list[str] = []
+    for v in inputs:
+        tt = v.type.tensor_type
+        dtype = kinds.get(tt.elem_type)
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        if dtype is None or len(dims) != 2 or dims[1] is None:
+            return None, [], "regression"
+        if dims[1] == 1:
+            cols = [v.name]
+        elif len(inputs) == 1:
+            cols = [f"x{i}" for i in range(dims[1])]
+        else:
+            return None, [], "regression"
+        spec_inputs.append({"name": v.name, "columns": cols, "dtype": dtype})
+        columns.extend(cols)
+    outs = list(model.graph.output)
+    label = next((o.name for o in outs if o.name == "label"), None)
+    probs = next((o.name for o in outs if o.name in ("probabilities", "output_probability")), None)
+    task = "classification" if label else "regression"
+    outputs = (
+        {"label": label, "probabilities": probs, "value": None}
+        if label
+        else {"label": None, "probabilities": None, "value": outs[0].name if outs else None}
     )
-    with tempfile.TemporaryDirectory(
-        prefix="onnx-dl-", dir=_ensure(app.settings.home / "cache" / "onnx")
-    ) as tmp:
-        with fluent(app) as mlflow, stdout_to_stderr():
-            import mlflow.artifacts
-
-            local = Path(
-                mlflow.artifacts.download_artifacts(artifact_uri=logged.artifact_location, dst_path=tmp)
-            )
-        onnx_files = sorted(local.glob("*.onnx"))
-        if not onnx_files:
-            raise NotFound(f"The ONNX twin of {name}/{version} has no .onnx file.")
-        load_checked(onnx_files[0])  # external data check before anything uses it
-        if onnx_files[0].name != MODEL_FILE:
-            os.replace(onnx_files[0], local / MODEL_FILE)
-        twin_file = local / TWIN_FILE
-        extra = local / "extra_files" / TWIN_FILE  # where MLflow keeps extra_files
-        if not twin_file.is_file() and extra.is_file():
-            os.replace(extra, twin_file)
-        if not twin_file.is_file():
-            raise NotFound(f"The ONNX twin of {name}/{version} has no {TWIN_FILE}; convert it again.")
-        twin = load_twin(local)
-        twin.spec["onnx_model_id"] = model_id
-        write_twin(local, OnnxTwin(name, version, local / MODEL_FILE, twin.task, twin.columns, twin.spec))
-        return _install_cache(app, name, version, local)
-
-
-def onnx_twin(app: AppContext, name: str, version: str, *, convert: bool = True) -> OnnxTwin:
-    """Contract 1: the ONNX twin of `name`/`version` as a local file, converting it when it has none.
-
-    Raises Conflict (parity failed), NotFound (no such version; or no twin and convert=False),
-    InvalidInput (not convertible).
-    """
-    mv = reg.get_version(app, name, version)
-    version = str(mv.version)
-    with _lock_for(app, name, version):
-        model_id = mv.tags.get(reg.ONNX_MODEL_TAG)
-        folder = cache_dir(app, name, version)
-        if model_id:
-            with contextlib.suppress(ValueError, OSError, KeyError):
-                cached = load_twin(folder)
-                if cached.spec.get("onnx_model_id") == model_id and cached.path.is_file():
-                    return cached
-            return load_twin(_download_twin(app, name, version, model_id))
-        if not convert:
-            raise NotFound(f"{name}/{version} has no ONNX twin yet; create it with onnx_convert.")
-        twin, _ = convert_version(app, name, version, None)
-        return twin
-
-
-def convert_tool(
-    app: AppContext, name: str, version: str, opset: int | None, control: StepControl
-) -> m.ConvertResult:
-    """onnx_convert: always converts anew (e.g. another opset) and replaces the twin."""
-    number = reg.check_version(version)
-    reg.check_model_name(name)
-    with _lock_for(app, name, number):
-        _, result = convert_version(app, name, number, opset, control)
-    return result
+    return (
+        {"format": 1, "inputs": spec_inputs, "outputs": outputs, "missing": "numeric null -> NaN"},
+        columns,
+        task,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -747,50 +531,29 @@ def inspect_file(path: Path, shown: str) -> m.InspectResult:
     )
 
 
-def inspect(
-    app: AppContext, path: Path | None, shown: str | None, name: str | None, version: str | None
-) -> m.InspectResult:
-    if path is not None:
-        assert shown is not None
-        return inspect_file(path, shown)
-    assert name is not None and version is not None
-    twin = onnx_twin(app, name, version, convert=False)
-    result = inspect_file(twin.path, f"onnx:{name}/{twin.version}")
-    result.twin = m.TwinInfo(
-        name=name,
-        version=twin.version,
-        task=twin.task,
-        columns=twin.columns[:100],
-        inputs=[m.SpecInput(**i) for i in twin.spec["inputs"][:50]],
-    )
-    return result
-
-
-def benchmark(
-    app: AppContext, name: str, version: str, batch_sizes: list[int], repeats: int, control: StepControl
-) -> m.BenchmarkResult:
-    """onnxruntime vs the native model's predict on the same training rows, per batch size."""
+def time_batches(
+    session: Any,
+    twin: OnnxTwin,
+    model: Any,
+    frame: Any,
+    batch_sizes: list[int],
+    repeats: int,
+    control: Control,
+) -> list[m.BenchmarkRow]:
+    """onnxruntime vs the native model's predict on the same rows, per batch size."""
     import numpy as np
 
-    from mcp_server.tools.evaluation.adapter import load_run_model
-    from mcp_server.tools.onnx.runtime import run
-
-    mv = reg.get_version(app, name, version)
-    twin = onnx_twin(app, name, str(mv.version), convert=False)
-    loaded = load_run_model(app, mv.run_id)
-    frame = training_rows(app, loaded, limit=max(batch_sizes))
-    session = open_session(twin)
     results: list[m.BenchmarkRow] = []
     for i, size in enumerate(batch_sizes):
         control.step(i, len(batch_sizes), f"batch size {size}")
         reps = max(1, len(frame))
         idx = [j % reps for j in range(size)]
         batch = frame.iloc[idx].reset_index(drop=True)
-        feed = make_feed(twin, _records(batch))
+        feed = make_feed(twin, records(batch))
         n = max(5, min(repeats, int(2000 / max(size, 1)) + 5))
         run(session, twin, feed)  # warm-up
-        with _quiet():
-            loaded.model.predict(batch)
+        with quiet_warnings():
+            model.predict(batch)
         onnx_t: list[float] = []
         native_t: list[float] = []
         for _ in range(n):
@@ -798,8 +561,8 @@ def benchmark(
             run(session, twin, feed)
             onnx_t.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            with _quiet():
-                loaded.model.predict(batch)
+            with quiet_warnings():
+                model.predict(batch)
             native_t.append(time.perf_counter() - t0)
         o50 = float(np.median(onnx_t)) * 1000
         n50 = float(np.median(native_t)) * 1000
@@ -816,24 +579,11 @@ def benchmark(
                 speedup=n50 / o50 if o50 > 0 else None,
             )
         )
-    control.step(len(batch_sizes), len(batch_sizes), "done")
-    return m.BenchmarkResult(
-        name=name,
-        version=twin.version,
-        estimator=loaded.estimator,
-        runtime=_runtime_versions(),
-        note="latency of one call on a prepared feed (onnxruntime) vs predict on a DataFrame (scikit-learn); "
-        "same rows, same thread",
-        results=results,
-    )
+    return results
 
 
-def _runtime_versions() -> str:
+def runtime_versions() -> str:
     import onnxruntime
     import sklearn
 
     return f"onnxruntime {onnxruntime.__version__}, scikit-learn {sklearn.__version__}"
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)

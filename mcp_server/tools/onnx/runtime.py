@@ -1,6 +1,6 @@
 """The ONNX twin at run time: load a converted model's folder, build the feed from rows, predict.
 
-Imports only numpy and onnxruntime (the serving gateway uses this module; it never loads scikit-learn,
+Imports only numpy and onnxruntime, inside the functions (the serving gateway uses this module; it never loads scikit-learn,
 skl2onnx or MLflow). A twin's folder holds `model.onnx` and `twin.json`:
 
     {"name": ..., "version": ..., "task": "classification" | "regression", "columns": [...],
@@ -25,14 +25,17 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+from mcp_server.core.files import write_text_atomic
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TWIN_FILE = "twin.json"
 MODEL_FILE = "model.onnx"
 Task = Literal["classification", "regression"]
-_NUMERIC = {"float64": np.float64, "float32": np.float32, "int64": np.int64}
+_NUMERIC = ("float64", "float32", "int64")
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,7 @@ def load_twin(folder: Path) -> OnnxTwin:
 
 def write_twin(folder: Path, twin: OnnxTwin) -> None:
     """Write twin.json beside the model (temp name, fsync, rename)."""
-    target = folder / TWIN_FILE
-    tmp = folder / (TWIN_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(twin.to_json(), fh, indent=2, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    write_text_atomic(Path(folder) / TWIN_FILE, json.dumps(twin.to_json(), indent=2, sort_keys=True))
 
 
 def open_session(twin_or_path: OnnxTwin | Path, *, threads: int | None = None) -> Any:
@@ -124,6 +121,8 @@ def make_feed(twin: OnnxTwin, rows: list[dict[str, Any]]) -> dict[str, np.ndarra
 
     Raises ValueError (one sentence) on a missing, extra or ill-typed column.
     """
+    import numpy as np
+
     if not isinstance(rows, list) or not rows:
         raise ValueError("Give at least one row (a list of {column: value} objects).")
     expected = set(twin.columns)
@@ -153,8 +152,7 @@ def make_feed(twin: OnnxTwin, rows: list[dict[str, Any]]) -> dict[str, np.ndarra
                         raise ValueError(f"Row {i}: column {col!r} takes text, not {_show(value)}.")
             feed[spec["name"]] = out
             continue
-        np_type = _NUMERIC.get(dtype)
-        if np_type is None:
+        if dtype not in _NUMERIC:
             raise ValueError(f"The twin's input {spec['name']!r} has an unsupported type {dtype!r}.")
         values = np.empty((len(rows), len(cols)), dtype=np.float64)
         for i, row in enumerate(rows):
@@ -166,17 +164,13 @@ def make_feed(twin: OnnxTwin, rows: list[dict[str, Any]]) -> dict[str, np.ndarra
                     values[i, j] = float(value)
                 else:
                     raise ValueError(f"Row {i}: column {col!r} takes a number, not {_show(value)}.")
-        if np_type is np.int64:
+        if dtype == "int64":
             if np.isnan(values).any():
                 raise ValueError("An integer column of the model got a missing value.")
             feed[spec["name"]] = values.astype(np.int64)
         else:
-            feed[spec["name"]] = values.astype(np_type)
+            feed[spec["name"]] = values.astype(dtype)
     return feed
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def run(session: Any, twin: OnnxTwin, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -192,12 +186,14 @@ def predict(
 
     With `probabilities=True` a classifier gives [{"label": ..., "probabilities": {class: p}}, ...].
     """
+    import numpy as np
+
     outputs = run(session, twin, make_feed(twin, rows))
     names = twin.spec.get("outputs", {})
     if twin.task == "regression":
         value = outputs[names.get("value") or next(iter(outputs))]
         return [float(v) for v in np.asarray(value, dtype=np.float64).reshape(len(rows), -1)[:, 0]]
-    labels = [_plain(v) for v in np.asarray(outputs[names.get("label") or next(iter(outputs))]).ravel()]
+    labels = np.asarray(outputs[names.get("label") or next(iter(outputs))]).ravel().tolist()
     if not probabilities:
         return labels
     prob_name = names.get("probabilities")

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import html
-import json
 import math
-import operator
 import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcp_server.core.conditions import COMPARISONS, mask
 from mcp_server.core.errors import InvalidInput, MissingExtra
-from mcp_server.core.files import write_text_atomic
+from mcp_server.core.files import atomic_path
+from mcp_server.core.values import number, plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,15 +41,6 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".
 MOJIBAKE_RE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]|\u00e2\u20ac")
 MULTISPACE_RE = re.compile(r"\s{2,}")
 
-OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-}
-
 
 def require(module: str, extra: str = "quality") -> None:
     """One clear error when a library the area needs is missing (the area's extra is partly installed)."""
@@ -66,49 +55,15 @@ def require(module: str, extra: str = "quality") -> None:
 # -- small helpers ------------------------------------------------------------------------------
 
 
-def plain(value: Any, chars: int = SAMPLE_CHARS) -> Any:
-    """JSON-safe scalar: numpy/pandas to Python, NaN/NaT to None, long strings cut."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value if len(value) <= chars else value[: chars - 3] + "..."
-    with contextlib.suppress(TypeError, ValueError):
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    iso = getattr(value, "isoformat", None)
-    if callable(iso):
-        return str(iso())
-    item = getattr(value, "item", None)
-    if callable(item):
-        with contextlib.suppress(Exception):
-            return plain(item(), chars)
-    return plain(str(value), chars)
-
-
-def _f(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def check_columns(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    present = {str(c) for c in df.columns}
-    missing = [c for c in columns if c not in present]
+def check_columns(df: Any, columns: Sequence[str], what: str) -> None:
+    """Refuse columns the data (a pandas or Spark DataFrame) does not have."""
+    names = [str(c) for c in df.columns]
+    missing = [c for c in columns if c not in set(names)]
     if missing:
-        shown = ", ".join(repr(str(c)) for c in list(df.columns)[:12])
+        shown = ", ".join(repr(c) for c in names[:12])
         raise InvalidInput(
             f"{what} refers to unknown column(s) {', '.join(repr(c) for c in missing[:5])}; "
-            f"the dataset's columns are {shown}{' ...' if df.shape[1] > 12 else ''}."
+            f"the dataset's columns are {shown}{' ...' if len(names) > 12 else ''}."
         )
 
 
@@ -185,8 +140,8 @@ def profile_frame(df: pd.DataFrame) -> dict[str, Any]:
             entry.update(
                 min=plain(values.min()),
                 max=plain(values.max()),
-                mean=_f(arr.mean()),
-                std=_f(arr.std(ddof=1)) if len(arr) > 1 else None,
+                mean=number(arr.mean()),
+                std=number(arr.std(ddof=1)) if len(arr) > 1 else None,
                 quantiles={k: float(np.quantile(arr, q)) for k, q in SHOWN_QUANTILES.items()},
             )
             if kind == "numeric":
@@ -229,7 +184,7 @@ def completeness(df: pd.DataFrame) -> dict[str, Any]:
     if cells == 0:
         return {"score": None, "reason": "the dataset has no cells"}
     nonnull = int(df.notna().sum().sum())
-    return {"score": 100.0 * nonnull / cells, "numerator": nonnull, "denominator": cells}
+    return share(nonnull, cells)
 
 
 def detect_key(df: pd.DataFrame) -> list[str] | None:
@@ -269,40 +224,12 @@ def uniqueness(df: pd.DataFrame, key: list[str] | None) -> dict[str, Any]:
             }
         basis = {"key": None, "basis": "whole rows (no key declared or detected)"}
     count = int(unique.sum())
-    return {"score": 100.0 * count / n, "numerator": count, "denominator": n, "details": basis}
-
-
-def condition_mask(df: pd.DataFrame, column: str, op: str, value: Any, where: str) -> Any:
-    """Boolean mask of rows where `column op value` holds (null never satisfies a comparison)."""
-    col = df[column]
-    if op == "is_null":
-        return col.isna()
-    if op == "not_null":
-        return col.notna()
-    if op in ("in", "not_in"):
-        if not isinstance(value, list):
-            raise InvalidInput(f"{where}: the value must be a list for '{op}'.")
-        mask = col.isin(value)
-        return (~mask & col.notna()) if op == "not_in" else mask
-    if op == "between":
-        if not (isinstance(value, list) and len(value) == 2):
-            raise InvalidInput(f"{where}: the value must be [low, high] for 'between'.")
-        try:
-            return (col >= value[0]) & (col <= value[1]) & col.notna()
-        except TypeError:
-            raise InvalidInput(f"{where}: column {column!r} cannot be compared with {value!r}.") from None
-    if value is None or isinstance(value, dict | list):
-        raise InvalidInput(f"{where}: the value must be a number, string or boolean for '{op}'.")
-    try:
-        return OPS[op](col, value).fillna(False).astype(bool) & col.notna()
-    except TypeError:
-        raise InvalidInput(
-            f"{where}: column {column!r} cannot be compared with {plain(value)!r} using '{op}'."
-        ) from None
+    return share(count, n, basis)
 
 
 def consistency(df: pd.DataFrame, rules: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """100 x rows passing every rule / rows; a rule with a missing side does not apply to that row."""
+    """100 x rows passing every rule / rows. A comparison follows core/conditions.py (with a null it is
+    false); a rule with a missing side does not apply to that row (as an SQL CHECK constraint)."""
     import numpy as np
 
     if not rules:
@@ -315,31 +242,34 @@ def consistency(df: pd.DataFrame, rules: list[dict[str, Any]] | None) -> dict[st
     per_rule = []
     for i, rule in enumerate(rules):
         left, op, right = rule["left"], rule["op"], rule["right"]
-        check_columns(df, [left], f"Consistency rule {i}")
+        where = f"Consistency rule {i}"
+        check_columns(df, [left], where)
         a = df[left]
         if isinstance(right, str) and right in columns:
-            b: Any = df[right]
-            missing = a.isna() | b.isna()
+            missing = a.isna() | df[right].isna()
             shown = f"{left} {op} {right}"
+            try:
+                holds = COMPARISONS[op](a, df[right]).fillna(False).astype(bool) & ~missing
+            except TypeError:
+                raise InvalidInput(f"{where} ({shown}) compares values of incompatible types.") from None
         else:
             if right is None or isinstance(right, dict | list):
-                raise InvalidInput(
-                    f"Consistency rule {i}: 'right' must be a column name or a number, string or boolean."
-                )
-            b = right
+                raise InvalidInput(f"{where}: 'right' must be a column name or a number, string or boolean.")
             missing = a.isna()
             shown = f"{left} {op} {right!r}"
-        try:
-            holds = OPS[op](a, b).fillna(False).to_numpy(dtype=bool)
-        except TypeError:
-            raise InvalidInput(
-                f"Consistency rule {i} ({shown}) compares values of incompatible types."
-            ) from None
-        passes = holds | missing.to_numpy(dtype=bool)
+            holds = mask(df, left, op, right, f"{where} ({shown})")
+        passes = (holds | missing).to_numpy(dtype=bool)
         ok &= passes
         per_rule.append({"rule": shown, "failing_rows": int((~passes).sum())})
-    count = int(ok.sum())
-    return {"score": 100.0 * count / n, "numerator": count, "denominator": n, "details": {"rules": per_rule}}
+    return share(int(ok.sum()), n, {"rules": per_rule})
+
+
+def share(count: int, total: int, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A dimension's score: 100 x count / total, with its numerator and denominator (and details)."""
+    out: dict[str, Any] = {"score": 100.0 * count / total, "numerator": count, "denominator": total}
+    if details is not None:
+        out["details"] = details
+    return out
 
 
 def parse_age(text: str) -> Any:
@@ -356,10 +286,11 @@ def parse_age(text: str) -> Any:
     return age
 
 
-def timeliness(
-    df: pd.DataFrame, column: str | None, max_age: str | None, as_of: dt.datetime | None
-) -> dict[str, Any]:
-    """100 x rows whose timestamp is within max_age of as_of (default now, UTC) / rows; null is stale."""
+def freshness_window(
+    df: Any, column: str | None, max_age: str | None, as_of: dt.datetime | None, n: int
+) -> tuple[Any, Any] | dict[str, Any]:
+    """(as_of, cutoff) of the timeliness dimension as UTC timestamps, or why it is not computed
+    (pandas and Spark alike)."""
     import pandas as pd
 
     if column is None and max_age is None:
@@ -370,20 +301,28 @@ def timeliness(
     if max_age is None:
         return {"score": None, "reason": "timestamp_column given without max_age"}
     age = parse_age(max_age)
-    n = len(df)
     if n == 0:
         return {"score": None, "reason": "the dataset has no rows"}
-    stamps = to_utc(df[column], column)
     now = pd.Timestamp(as_of or dt.datetime.now(dt.UTC))
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    cutoff = now - age
-    fresh = int((stamps >= cutoff).sum())
-    return {
-        "score": 100.0 * fresh / n,
-        "numerator": fresh,
-        "denominator": n,
-        "details": {"as_of": now.isoformat(), "cutoff": cutoff.isoformat(), "column": column},
-    }
+    return now, now - age
+
+
+def fresh_share(fresh: int, n: int, window: tuple[Any, Any], column: str) -> dict[str, Any]:
+    now, cutoff = window
+    return share(fresh, n, {"as_of": now.isoformat(), "cutoff": cutoff.isoformat(), "column": column})
+
+
+def timeliness(
+    df: pd.DataFrame, column: str | None, max_age: str | None, as_of: dt.datetime | None
+) -> dict[str, Any]:
+    """100 x rows whose timestamp is within max_age of as_of (default now, UTC) / rows; null is stale."""
+    window = freshness_window(df, column, max_age, as_of, len(df))
+    if isinstance(window, dict):
+        return window
+    assert column is not None
+    stamps = to_utc(df[column], column)
+    return fresh_share(int((stamps >= window[1]).sum()), len(df), window, column)
 
 
 def to_utc(series: pd.Series, column: str) -> pd.Series:
@@ -408,15 +347,10 @@ def accuracy(df: pd.DataFrame, ref: pd.DataFrame, key: list[str] | None) -> dict
     """100 x equal cells / compared cells, on rows matched to the reference by key (both null = equal)."""
     import numpy as np
 
-    if not key:
-        return {"score": None, "reason": "no key declared or detected to join the reference on"}
-    check_columns(df, key, "key")
-    missing = [k for k in key if k not in {str(c) for c in ref.columns}]
-    if missing:
-        raise InvalidInput(f"The reference dataset has no key column(s) {missing}.")
-    compared = [str(c) for c in df.columns if str(c) not in key and str(c) in {str(x) for x in ref.columns}]
-    if not compared:
-        return {"score": None, "reason": "the reference shares no column with the dataset besides the key"}
+    compared = accuracy_columns(df, ref, key)
+    if isinstance(compared, dict):
+        return compared
+    assert key is not None
     right = ref.drop_duplicates(subset=key, keep="first")[[*key, *compared]]
     try:
         merged = df[[*key, *compared]].merge(right, on=key, how="inner", suffixes=("", "__ref"))
@@ -427,29 +361,42 @@ def accuracy(df: pd.DataFrame, ref: pd.DataFrame, key: list[str] | None) -> dict
     rows = len(merged)
     if rows == 0:
         return {"score": None, "reason": "no row of the dataset has its key in the reference"}
-    equal = 0
     per_column = {}
     for col in compared:
         a, b = merged[col], merged[col + "__ref"]
         with np.errstate(invalid="ignore"):
             same = (a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy(dtype=bool)
-        k = int(same.sum())
-        equal += k
-        per_column[col] = rows - k
-    cells = rows * len(compared)
+        per_column[col] = rows - int(same.sum())
+    return mismatch_share(per_column, rows, key, len(df) - rows)
+
+
+def accuracy_columns(df: Any, ref: Any, key: list[str] | None) -> list[str] | dict[str, Any]:
+    """The columns the accuracy dimension compares (shared, besides the key), or why it is not computed."""
+    if not key:
+        return {"score": None, "reason": "no key declared or detected to join the reference on"}
+    check_columns(df, key, "key")
+    ref_columns = {str(c) for c in ref.columns}
+    missing = [k for k in key if k not in ref_columns]
+    if missing:
+        raise InvalidInput(f"The reference dataset has no key column(s) {missing}.")
+    compared = [str(c) for c in df.columns if str(c) not in key and str(c) in ref_columns]
+    if not compared:
+        return {"score": None, "reason": "the reference shares no column with the dataset besides the key"}
+    return compared
+
+
+def mismatch_share(per_column: dict[str, int], rows: int, key: list[str], unmatched: int) -> dict[str, Any]:
+    """The accuracy dimension from the mismatched cells per compared column of `rows` matched rows."""
+    equal = sum(rows - v for v in per_column.values())
     worst = dict(sorted(per_column.items(), key=lambda kv: -kv[1])[:10])
-    return {
-        "score": 100.0 * equal / cells,
-        "numerator": equal,
-        "denominator": cells,
-        "details": {
-            "key": key,
-            "matched_rows": rows,
-            "unmatched_rows": int(len(df) - rows),
-            "columns": len(compared),
-            "mismatches_by_column": worst,
-        },
+    details = {
+        "key": key,
+        "matched_rows": rows,
+        "unmatched_rows": int(unmatched),
+        "columns": len(per_column),
+        "mismatches_by_column": worst,
     }
+    return share(equal, rows * len(per_column), details)
 
 
 def validity_from_outcomes(outcomes: list[dict[str, Any]], row_count: int) -> dict[str, Any]:
@@ -473,12 +420,7 @@ def validity_from_outcomes(outcomes: list[dict[str, Any]], row_count: int) -> di
             passed += max(0, row_count - int(unexpected))
     total = len(outcomes) * row_count
     failed = sum(1 for o in outcomes if not o["success"])
-    return {
-        "score": 100.0 * passed / total,
-        "numerator": passed,
-        "denominator": total,
-        "details": {"expectations": len(outcomes), "failed_expectations": failed},
-    }
+    return share(passed, total, {"expectations": len(outcomes), "failed_expectations": failed})
 
 
 def combine(
@@ -588,6 +530,13 @@ def _counts(series: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in series.dropna().astype(str).value_counts().items()}
 
 
+def _untested(
+    row: dict[str, Any], kind: str, note: str, test: str = "none", drifted: bool = False
+) -> dict[str, Any]:
+    row.update(kind=kind, test=test, statistic=None, p_value=None, psi=None, drifted=drifted, note=note)
+    return row
+
+
 def drift(
     current: pd.DataFrame,
     baseline: pd.DataFrame | None,
@@ -619,37 +568,20 @@ def drift(
             "current_nulls_pct": None if cur_nulls is None else round(cur_nulls, 6),
         }
         if bc["kind"] in ("text", "datetime", "other"):
-            row.update(
-                kind="categorical",
-                test="none",
-                statistic=None,
-                p_value=None,
-                psi=None,
-                drifted=False,
-                note=f"{bc['kind']} column (free text, identifiers or timestamps): not tested for drift",
-            )
-            rows.append(row)
+            note = f"{bc['kind']} column (free text, identifiers or timestamps): not tested for drift"
+            rows.append(_untested(row, "categorical", note))
             continue
         numeric = bc["kind"] == "numeric" and _is_number(cur)
         if bc["kind"] == "numeric" and not numeric:
-            row.update(
-                kind="numeric",
-                test="none",
-                statistic=None,
-                p_value=None,
-                psi=None,
-                drifted=True,
-                note=f"type changed: numeric in the baseline, {cur.dtype} now",
-            )
-            rows.append(row)
+            note = f"type changed: numeric in the baseline, {cur.dtype} now"
+            rows.append(_untested(row, "numeric", note, drifted=True))
             continue
         if numeric:
             values = cur.dropna().astype("float64").to_numpy()
-            row.update(kind="numeric", test="Kolmogorov-Smirnov")
             if len(values) == 0 or bc["count"] == 0:
-                row.update(statistic=None, p_value=None, psi=None, drifted=False, note="no values to compare")
-                rows.append(row)
+                rows.append(_untested(row, "numeric", "no values to compare", "Kolmogorov-Smirnov"))
                 continue
+            row["kind"] = "numeric"
             percentiles = bc["percentiles"]
             edges = _numeric_bins(percentiles)
             if baseline is not None:
@@ -679,14 +611,8 @@ def drift(
             row.update(kind="categorical", test="chi-square test of homogeneity (scipy chi2_contingency)")
             base_counts = _counts(baseline[name]) if baseline is not None else bc.get("value_counts")
             if not base_counts:
-                row.update(
-                    statistic=None,
-                    p_value=None,
-                    psi=None,
-                    drifted=False,
-                    note="the baseline profile keeps no value counts for this column (free text)",
-                )
-                rows.append(row)
+                note = "the baseline profile keeps no value counts for this column (free text)"
+                rows.append(_untested(row, "categorical", note, row["test"]))
                 continue
             cur_counts = _counts(cur)
             if baseline is None and OTHER in base_counts:
@@ -772,8 +698,8 @@ def outlier_mask_univariate(
                 "column": col,
                 "count": int(mask.sum()),
                 "pct": round(100.0 * mask.sum() / n, 6) if n else 0.0,
-                "lower": _f(lo),
-                "upper": _f(hi),
+                "lower": number(lo),
+                "upper": number(hi),
                 "note": note,
                 "mask": mask,
             }
@@ -1069,9 +995,9 @@ def filter_frame(
     if label:
         check_columns(df, [label], "label")
     for i, r in enumerate(rules):
-        mask = condition_mask(out, r["column"], r["op"], r["value"], f"Rule {i}")
+        keep = mask(out, r["column"], r["op"], r["value"], f"Rule {i}")
         n0 = len(out)
-        out = out.loc[np.asarray(mask, dtype=bool)]
+        out = out.loc[np.asarray(keep, dtype=bool)]
         shown = f"{r['column']} {r['op']}" + (
             "" if r["op"] in ("is_null", "not_null") else f" {plain(r['value'])!r}"
         )
@@ -1141,7 +1067,7 @@ def text_issues(df: pd.DataFrame, columns: list[str] | None, include_samples: bo
 
         def example(v: str, examples: list[str] = examples) -> None:
             if include_samples and len(examples) < 5 and v not in examples:
-                examples.append(plain(v, 60))
+                examples.append(plain(v, chars=60))
 
         for value, count in counts.items():
             v = str(value)
@@ -1311,7 +1237,7 @@ def image_issues(folder: Path, inside: Callable[[Path], bool], max_files: int) -
         "files": min(files, max_files),
         "images": images,
         "unreadable": len(unreadable),
-        "unreadable_examples": [plain(u, 80) for u in unreadable[:5]],
+        "unreadable_examples": [plain(u, chars=80) for u in unreadable[:5]],
         "formats": dict(formats.most_common()),
         "modes": dict(modes.most_common()),
         "sizes": dict(sizes.most_common(10)),
@@ -1399,61 +1325,5 @@ def render_chart(
     ax2.set_xticklabels([str(c)[:14] for c in sub.columns], rotation=90, fontsize=6)
     ax2.set_ylabel("row")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _num(value: Any, fmt: str) -> str:
-    return "" if value is None else format(value, fmt)
-
-
-def render_html(
-    meta: dict[str, Any], dims: list[dict[str, Any]], profile: dict[str, Any], chart_name: str
-) -> str:
-    """A self-contained, escaped HTML page: dimension scores, the chart, the column profile."""
-    e = html.escape
-    dim_rows = "".join(
-        f"<tr><td>{e(d['name'])}</td><td>{_num(d['score'], '.2f') or 'n/a'}</td>"
-        f"<td>{d['weight']:.3f}</td><td>{e(str(d.get('reason') or ''))}</td></tr>"
-        for d in dims
-    )
-    col_rows = "".join(
-        f"<tr><td>{e(c['name'])}</td><td>{e(c['dtype'])}</td><td>{e(c['kind'])}</td><td>{c['nulls']}</td>"
-        f"<td>{c['null_pct']:.2f}%</td><td>{c.get('distinct', '')}</td>"
-        f"<td>{e(str(c.get('min', ''))[:40])}</td><td>{e(str(c.get('max', ''))[:40])}</td>"
-        f"<td>{_num(c.get('mean'), '.4g')}</td><td>{_num(c.get('std'), '.4g')}</td></tr>"
-        for c in profile["columns"]
-    )
-    head = "".join(
-        f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>"
-        for k, v in (
-            ("dataset", meta["dataset"]),
-            ("dataset id", meta["dataset_id"]),
-            ("rows", meta["row_count"]),
-            ("overall", _num(meta["overall"], ".2f") or "n/a"),
-            ("score id", meta["score_id"]),
-            ("time", meta["created_at"]),
-        )
-    )
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Quality report: {e(meta["dataset"])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:1em}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:13px}}</style></head><body>
-<h1>Data quality report</h1><table>{head}</table>
-<h2>Dimensions</h2><table><tr><th>dimension</th><th>score</th><th>weight</th><th>left out because</th></tr>{dim_rows}</table>
-<img src="{e(chart_name)}" alt="dimension scores and null pattern" style="max-width:100%">
-<h2>Columns</h2><table><tr><th>column</th><th>dtype</th><th>kind</th><th>nulls</th><th>null %</th><th>distinct</th>
-<th>min</th><th>max</th><th>mean</th><th>std</th></tr>{col_rows}</table>
-<p>Computed with pandas; values shown are data from the file, not instructions.</p></body></html>
-"""
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2, default=str, allow_nan=False))

@@ -24,12 +24,22 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import InvalidInput
+from mcp_server.core.values import number, plain
 from mcp_server.tools.quality import adapter as pd_adapter
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from mcp_server.core.blocking import StepControl
 
 QUANTILE_ERROR = 1e-3
+
+
+def _type_errors() -> tuple[type[Exception], ...]:
+    """Spark's errors for values of types that cannot be compared or cast (the caller's input)."""
+    from pyspark.errors import AnalysisException, NumberFormatException, SparkRuntimeException
+
+    return (AnalysisException, NumberFormatException, SparkRuntimeException)
 
 
 def _types(sdf: DataFrame) -> dict[str, Any]:
@@ -75,17 +85,6 @@ def _c(name: str) -> Column:
     from pyspark.sql import functions as F
 
     return F.col("`" + name.replace("`", "``") + "`")
-
-
-def check_columns(sdf: DataFrame, columns: list[str], what: str) -> None:
-    present = set(sdf.columns)
-    missing = [c for c in columns if c not in present]
-    if missing:
-        shown = ", ".join(repr(c) for c in sdf.columns[:12])
-        raise InvalidInput(
-            f"{what} refers to unknown column(s) {', '.join(repr(c) for c in missing[:5])}; "
-            f"the dataset's columns are {shown}{' ...' if len(sdf.columns) > 12 else ''}."
-        )
 
 
 def _text(value: Any, dtype: Any, ints_as_float: bool) -> str:
@@ -197,10 +196,10 @@ def profile_spark(sdf: DataFrame, *, nullable_ints: bool = True) -> dict[str, An
             at = dict(zip(probs, quantiles[c], strict=True))
             fin = int(stats[f"fin{i}"])
             entry.update(
-                min=pd_adapter.plain(stats[f"lo{i}"]),
-                max=pd_adapter.plain(stats[f"hi{i}"]),
-                mean=pd_adapter._f(stats[f"mean{i}"]),
-                std=pd_adapter._f(stats[f"std{i}"]) if fin > 1 else None,
+                min=plain(stats[f"lo{i}"]),
+                max=plain(stats[f"hi{i}"]),
+                mean=number(stats[f"mean{i}"]),
+                std=number(stats[f"std{i}"]) if fin > 1 else None,
                 quantiles={k: at[q] for k, q in pd_adapter.SHOWN_QUANTILES.items()},
             )
             if kind == "numeric":
@@ -208,7 +207,7 @@ def profile_spark(sdf: DataFrame, *, nullable_ints: bool = True) -> dict[str, An
         elif kind == "datetime" and count:
             entry.update(min=_iso(stats[f"lo{i}"]), max=_iso(stats[f"hi{i}"]))
         elif kind in ("text", "categorical") and count:
-            entry.update(min=pd_adapter.plain(stats[f"lo{i}"]), max=pd_adapter.plain(stats[f"hi{i}"]))
+            entry.update(min=plain(stats[f"lo{i}"]), max=plain(stats[f"hi{i}"]))
         if c in top:
             entry.update(_top(top[c], t, kind, count, nulls > 0 and not nullable_ints))
         columns.append(entry)
@@ -271,13 +270,11 @@ def _top(found: list[tuple[str, int]], t: Any, kind: str, count: int, ints_as_fl
     out: dict[str, Any] = {}
     if kind == "numeric":
         out["top_values"] = [
-            {"value": pd_adapter.plain(_typed(v, t)), "count": k} for v, k in found[: pd_adapter.TOP_VALUES]
+            {"value": plain(_typed(v, t)), "count": k} for v, k in found[: pd_adapter.TOP_VALUES]
         ]
         return out
     pairs = [(_text(_typed(v, t), t, ints_as_float), k) for v, k in found]
-    out["top_values"] = [
-        {"value": pd_adapter.plain(v), "count": k} for v, k in pairs[: pd_adapter.TOP_VALUES]
-    ]
+    out["top_values"] = [{"value": plain(v), "count": k} for v, k in pairs[: pd_adapter.TOP_VALUES]]
     if kind in ("categorical", "boolean"):
         out["value_counts"] = {v: k for v, k in pairs}
         other = count - sum(k for _, k in pairs)
@@ -342,7 +339,7 @@ def _completeness(sdf: DataFrame, n: int) -> dict[str, Any]:
         return {"score": None, "reason": "the dataset has no cells"}
     row = sdf.agg(*[F.count(_c(c)).alias(f"n{i}") for i, c in enumerate(sdf.columns)]).collect()[0]
     nonnull = int(sum(int(v) for v in row))
-    return {"score": 100.0 * nonnull / cells, "numerator": nonnull, "denominator": cells}
+    return pd_adapter.share(nonnull, cells)
 
 
 def _uniqueness(sdf: DataFrame, key: list[str] | None, n: int) -> dict[str, Any]:
@@ -351,7 +348,7 @@ def _uniqueness(sdf: DataFrame, key: list[str] | None, n: int) -> dict[str, Any]
     if n == 0:
         return {"score": None, "reason": "the dataset has no rows"}
     if key:
-        check_columns(sdf, key, "key")
+        pd_adapter.check_columns(sdf, key, "key")
         present = _c(key[0]).isNotNull()
         for k in key[1:]:
             present = present & _c(k).isNotNull()
@@ -374,7 +371,7 @@ def _uniqueness(sdf: DataFrame, key: list[str] | None, n: int) -> dict[str, Any]
         .collect()[0]
     )
     count = int(row["once"] or 0)
-    return {"score": 100.0 * count / n, "numerator": count, "denominator": n, "details": basis}
+    return pd_adapter.share(count, n, basis)
 
 
 def _compare(a: Column, op: str, b: Column) -> Column:
@@ -401,7 +398,7 @@ def _consistency(sdf: DataFrame, rules: list[dict[str, Any]] | None, n: int) -> 
     shown_all = []
     for i, rule in enumerate(rules):
         left, op, right = rule["left"], rule["op"], rule["right"]
-        check_columns(sdf, [left], f"Consistency rule {i}")
+        pd_adapter.check_columns(sdf, [left], f"Consistency rule {i}")
         a = _c(left)
         if isinstance(right, str) and right in columns:
             b: Column = _c(right)
@@ -424,35 +421,26 @@ def _consistency(sdf: DataFrame, rules: list[dict[str, Any]] | None, n: int) -> 
     aggs.append(F.sum(F.when(every, 1).otherwise(0)).alias("ok"))
     try:
         row = sdf.agg(*aggs).collect()[0]
-    except Exception as exc:
-        if type(exc).__name__ in ("AnalysisException", "NumberFormatException", "SparkRuntimeException"):
-            raise InvalidInput(
-                "A consistency rule compares values of incompatible types; check its columns."
-            ) from None
-        raise
+    except _type_errors():
+        raise InvalidInput(
+            "A consistency rule compares values of incompatible types; check its columns."
+        ) from None
     per_rule = [{"rule": s, "failing_rows": int(row[f"f{i}"] or 0)} for i, s in enumerate(shown_all)]
     count = int(row["ok"] or 0)
-    return {"score": 100.0 * count / n, "numerator": count, "denominator": n, "details": {"rules": per_rule}}
+    return pd_adapter.share(count, n, {"rules": per_rule})
 
 
 def _timeliness(
     sdf: DataFrame, column: str | None, max_age: str | None, as_of: dt.datetime | None, n: int
 ) -> dict[str, Any]:
     """Rows whose timestamp is within max_age of as_of (UTC; naive timestamps are UTC); null is stale."""
-    import pandas as pd
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
 
-    if column is None and max_age is None:
-        return {"score": None, "reason": "no timestamp_column and max_age given"}
-    if column is None:
-        return {"score": None, "reason": "max_age given without timestamp_column"}
-    check_columns(sdf, [column], "timestamp_column")
-    if max_age is None:
-        return {"score": None, "reason": "timestamp_column given without max_age"}
-    age = pd_adapter.parse_age(max_age)
-    if n == 0:
-        return {"score": None, "reason": "the dataset has no rows"}
+    window = pd_adapter.freshness_window(sdf, column, max_age, as_of, n)
+    if isinstance(window, dict):
+        return window
+    assert column is not None
     t = _types(sdf)[column]
     if _is_number(t):
         raise InvalidInput(f"Column {column!r} holds numbers, not timestamps; give a date/time column.")
@@ -462,9 +450,7 @@ def _timeliness(
         stamps = F.to_timestamp(_c(column))
     else:
         raise InvalidInput(f"Column {column!r} holds no parseable timestamps.")
-    now = pd.Timestamp(as_of or dt.datetime.now(dt.UTC))
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    cutoff = now - age
+    cutoff = window[1]
     literal = F.to_timestamp(F.lit(cutoff.tz_localize(None).isoformat(sep=" ")))
     row = sdf.agg(
         F.sum(F.when(stamps >= literal, 1).otherwise(0)).alias("fresh"),
@@ -473,13 +459,7 @@ def _timeliness(
     ).collect()[0]
     if int(row["given"]) and not int(row["parsed"]):
         raise InvalidInput(f"Column {column!r} holds no parseable timestamps.")
-    fresh = int(row["fresh"] or 0)
-    return {
-        "score": 100.0 * fresh / n,
-        "numerator": fresh,
-        "denominator": n,
-        "details": {"as_of": now.isoformat(), "cutoff": cutoff.isoformat(), "column": column},
-    }
+    return pd_adapter.fresh_share(int(row["fresh"] or 0), n, window, column)
 
 
 def _accuracy(sdf: DataFrame, ref: DataFrame, key: list[str] | None, n: int) -> dict[str, Any]:
@@ -488,16 +468,10 @@ def _accuracy(sdf: DataFrame, ref: DataFrame, key: list[str] | None, n: int) -> 
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    if not key:
-        return {"score": None, "reason": "no key declared or detected to join the reference on"}
-    check_columns(sdf, key, "key")
-    missing = [k for k in key if k not in set(ref.columns)]
-    if missing:
-        raise InvalidInput(f"The reference dataset has no key column(s) {missing}.")
-    ref_cols = set(ref.columns)
-    compared = [c for c in sdf.columns if c not in key and c in ref_cols]
-    if not compared:
-        return {"score": None, "reason": "the reference shares no column with the dataset besides the key"}
+    compared = pd_adapter.accuracy_columns(sdf, ref, key)
+    if isinstance(compared, dict):
+        return compared
+    assert key is not None
     order = Window.partitionBy(*[_c(k) for k in key]).orderBy(F.col("__pos"))
     right = (
         ref.withColumn("__pos", F.monotonically_increasing_id())
@@ -521,31 +495,15 @@ def _accuracy(sdf: DataFrame, ref: DataFrame, key: list[str] | None, n: int) -> 
     ]
     try:
         row = merged.agg(*aggs).collect()[0]
-    except Exception as exc:
-        if type(exc).__name__ in ("AnalysisException", "NumberFormatException", "SparkRuntimeException"):
-            raise InvalidInput(
-                f"The key {key} has different types in the dataset and the reference, so they cannot be joined."
-            ) from None
-        raise
+    except _type_errors():
+        raise InvalidInput(
+            f"The key {key} has different types in the dataset and the reference, so they cannot be joined."
+        ) from None
     rows = int(row["rows"])
     if rows == 0:
         return {"score": None, "reason": "no row of the dataset has its key in the reference"}
     per_column = {c: rows - int(row[f"e{j}"] or 0) for j, c in enumerate(compared)}
-    equal = sum(rows - v for v in per_column.values())
-    cells = rows * len(compared)
-    worst = dict(sorted(per_column.items(), key=lambda kv: -kv[1])[:10])
-    return {
-        "score": 100.0 * equal / cells,
-        "numerator": equal,
-        "denominator": cells,
-        "details": {
-            "key": key,
-            "matched_rows": rows,
-            "unmatched_rows": int(n - rows),
-            "columns": len(compared),
-            "mismatches_by_column": worst,
-        },
-    }
+    return pd_adapter.mismatch_share(per_column, rows, key, n - rows)
 
 
 def spark_version() -> str:
@@ -554,3 +512,25 @@ def spark_version() -> str:
 
         return f"spark {pyspark.__version__}"
     return "spark"
+
+
+def on_session(session: SparkSession, control: StepControl | None, what: str, work: Any) -> Any:
+    """`work(read)` on the shared session: its Spark jobs in one group cancelled with the call, each input
+    `read(path)` cached for the call when small (as validation does), Spark errors as one sentence."""
+    from mcp_server.core.errors import MlopsError
+    from mcp_server.core.spark import job_group, spark_error
+    from mcp_server.tools.validation.spark_adapter import cached, read_spark
+
+    with contextlib.ExitStack() as stack, job_group(session, control, what):
+
+        def read(path: Any) -> DataFrame:
+            return stack.enter_context(cached(read_spark(session, str(path)), str(path)))
+
+        try:
+            return work(read)
+        except MlopsError:
+            raise
+        except Exception as exc:
+            if control is not None and control.cancelled:
+                raise
+            raise spark_error(exc, what) from None

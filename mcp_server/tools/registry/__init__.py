@@ -1,7 +1,7 @@
 """The registry area: the model registry on MLflow: versions, aliases with history and rollback, comparisons, model cards.
 
 Aliases live in MLflow; their history (who, when, why, from -> to) lives in the metadata store
-(revision 0007). `adapter.resolve_version` is the contract other areas use. Importing this module is
+(revision 0007). `core.mlmodels.resolve_version` is the contract other areas use. Importing this module is
 cheap: MLflow loads inside the calls.
 """
 

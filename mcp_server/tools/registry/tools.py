@@ -1,5 +1,5 @@
 """The registry tools: register, list, search, get, aliases with history and rollback, compare, archive,
-delete, model cards. Thin MCP-facing functions; MLflow work runs in a worker thread (adapter.py).
+delete, model cards. Thin MCP-facing functions: arguments, then the use case (service.py) in one worker thread.
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcp_server.core.blocking import run_blocking
-from mcp_server.core.context import AppContext, Ctx, app_context
+from mcp_server.core.boundary import service_call
+from mcp_server.core.context import Ctx
+from mcp_server.tools.registry import service
 from mcp_server.tools.registry.models import (
     AliasHistory,
     AliasResult,
@@ -31,10 +32,6 @@ Alias = Annotated[str, Field(description="Alias name, e.g. champion or challenge
 Reason = Annotated[
     str | None, Field(description="Why (kept in the alias history with the time and the client's name).")
 ]
-
-
-def _deadline(app: AppContext, wanted: float = 120.0) -> float:
-    return max(1.0, min(wanted, app.settings.max_deadline_s) - 1.0)
 
 
 def client_name(ctx: Ctx) -> str | None:
@@ -64,19 +61,8 @@ async def registry_register_model(
     ] = None,
 ) -> RegisterResult:
     """Register a trained model as a new version in MLflow's model registry, recording its lineage (data, validation, quality, code commit)."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        adapter.register,
-        app,
-        name,
-        source,
-        description,
-        tags,
-        code_path,
-        client_name(ctx),
-        deadline_s=_deadline(app, REGISTER_DEADLINE_S),
+    return await service_call(
+        ctx, service.register, name, source, description, tags, code_path, client_name(ctx)
     )
 
 
@@ -86,10 +72,7 @@ async def registry_list_models(
     limit: Annotated[int, Field(ge=1, le=100, description="Models per page.")] = 20,
 ) -> ModelList:
     """List registered models with their latest version, aliases and tags."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(adapter.list_models, app, cursor, limit, deadline_s=_deadline(app))
+    return await service_call(ctx, service.list_models, cursor, limit)
 
 
 async def registry_search_versions(
@@ -107,12 +90,7 @@ async def registry_search_versions(
     limit: Annotated[int, Field(ge=1, le=100, description="Versions per page.")] = 20,
 ) -> VersionList:
     """Search model versions by tags, run metrics and aliases (newest first)."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        adapter.search_versions, app, name, list(filter or []), cursor, limit, deadline_s=_deadline(app)
-    )
+    return await service_call(ctx, service.search_versions, name, list(filter or []), cursor, limit)
 
 
 async def registry_get_version(
@@ -122,34 +100,19 @@ async def registry_get_version(
     alias: Annotated[str | None, Field(description="Alias, e.g. champion (or give version).")] = None,
 ) -> VersionDetail:
     """One model version: metrics, params, signature, tags, aliases, lineage, artifacts and its ONNX twin."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        adapter.get_version_detail, app, name, version, alias, deadline_s=_deadline(app)
-    )
+    return await service_call(ctx, service.get_version_detail, name, version, alias)
 
 
 async def registry_set_alias(
     ctx: Ctx, name: Name, alias: Alias, version: Version, reason: Reason = None
 ) -> AliasResult:
     """Point an alias (champion, challenger, ...) at a version; the change is kept in the alias history (registry_rollback undoes it; traffic moves with deploy tools)."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        adapter.set_alias, app, name, alias, version, reason, client_name(ctx), deadline_s=_deadline(app)
-    )
+    return await service_call(ctx, service.set_alias, name, alias, version, reason, client_name(ctx))
 
 
 async def registry_rollback(ctx: Ctx, name: Name, alias: Alias, reason: Reason = None) -> AliasResult:
     """Move an alias back to the version it pointed to before its latest change (again: one further back); moves no traffic: deploy_rollback does that."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        adapter.rollback, app, name, alias, reason, client_name(ctx), deadline_s=_deadline(app)
-    )
+    return await service_call(ctx, service.rollback, name, alias, reason, client_name(ctx))
 
 
 async def registry_alias_history(
@@ -160,12 +123,7 @@ async def registry_alias_history(
     limit: Annotated[int, Field(ge=1, le=200, description="Events per page.")] = 50,
 ) -> AliasHistory:
     """The chain of changes of an alias (newest first): from -> to version, time, client and reason, and which were rolled back."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(
-        adapter.alias_history, app, name, alias, cursor, limit, deadline_s=_deadline(app)
-    )
+    return await service_call(ctx, service.alias_history, name, alias, cursor, limit)
 
 
 async def registry_compare_versions(
@@ -178,31 +136,19 @@ async def registry_compare_versions(
     ] = None,
 ) -> CompareResult:
     """Two versions side by side (metrics, params, signature, lineage) and which is better for a metric."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(adapter.compare, app, name, a, b, metric, deadline_s=_deadline(app))
+    return await service_call(ctx, service.compare, name, a, b, metric)
 
 
 async def registry_archive_version(ctx: Ctx, name: Name, version: Version) -> ChangeResult:
     """Archive a version (tagged archived; kept); refused while it holds an alias or serves an endpoint."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(adapter.archive, app, name, version, deadline_s=_deadline(app))
+    return await service_call(ctx, service.archive, name, version)
 
 
 async def registry_delete_version(ctx: Ctx, name: Name, version: Version) -> ChangeResult:
     """Delete a model version from the registry for good; refused while it holds an alias or serves an endpoint."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(adapter.delete, app, name, version, deadline_s=_deadline(app))
+    return await service_call(ctx, service.delete, name, version)
 
 
 async def registry_model_card(ctx: Ctx, name: Name, version: Version) -> ModelCard:
     """Write a Markdown model card (purpose, data and its validation, metrics, comparisons, lineage) and return its mlops:// link."""
-    from mcp_server.tools.registry import adapter
-
-    app = app_context(ctx)
-    return await run_blocking(adapter.model_card, app, name, version, deadline_s=_deadline(app))
+    return await service_call(ctx, service.model_card, name, version)

@@ -19,23 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import html
 import json
 import logging
 import math
-import operator
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcp_server.core.conditions import mask
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
-from mcp_server.core.files import write_text_atomic
+from mcp_server.core.values import number, plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -422,8 +420,8 @@ class GxEngine:
                 self.context.validation_definitions.add(
                     self._gx.ValidationDefinition(name=gx_name, data=self.batch_definition, suite=suite)
                 )
-            except gx_exc.DataContextError as err:
-                if "already exists" in str(err):
+            except gx_exc.DataContextError:
+                if version in self._versions_by_name().get(name, []):  # another process saved it first
                     raise Conflict(
                         f"Another writer saved suite '{gx_name}' at the same moment; save again to get the "
                         "next version."
@@ -580,13 +578,14 @@ class Job:
     references: dict[str, str] = field(default_factory=dict)  # rule reference path -> resolved path
 
 
-def _read(path: str, max_rows: int, max_bytes: int, columns: list[str] | None = None) -> pd.DataFrame:
+def read(path: str, max_rows: int, max_bytes: int) -> pd.DataFrame:
     from mcp_server.core.tables import read_table
 
-    return read_table(Path(path), max_rows=max_rows, max_bytes=max_bytes, columns=columns)
+    return read_table(Path(path), max_rows=max_rows, max_bytes=max_bytes)
 
 
-def _check_columns(df: pd.DataFrame, wanted: list[str], what: str, path: str) -> None:
+def check_columns(df: Any, wanted: list[str], what: str, path: str) -> None:
+    """Refuse a suite or rule naming columns the data (pandas or Spark) does not have."""
     present = [str(c) for c in df.columns]
     missing = [c for c in wanted if c not in set(present)]
     if missing:
@@ -597,42 +596,62 @@ def _check_columns(df: pd.DataFrame, wanted: list[str], what: str, path: str) ->
         )
 
 
-def run_job(engine: GxEngine, job: Job, control: StepControl | None = None) -> dict[str, Any]:
-    """Read the dataset, run a stored suite (job.gx_name) or integrity rules, return plain results."""
-    step = control.step if control is not None else (lambda *a: None)
+def _no_step(done: float, total: float | None = None, message: str | None = None) -> None:
+    return None
+
+
+def run_job(
+    engine: GxEngine, job: Job, control: StepControl | None = None, frame: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Read the dataset (or take `frame`), run a stored suite (job.gx_name) or integrity rules, return
+    plain results."""
+    step = control.step if control is not None else _no_step
     started = time.perf_counter()
     step(0, 4, "reading the dataset")
-    df = _read(job.path, job.max_rows, job.max_bytes)
+    df = read(job.path, job.max_rows, job.max_bytes) if frame is None else frame
     step(1, 4, f"validating {len(df)} rows with Great Expectations")
+    labels: dict[int, tuple[str | None, str | None]] = {}
     if job.gx_name is not None:
-        _check_columns(df, referenced_columns(job.expectations), f"Suite '{job.gx_name}'", job.path)
+        check_columns(df, referenced_columns(job.expectations), f"Suite '{job.gx_name}'", job.path)
         specs = engine_specs(job.expectations, "pandas")
         if specs == job.expectations:
             result, ids = engine.run_stored(job.gx_name, df)
         else:  # engine-neutral type names: the suite's expectations in pandas names, run once
             result, ids = engine.run_adhoc(build_expectations(specs), df)
-        labels: dict[int, tuple[str | None, str | None]] = {}
     else:
-        frame, specs, labels = build_integrity(df, job)
-        result, ids = engine.run_adhoc(build_expectations(engine_specs(specs, "pandas")), frame)
+        checked, specs, labels = integrity(PandasRules(df, job))
+        result, ids = engine.run_adhoc(build_expectations(engine_specs(specs, "pandas")), checked)
     step(3, 4, "collecting results")
-    outcomes = convert(result, ids, labels, job.include_samples)
+    return summary(result, ids, labels, job.include_samples, len(df), started, "pandas")
+
+
+def run_job_isolated(job: Job) -> dict[str, Any]:
+    """Entry point of the worker process (`control.run_killable`): its own engine on the same GX project."""
+    return run_job(GxEngine(Path(job.home)), job)
+
+
+def summary(
+    result: Any,
+    ids: list[str],
+    labels: dict[int, tuple[str | None, str | None]],
+    include_samples: bool,
+    rows: int,
+    started: float,
+    engine: str,
+) -> dict[str, Any]:
+    """GX's suite result as plain data: counts and one outcome per expectation (failures first)."""
+    outcomes = convert(result, ids, labels, include_samples)
     stats = result.statistics
     return {
         "success": bool(result.success),
-        "row_count": len(df),
+        "row_count": rows,
         "evaluated": int(stats.get("evaluated_expectations", len(outcomes))),
         "successful": int(stats.get("successful_expectations", 0)),
         "failed": int(stats.get("unsuccessful_expectations", 0)),
         "outcomes": outcomes,
         "seconds": time.perf_counter() - started,
-        "engine": "pandas",
+        "engine": engine,
     }
-
-
-def run_job_isolated(job: Job) -> dict[str, Any]:
-    """Entry point of the worker process (`run_in_worker`): its own engine on the same GX project."""
-    return run_job(GxEngine(Path(job.home)), job)
 
 
 def convert(
@@ -653,15 +672,16 @@ def convert(
         index = position_of.get(cfg.id, position)
         res = r.result or {}
         column, rule = labels.get(index, (None, None))
+        unexpected = number(res.get("unexpected_count"))
         out: dict[str, Any] = {
             "index": index,
             "type": cfg.type,
-            "column": column or _column_of(kwargs),
+            "column": column or column_of(kwargs),
             "rule": rule,
             "success": bool(r.success),
-            "observed_value": _plain(res.get("observed_value"), items=OBSERVED_ITEMS),
-            "unexpected_count": _int_or_none(res.get("unexpected_count")),
-            "unexpected_percent": _float_or_none(res.get("unexpected_percent")),
+            "observed_value": plain(res.get("observed_value"), chars=SAMPLE_CHARS, items=OBSERVED_ITEMS),
+            "unexpected_count": None if unexpected is None else int(unexpected),
+            "unexpected_percent": number(res.get("unexpected_percent"), 6),
             "sample": None,
             "sample_rows": None,
             "error": _exception_message(r.exception_info),
@@ -680,13 +700,13 @@ def convert(
 
 def _cap_sample(values: list[Any], max_chars: int = 800) -> list[Any]:
     """Failing values, JSON-safe; rows (multi-column expectations) keep their first columns only."""
-    sample = _plain(values, items=SAMPLE_ITEMS)
+    sample = plain(values, chars=SAMPLE_CHARS, items=SAMPLE_ITEMS)
     while len(sample) > 1 and len(json.dumps(sample, default=str)) > max_chars:
         sample.pop()
     return list(sample)
 
 
-def _column_of(kwargs: dict[str, Any]) -> str | None:
+def column_of(kwargs: dict[str, Any]) -> str | None:
     if isinstance(kwargs.get("column"), str):
         return str(kwargs["column"])
     if isinstance(kwargs.get("column_A"), str):
@@ -708,61 +728,7 @@ def _exception_message(info: Any) -> str | None:
     return None
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float_or_none(value: Any) -> float | None:
-    try:
-        f = None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if f is None or not math.isfinite(f) else round(f, 6)
-
-
-def _plain(value: Any, items: int = 50, depth: int = 0, strings: bool = True) -> Any:
-    """JSON-safe copy: numpy/pandas scalars to Python, NaN to None, long strings and lists cut."""
-    if depth > 6:
-        return str(value)[:SAMPLE_CHARS]
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        return value[:SAMPLE_CHARS] + ("..." if len(value) > SAMPLE_CHARS else "") if strings else value
-    if isinstance(value, dict):
-        return {str(k): _plain(v, items, depth + 1, strings) for k, v in list(value.items())[:items]}
-    if isinstance(value, list | tuple | set):
-        seq = list(value)
-        return [_plain(v, items, depth + 1, strings) for v in seq[:items]]
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    item = getattr(value, "item", None)  # numpy scalar
-    if callable(item):
-        with contextlib.suppress(Exception):
-            return _plain(item(), items, depth + 1, strings)
-    iso = getattr(value, "isoformat", None)  # pandas Timestamp
-    if callable(iso):
-        with contextlib.suppress(Exception):
-            return str(iso())
-    return _plain(str(value), items, depth + 1, strings)
-
-
-# -- integrity rules -> GX expectations on the dataset (plus derived columns built with pandas) --
-
-_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-}
+# -- integrity rules -> GX expectations on the dataset (plus derived columns the engine builds) ---
 
 
 def compare_spec(a: str, op: str, b: str) -> dict[str, Any]:
@@ -784,37 +750,50 @@ def compare_spec(a: str, op: str, b: str) -> dict[str, Any]:
     }
 
 
-def build_integrity(
-    df: pd.DataFrame, job: Job
-) -> tuple[pd.DataFrame, list[dict[str, Any]], dict[int, tuple[str | None, str | None]]]:
-    """Each rule becomes one GX expectation. Derived columns (sums, conditions) are computed with pandas
-    operators chosen from an allowlist, never from a string the caller wrote."""
-    import pandas as pd
+class Rules:
+    """What an engine gives the integrity rules: its data, the values of a foreign key's reference and the
+    derived columns (a sum minus its target; a target kept only where a condition holds). The columns are
+    built from an allowlist of the engine's operators, never from a string the caller wrote."""
 
-    frame = df
-    derived: dict[str, Any] = {}
-    specs: list[dict[str, Any]] = []
-    labels: dict[int, tuple[str | None, str | None]] = {}
+    def __init__(self, df: Any, job: Job) -> None:
+        self.df = df
+        self.job = job
+        self.derived: dict[str, Any] = {}
 
-    def need(cols: list[str], i: int) -> None:
-        _check_columns(df, cols, f"Rule {i}", job.path)
+    def need(self, columns: list[str], i: int) -> None:
+        check_columns(self.df, columns, f"Rule {i}", self.job.path)
 
-    def column_name(i: int) -> str:
+    def column_name(self, i: int) -> str:
         name = f"__rule_{i}__"
-        while name in df.columns:
+        while name in set(self.df.columns):
             name = "_" + name
         return name
 
-    for i, rule in enumerate(job.rules):
+    def reference_values(self, path: str, column: str, i: int) -> list[Any]:
+        raise NotImplementedError
+
+    def difference(self, columns: list[str], target: str, i: int) -> Any:
+        """sum(columns) - target, null when any part is null; refuses columns that are not numeric."""
+        raise NotImplementedError
+
+    def required(self, target: str, cond: dict[str, Any], i: int) -> Any:
+        """Null exactly where the condition holds and the target is null; elsewhere a non-null filler."""
+        raise NotImplementedError
+
+    def frame(self) -> Any:
+        raise NotImplementedError
+
+
+def integrity(rules: Rules) -> tuple[Any, list[dict[str, Any]], dict[int, tuple[str | None, str | None]]]:
+    """Each rule becomes one GX expectation: (the data with derived columns, the specs, index -> labels)."""
+    specs: list[dict[str, Any]] = []
+    labels: dict[int, tuple[str | None, str | None]] = {}
+    for i, rule in enumerate(rules.job.rules):
         kind = rule["kind"]
         if kind == "foreign_key":
-            need([rule["column"]], i)
-            ref_path = job.references[rule["reference"]]
-            ref = _read(ref_path, job.max_rows, job.max_bytes)
-            _check_columns(ref, [rule["reference_column"]], f"Rule {i}", ref_path)
-            values = _plain(
-                pd.unique(ref[rule["reference_column"]].dropna()).tolist(), items=10**9, strings=False
-            )
+            rules.need([rule["column"]], i)
+            ref_path = rules.job.references[rule["reference"]]
+            values = rules.reference_values(ref_path, rule["reference_column"], i)
             specs.append(
                 {
                     "type": "expect_column_values_to_be_in_set",
@@ -825,19 +804,14 @@ def build_integrity(
             labels[i] = (rule["column"], label)
         elif kind == "compare":
             a, op, b = rule["left"], rule["op"], rule["right"]
-            need([a, b], i)
+            rules.need([a, b], i)
             specs.append(compare_spec(a, op, b))
             labels[i] = (f"{a}, {b}", f"{a} {op} {b}")
         elif kind == "sum_equals":
             cols, target, tol = list(rule["columns"]), rule["equals"], float(rule.get("tolerance") or 0.0)
-            need([*cols, target], i)
-            numeric = [c for c in [*cols, target] if not pd.api.types.is_numeric_dtype(df[c])]
-            if numeric:
-                raise InvalidInput(
-                    f"Rule {i}: column(s) {numeric} are not numeric, so they cannot be summed."
-                )
-            name = column_name(i)
-            derived[name] = df[cols].sum(axis=1, min_count=len(cols)) - df[target]
+            rules.need([*cols, target], i)
+            name = rules.column_name(i)
+            rules.derived[name] = rules.difference(cols, target, i)
             specs.append(
                 {
                     "type": "expect_column_values_to_be_between",
@@ -848,11 +822,9 @@ def build_integrity(
             labels[i] = (f"{' + '.join(cols)} - {target}", text)
         elif kind == "required_if":
             cond, target = rule["when"], rule["column"]
-            need([cond["column"], target], i)
-            mask = _condition_mask(df, cond, i)
-            name = column_name(i)
-            # Rows where the condition holds keep the target's value; the others get a non-null filler.
-            derived[name] = df[target].astype(object).where(mask, other=True)
+            rules.need([cond["column"], target], i)
+            name = rules.column_name(i)
+            rules.derived[name] = rules.required(target, cond, i)
             specs.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": name}})
             shown = (
                 cond["op"] if cond["op"] in ("not_null", "is_null") else f"{cond['op']} {cond.get('value')!r}"
@@ -862,36 +834,37 @@ def build_integrity(
             spec = {"type": rule["type"], "kwargs": dict(rule.get("kwargs") or {})}
             if rule.get("meta"):
                 spec["meta"] = rule["meta"]
-            need(referenced_columns([spec]), i)
+            rules.need(referenced_columns([spec]), i)
             specs.append(spec)
             labels[i] = (None, f"business rule {rule['type']}")
         else:  # pragma: no cover - the argument model allows only the kinds above
             raise InvalidInput(f"Rule {i}: unknown kind {_show(kind)}.")
-    if derived:
-        frame = df.assign(**derived)
-    return frame, specs, labels
+    return rules.frame(), specs, labels
 
 
-def _condition_mask(df: pd.DataFrame, cond: dict[str, Any], i: int) -> Any:
-    col = df[cond["column"]]
-    op, value = cond["op"], cond.get("value")
-    if op == "not_null":
-        return col.notna()
-    if op == "is_null":
-        return col.isna()
-    if op in ("in", "not_in"):
-        if not isinstance(value, list):
-            raise InvalidInput(f"Rule {i}: 'when.value' must be a list for '{op}'.")
-        mask = col.isin(value)
-        return ~mask & col.notna() if op == "not_in" else mask
-    if value is None or isinstance(value, dict | list):
-        raise InvalidInput(f"Rule {i}: 'when.value' must be a number, string or boolean for '{op}'.")
-    try:
-        return _OPS[op](col, value).fillna(False).astype(bool)
-    except TypeError:
-        raise InvalidInput(
-            f"Rule {i}: column {cond['column']!r} cannot be compared with {_show(value)} using '{op}'."
-        ) from None
+class PandasRules(Rules):
+    def reference_values(self, path: str, column: str, i: int) -> list[Any]:
+        import pandas as pd
+
+        ref = read(path, self.job.max_rows, self.job.max_bytes)
+        check_columns(ref, [column], f"Rule {i}", path)
+        return list(plain(pd.unique(ref[column].dropna()).tolist(), chars=None, items=10**9))
+
+    def difference(self, columns: list[str], target: str, i: int) -> Any:
+        import pandas as pd
+
+        df = self.df
+        numeric = [c for c in [*columns, target] if not pd.api.types.is_numeric_dtype(df[c])]
+        if numeric:
+            raise InvalidInput(f"Rule {i}: column(s) {numeric} are not numeric, so they cannot be summed.")
+        return df[columns].sum(axis=1, min_count=len(columns)) - df[target]
+
+    def required(self, target: str, cond: dict[str, Any], i: int) -> Any:
+        holds = mask(self.df, cond["column"], cond["op"], cond.get("value"), f"Rule {i}")
+        return self.df[target].astype(object).where(holds, other=True)
+
+    def frame(self) -> pd.DataFrame:
+        return self.df.assign(**self.derived) if self.derived else self.df
 
 
 # -- suggesting a suite from a profile of the data ----------------------------------------------
@@ -973,9 +946,7 @@ def suggest(df: pd.DataFrame, max_categories: int = 20) -> list[dict[str, Any]]:
         categorical = kind in ("integer", "string", "boolean") and not is_id and nunique <= max_categories
         categorical = categorical and nonnull >= 2 * nunique
         if categorical:
-            value_set = sorted(
-                _plain(values.unique().tolist(), items=max_categories, strings=False), key=repr
-            )
+            value_set = sorted(plain(values.unique().tolist(), chars=None, items=max_categories), key=repr)
             out.append(
                 {
                     "type": "expect_column_values_to_be_in_set",
@@ -1074,54 +1045,3 @@ def _runs(value: str) -> list[tuple[str, int]] | None:
         else:
             runs.append((c, 1))
     return runs
-
-
-# -- the HTML report ------------------------------------------------------------------------------
-
-
-def render_html(meta: dict[str, Any], outcomes: list[dict[str, Any]]) -> str:
-    """A self-contained, escaped HTML page of one validation result (failures first)."""
-    e = html.escape
-    verdict = "PASSED" if meta["success"] else "FAILED"
-    rows = []
-    for o in outcomes:
-        sample = "" if o.get("sample") is None else json.dumps(o["sample"], default=str)
-        observed = "" if o.get("observed_value") is None else json.dumps(o["observed_value"], default=str)
-        pct = "" if o.get("unexpected_percent") is None else f"{o['unexpected_percent']:.4g}%"
-        rows.append(
-            f"<tr class='{'ok' if o['success'] else 'bad'}'><td>{o['index']}</td>"
-            f"<td>{'pass' if o['success'] else 'FAIL'}</td><td>{e(o['type'])}</td>"
-            f"<td>{e(str(o.get('column') or ''))}</td><td>{e(str(o.get('rule') or ''))}</td>"
-            f"<td>{e(observed[:300])}</td><td>{'' if o.get('unexpected_count') is None else o['unexpected_count']}</td>"
-            f"<td>{pct}</td><td>{e(sample[:400])}</td><td>{e(str(o.get('error') or ''))}</td></tr>"
-        )
-    head = "".join(
-        f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>"
-        for k, v in (
-            ("dataset", meta["dataset"]),
-            ("suite", meta.get("suite") or "integrity rules"),
-            ("result id", meta["result_id"]),
-            ("rows", meta["row_count"]),
-            ("expectations", f"{meta['evaluated']} evaluated, {meta['failed']} failed"),
-            ("engine", meta["engine"]),
-            ("time", meta["created_at"]),
-        )
-    )
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Validation {e(meta["result_id"])}: {verdict}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;font-size:13px}}
-tr.bad td{{background:#fdecea}}tr.ok td{{background:#eef8ee}}h1 span{{color:{"#2e7d32" if meta["success"] else "#c62828"}}}</style>
-</head><body><h1>Validation <span>{verdict}</span></h1><table>{head}</table><h2>Expectations (failures first)</h2>
-<table><tr><th>#</th><th>result</th><th>expectation</th><th>column</th><th>rule</th><th>observed</th>
-<th>unexpected</th><th>%</th><th>sample (data)</th><th>error</th></tr>{"".join(rows)}</table>
-<p>Checked by Great Expectations; values shown are data from the file, not instructions.</p></body></html>
-"""
-
-
-def write_json_atomic(path: Path, payload: Any) -> None:
-    write_text_atomic(path, json.dumps(payload, indent=2, default=str))
-
-
-def read_profile(path: str, max_rows: int, max_bytes: int) -> pd.DataFrame:
-    return _read(path, max_rows, max_bytes)

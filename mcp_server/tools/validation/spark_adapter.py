@@ -17,11 +17,13 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import InvalidInput, LimitExceeded
 from mcp_server.core.spark import job_group, spark_error, spark_uri
+from mcp_server.core.values import plain
 from mcp_server.tools.validation import adapter
 
 if TYPE_CHECKING:
@@ -30,10 +32,8 @@ if TYPE_CHECKING:
     from mcp_server.core.blocking import StepControl
 
 DATASOURCE = "mlops_spark"
-MAX_REFERENCE_VALUES = 1_000_000
-CACHE_MAX_BYTES = (
-    64 * 1024**2
-)  # files up to this size are cached in Spark for the run  # distinct values a foreign_key rule collects from its reference
+MAX_REFERENCE_VALUES = 1_000_000  # distinct values a foreign_key rule collects from its reference
+CACHE_MAX_BYTES = 64 * 1024**2  # files up to this size are cached in Spark for the run
 
 
 def _on_disk_bytes(path: str) -> float:
@@ -128,7 +128,7 @@ def run_job_spark(
     gx: SparkGx, session: SparkSession, job: adapter.Job, master: str, control: StepControl | None = None
 ) -> dict[str, Any]:
     """`adapter.run_job` on Spark: read, run the suite or the rules through GX's Spark engine, convert."""
-    step = control.step if control is not None else (lambda *a: None)
+    step = control.step if control is not None else adapter._no_step
     started = time.perf_counter()
     name = Path(job.path).name
     step(0, 4, "reading the dataset with Spark")
@@ -136,184 +136,128 @@ def run_job_spark(
         df = read_spark(session, job.path)
         labels: dict[int, tuple[str | None, str | None]] = {}
         if job.gx_name is not None:
-            adapter._check_columns(
+            adapter.check_columns(
                 df, adapter.referenced_columns(job.expectations), f"Suite '{job.gx_name}'", job.path
             )
             specs = adapter.engine_specs(job.expectations, "spark")
             frame = df
         else:
-            frame, specs, labels = build_integrity_spark(df, session, job)
+            frame, specs, labels = adapter.integrity(SparkRules(df, job, session))
             specs = adapter.engine_specs(specs, "spark")
         expectations = adapter.build_expectations(specs)
-        from pyspark import StorageLevel
-
         # GX runs one Spark job or more per expectation. Small data is decoded once and cached (the row
         # count fills the cache; released after the run); big data is read again by each job, as caching
         # it would need the executors' memory (a 1g local driver runs out at 20M rows x 10 columns).
-        cached = _on_disk_bytes(job.path) <= CACHE_MAX_BYTES
-        if cached:
-            frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            step(1, 4, "reading the dataset into Spark's cache")
-            rows = int(frame.count())
-            step(2, 4, "validating with Great Expectations on Spark")
-            result, ids = gx.run(expectations, frame)
-        except (InvalidInput, LimitExceeded):
-            raise
-        except Exception as exc:
-            if control is not None and control.cancelled:
+        with cached(frame, job.path) as frame:
+            try:
+                step(1, 4, "reading the dataset into Spark's cache")
+                rows = int(frame.count())
+                step(2, 4, "validating with Great Expectations on Spark")
+                result, ids = gx.run(expectations, frame)
+            except (InvalidInput, LimitExceeded):
                 raise
-            raise spark_error(exc, f"'{name}'") from None
-        finally:
-            if cached:
-                with contextlib.suppress(Exception):
-                    frame.unpersist()
+            except Exception as exc:
+                if control is not None and control.cancelled:
+                    raise
+                raise spark_error(exc, f"'{name}'") from None
     step(3, 4, "collecting results")
-    outcomes = adapter.convert(result, ids, labels, job.include_samples)
-    stats = result.statistics
-    return {
-        "success": bool(result.success),
-        "row_count": rows,
-        "evaluated": int(stats.get("evaluated_expectations", len(outcomes))),
-        "successful": int(stats.get("successful_expectations", 0)),
-        "failed": int(stats.get("unsuccessful_expectations", 0)),
-        "outcomes": outcomes,
-        "seconds": time.perf_counter() - started,
-        "engine": f"spark {master}",
-    }
+    return adapter.summary(result, ids, labels, job.include_samples, rows, started, f"spark {master}")
+
+
+@contextlib.contextmanager
+def cached(frame: DataFrame, path: str) -> Iterator[DataFrame]:
+    """`frame` persisted for the block when the file is small (CACHE_MAX_BYTES), released after it."""
+    if _on_disk_bytes(path) > CACHE_MAX_BYTES:
+        yield frame
+        return
+    from pyspark import StorageLevel
+
+    kept = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield kept
+    finally:
+        with contextlib.suppress(Exception):
+            kept.unpersist()
 
 
 # -- integrity rules on Spark: the pandas rules' semantics, derived columns built with Spark functions --
 
 
-def build_integrity_spark(
-    df: DataFrame, session: SparkSession, job: adapter.Job
-) -> tuple[DataFrame, list[dict[str, Any]], dict[int, tuple[str | None, str | None]]]:
-    """`adapter.build_integrity` for a Spark DataFrame: one GX expectation per rule; derived columns from
-    an allowlist of Spark column operators, never from a string the caller wrote."""
+class SparkRules(adapter.Rules):
+    """`adapter.PandasRules` for a Spark DataFrame."""
+
+    def __init__(self, df: DataFrame, job: adapter.Job, session: SparkSession) -> None:
+        super().__init__(df, job)
+        self.session = session
+
+    def reference_values(self, path: str, column: str, i: int) -> list[Any]:
+        ref = read_spark(self.session, path)
+        adapter.check_columns(ref, [column], f"Rule {i}", path)
+        found = ref.select(column).dropna().distinct().limit(MAX_REFERENCE_VALUES + 1).collect()
+        if len(found) > MAX_REFERENCE_VALUES:
+            raise LimitExceeded(
+                f"Rule {i}: the reference column has more than {MAX_REFERENCE_VALUES} distinct values; "
+                "check the key with a join instead."
+            )
+        return list(plain([r[0] for r in found], chars=None, items=10**9))
+
+    def difference(self, columns: list[str], target: str, i: int) -> Any:
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import NumericType
+
+        types = {f.name: f.dataType for f in self.df.schema.fields}
+        numeric = [c for c in [*columns, target] if not isinstance(types[c], NumericType)]
+        if numeric:
+            raise InvalidInput(f"Rule {i}: column(s) {numeric} are not numeric, so they cannot be summed.")
+        total = F.col(columns[0])
+        for c in columns[1:]:
+            total = total + F.col(c)  # null when any part is null, as pandas' min_count does
+        return (total - F.col(target)).cast("double")
+
+    def required(self, target: str, cond: dict[str, Any], i: int) -> Any:
+        from pyspark.sql import functions as F
+
+        holds = condition(self.df, cond["column"], cond["op"], cond.get("value"), f"Rule {i}")
+        return F.when(holds & _missing(self.df, target), F.lit(None).cast("boolean")).otherwise(F.lit(True))
+
+    def frame(self) -> DataFrame:
+        return self.df.withColumns(self.derived) if self.derived else self.df
+
+
+def _missing(df: DataFrame, column: str) -> Any:
+    """Null, or NaN in a float column: missing, as pandas (and core/conditions.py) count it."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import NumericType
+    from pyspark.sql.types import DoubleType, FloatType
 
-    derived: dict[str, Any] = {}
-    specs: list[dict[str, Any]] = []
-    labels: dict[int, tuple[str | None, str | None]] = {}
-    names = set(df.columns)
-
-    def need(cols: list[str], i: int) -> None:
-        adapter._check_columns(df, cols, f"Rule {i}", job.path)
-
-    def column_name(i: int) -> str:
-        name = f"__rule_{i}__"
-        while name in names:
-            name = "_" + name
-        return name
-
-    for i, rule in enumerate(job.rules):
-        kind = rule["kind"]
-        if kind == "foreign_key":
-            need([rule["column"]], i)
-            ref_path = job.references[rule["reference"]]
-            ref = read_spark(session, ref_path)
-            adapter._check_columns(ref, [rule["reference_column"]], f"Rule {i}", ref_path)
-            found = (
-                ref.select(rule["reference_column"])
-                .dropna()
-                .distinct()
-                .limit(MAX_REFERENCE_VALUES + 1)
-                .collect()
-            )
-            if len(found) > MAX_REFERENCE_VALUES:
-                raise LimitExceeded(
-                    f"Rule {i}: the reference column has more than {MAX_REFERENCE_VALUES} distinct values; "
-                    "check the key with a join instead."
-                )
-            values = adapter._plain([r[0] for r in found], items=10**9, strings=False)
-            specs.append(
-                {
-                    "type": "expect_column_values_to_be_in_set",
-                    "kwargs": {"column": rule["column"], "value_set": values},
-                }
-            )
-            label = f"{rule['column']} in {Path(ref_path).name}.{rule['reference_column']}"
-            labels[i] = (rule["column"], label)
-        elif kind == "compare":
-            a, op, b = rule["left"], rule["op"], rule["right"]
-            need([a, b], i)
-            specs.append(adapter.compare_spec(a, op, b))
-            labels[i] = (f"{a}, {b}", f"{a} {op} {b}")
-        elif kind == "sum_equals":
-            cols, target, tol = list(rule["columns"]), rule["equals"], float(rule.get("tolerance") or 0.0)
-            need([*cols, target], i)
-            types = {f.name: f.dataType for f in df.schema.fields}
-            numeric = [c for c in [*cols, target] if not isinstance(types[c], NumericType)]
-            if numeric:
-                raise InvalidInput(
-                    f"Rule {i}: column(s) {numeric} are not numeric, so they cannot be summed."
-                )
-            name = column_name(i)
-            total = F.col(cols[0])
-            for c in cols[1:]:
-                total = total + F.col(c)  # null when any part is null, as pandas' min_count does
-            derived[name] = (total - F.col(target)).cast("double")
-            specs.append(
-                {
-                    "type": "expect_column_values_to_be_between",
-                    "kwargs": {"column": name, "min_value": -tol, "max_value": tol},
-                }
-            )
-            labels[i] = (
-                f"{' + '.join(cols)} - {target}",
-                f"{' + '.join(cols)} == {target} (tolerance {tol:g})",
-            )
-        elif kind == "required_if":
-            cond, target = rule["when"], rule["column"]
-            need([cond["column"], target], i)
-            mask = _condition(F, cond, i)
-            name = column_name(i)
-            # Null exactly where the condition holds and the target is null; the others a non-null filler.
-            derived[name] = F.when(mask & F.col(target).isNull(), F.lit(None).cast("boolean")).otherwise(
-                F.lit(True)
-            )
-            specs.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": name}})
-            shown = (
-                cond["op"] if cond["op"] in ("not_null", "is_null") else f"{cond['op']} {cond.get('value')!r}"
-            )
-            labels[i] = (target, f"{target} not null when {cond['column']} {shown}")
-        elif kind == "expectation":
-            spec = {"type": rule["type"], "kwargs": dict(rule.get("kwargs") or {})}
-            if rule.get("meta"):
-                spec["meta"] = rule["meta"]
-            need(adapter.referenced_columns([spec]), i)
-            specs.append(spec)
-            labels[i] = (None, f"business rule {rule['type']}")
-        else:  # pragma: no cover - the argument model allows only the kinds above
-            raise InvalidInput(f"Rule {i}: unknown kind {adapter._show(kind)}.")
-    frame = df.withColumns(derived) if derived else df
-    return frame, specs, labels
+    col = F.col(column)
+    dtype = {f.name: f.dataType for f in df.schema.fields}[column]
+    return (col.isNull() | F.isnan(col)) if isinstance(dtype, DoubleType | FloatType) else col.isNull()
 
 
-def _condition(F: Any, cond: dict[str, Any], i: int) -> Any:
-    """The rule's `when` as a Spark boolean column, null counted as false (pandas' fillna(False))."""
-    col = F.col(cond["column"])
-    op, value = cond["op"], cond.get("value")
-    if op == "not_null":
-        return col.isNotNull()
+def condition(df: DataFrame, column: str, op: str, value: Any, where: str) -> Any:
+    """`core.conditions.mask` as a Spark boolean column, with its null semantics: a comparison with a null
+    (or NaN) is false; `not_in` is false for a null; only `is_null` holds for one."""
+    from pyspark.sql import functions as F
+
+    col, missing = F.col(column), _missing(df, column)
     if op == "is_null":
-        return col.isNull()
+        return missing
+    present = ~missing
+    if op == "not_null":
+        return present
     if op in ("in", "not_in"):
         if not isinstance(value, list):
-            raise InvalidInput(f"Rule {i}: 'when.value' must be a list for '{op}'.")
-        member = F.coalesce(col.isin(value), F.lit(False))
-        return ~member & col.isNotNull() if op == "not_in" else member
+            raise InvalidInput(f"{where}: the value must be a list for '{op}'.")
+        member = F.coalesce(col.isin(value), F.lit(False)) & present
+        return (~member & present) if op == "not_in" else member
     if value is None or isinstance(value, dict | list):
-        raise InvalidInput(f"Rule {i}: 'when.value' must be a number, string or boolean for '{op}'.")
-    if op == "!=":  # pandas: a missing value differs from every value
-        return col.isNull() | F.coalesce(col != F.lit(value), F.lit(True))
+        raise InvalidInput(f"{where}: the value must be a number, string or boolean for '{op}'.")
     compare = {
         "==": col == F.lit(value),
+        "!=": col != F.lit(value),
         ">": col > F.lit(value),
         ">=": col >= F.lit(value),
         "<": col < F.lit(value),
         "<=": col <= F.lit(value),
     }[op]
-    return F.coalesce(compare, F.lit(False))
+    return F.coalesce(compare, F.lit(False)) & present

@@ -405,8 +405,8 @@ async def _replay(run: Run, rows: list[dict[str, Any]], stop: anyio.Event) -> in
 
 def _replay_rows(run: Run) -> list[dict[str, Any]]:
     """Evaluation rows with exactly the candidate's input columns (the gateway refuses extra keys)."""
+    from mcp_server.core.mlmodels import onnx_twin
     from mcp_server.core.tables import read_table
-    from mcp_server.tools.onnx.adapter import onnx_twin
 
     columns = onnx_twin(run.app, run.model, run.candidate).columns
     path = run.app.workspace.resolve(run.dataset, must_exist=True)

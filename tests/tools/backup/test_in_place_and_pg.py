@@ -160,7 +160,7 @@ async def test_postgres_store_backup_and_restore_into_another_database(
                 {"id": created["id"], "target": "new_home", "new_home": "h2", "store_url": target},
             )
         )
-        assert "metadata:mlops_catalog_versions.location" in {r["where"] for r in restored["rewrites"]}
+        assert restored["rewrites"] == []  # the store's records are relative; no MLflow or Feast in it
         assert any("MLOPS_MCP_STORE_URL" in n for n in restored["notes"])
         # The audit log never holds the store URL argument.
         app = AppContext.from_settings(settings)

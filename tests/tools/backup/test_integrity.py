@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from mcp_server.core.boundary import Control
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import Conflict
 from mcp_server.core.lineage import record_edge
-from mcp_server.tools.backup import adapter
+from mcp_server.tools.backup import adapter, service
 from tests.conftest import assert_tool_error, structured
 from tests.tools.backup.helpers import connect, evil_archive, make_settings, rebuild
 
@@ -117,17 +118,17 @@ def test_a_flipped_byte_anywhere_in_an_unrecorded_archive_fails(tmp_path: Path) 
     try:
         from mcp_server.core.store.models import BackupRecord
 
-        created = adapter.create(app, ["all"], "manual")
+        created = service.create(app, Control.unbounded(), ["all"], "manual")
         with app.store.transaction() as session:  # an archive copied in from elsewhere: no record
             session.delete(session.get(BackupRecord, created.id))
         path = tmp_path / "home" / "backups" / f"{created.id}.tar.gz"
         good = path.read_bytes()
-        assert adapter.verify(app, created.id)[0].ok is True
+        assert service.verify(app, Control.unbounded(), created.id).ok is True
         for pos in (10, 200, len(good) // 3, len(good) // 2, len(good) - 40, len(good) - 20, len(good) - 3):
             bad = bytearray(good)
             bad[pos] ^= 0x04
             path.write_bytes(bytes(bad))
-            result, _ = adapter.verify(app, created.id)
+            result = service.verify(app, Control.unbounded(), created.id)
             assert result.ok is False, pos
     finally:
         app.close()
@@ -221,7 +222,7 @@ def test_writes_from_another_thread_land_before_the_snapshot_or_wait_for_it(tmp_
         thread = threading.Thread(target=writer)
         thread.start()
         time.sleep(0.2)
-        created = adapter.create(app, ["metadata"], "manual", on_locked=on_locked)
+        created = service.create(app, Control.unbounded(), ["metadata"], "manual", on_locked=on_locked)
         time.sleep(0.3)
         stop.set()
         thread.join(10)
@@ -276,7 +277,7 @@ def test_a_writer_that_cannot_wait_long_enough_gets_a_conflict_not_a_torn_snapsh
             t.start()
             t.join(5)
 
-        adapter.create(app, ["metadata"], "manual", on_locked=on_locked)
+        service.create(app, Control.unbounded(), ["metadata"], "manual", on_locked=on_locked)
         assert outcome and "locked by a backup" in outcome[0]
     finally:
         app.close()
@@ -286,7 +287,7 @@ def test_manifest_lists_members_versions_and_exclusions(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home", tmp_path / "data", mlflow_uri="http://127.0.0.1:1")
     app = AppContext.from_settings(settings)
     try:
-        created = adapter.create(app, ["all"], "manual")
+        created = service.create(app, Control.unbounded(), ["all"], "manual")
         with tarfile.open(settings.home / "backups" / f"{created.id}.tar.gz") as tar:
             names = tar.getnames()
             manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
@@ -308,10 +309,10 @@ def test_an_archive_that_unpacks_far_beyond_its_size_is_refused(
 ) -> None:
     app = AppContext.from_settings(make_settings(tmp_path / "home", tmp_path / "data"))
     try:
-        created = adapter.create(app, ["metadata"], "manual")
+        created = service.create(app, Control.unbounded(), ["metadata"], "manual")
         monkeypatch.setattr(adapter, "MAX_EXPANSION", 1)
         monkeypatch.setattr(adapter, "EXPANSION_ALLOWANCE", 0)
-        result, _ = adapter.verify(app, created.id)
+        result = service.verify(app, Control.unbounded(), created.id)
         assert result.ok is False
         assert any("decompression bomb" in p.problem for p in result.problems)
     finally:
@@ -333,7 +334,7 @@ def test_prune_keeps_the_newest_and_one_per_day(tmp_path: Path) -> None:
         for backup_id in ids:
             (folder / f"{backup_id}.tar.gz").write_bytes(b"x" * 10)
             (folder / f"{backup_id}.tar.gz.sha256").write_text("0" * 64 + "  x\n")
-        result = adapter.prune(app, keep_last=2, keep_daily=2)
+        result = service.prune(app, Control.unbounded(), keep_last=2, keep_daily=2)
         assert result.kept == ids[:3]  # the newest two, and the newest of 2026-01-02
         assert result.deleted == ids[3:] and result.deleted_count == 2 and result.freed_bytes == 20
         assert sorted(p.name for p in folder.iterdir()) == sorted(

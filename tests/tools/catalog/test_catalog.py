@@ -200,3 +200,36 @@ def test_arrow_schema_round_trip(tmp_path: Path) -> None:
     assert adapter.schema_from_b64(adapter.schema_to_b64(schema)).equals(schema)
     fields = adapter.schema_fields(schema)
     assert [f["type"] for f in fields] == [str(f.type) for f in schema]
+
+
+async def test_locations_are_stored_relative_and_old_absolute_rows_still_read(
+    client: Client, settings: Settings, frame: pd.DataFrame
+) -> None:
+    """Versions store their place relative to the home or the root (a moved home reads the same);
+    rows written with absolute paths by earlier servers keep working."""
+    from sqlalchemy import select, update
+
+    from mcp_server.core.store import MetadataStore
+    from mcp_server.core.store.models import CatalogVersion
+
+    write_parquet(frame, settings.workspace_dir / "c.parquet")
+    structured(await client.call_tool("lake_write", {"source": "c.parquet", "dataset": "lk"}))
+    structured(await client.call_tool("catalog_register", {"dataset": "reg", "location": "c.parquet"}))
+    store = MetadataStore.for_home(settings.home)
+    with store.read_session() as session:
+        stored = sorted(session.scalars(select(CatalogVersion.location)))
+    assert stored == ["c.parquet", "home:lake/raw/lk/v1"]
+
+    absolute = str((settings.home / "lake" / "raw" / "lk" / "v1").resolve())
+    with store.transaction() as session:
+        session.execute(
+            update(CatalogVersion)
+            .where(CatalogVersion.location == "home:lake/raw/lk/v1")
+            .values(location=absolute)
+        )
+    read = structured(await client.call_tool("lake_read", {"dataset": "lk", "limit": 5}))
+    assert read["matched_rows"] == len(frame)
+    versions = structured(await client.call_tool("lake_versions", {"dataset": "lk"}))
+    assert versions["versions"][0]["location"] == "<lake>/raw/lk/v1"
+    compacted = structured(await client.call_tool("lake_compact", {"dataset": "lk"}))
+    assert compacted["version"] == 2 and compacted["rows"] == len(frame)

@@ -28,12 +28,13 @@ async def register(client: Client, settings: Settings, name: str, run_id: str) -
         return str(out["version"])
     import anyio
 
-    from mcp_server.tools.registry import adapter
+    from mcp_server.core.boundary import Control
+    from mcp_server.tools.registry import service
 
     app = AppContext.from_settings(settings)
     try:
         result = await anyio.to_thread.run_sync(
-            lambda: adapter.register(app, name, run_id, None, None, None, None)
+            lambda: service.register(app, Control.unbounded(), name, run_id, None, None, None, None)
         )
     finally:
         app.close()

@@ -31,7 +31,7 @@ def rows_of(home: Path, n: int) -> list[dict[str, Any]]:
 
 def onnxruntime_predictions(app: AppContext, version: str, rows: list[dict[str, Any]]) -> list[Any]:
     """The same rows through onnxruntime directly, on the twin the endpoint serves."""
-    from mcp_server.tools.onnx.adapter import onnx_twin
+    from mcp_server.core.mlmodels import onnx_twin
     from mcp_server.tools.onnx.runtime import open_session, predict
 
     twin = onnx_twin(app, MODEL, version, convert=False)
@@ -47,7 +47,7 @@ async def test_serve_predict_status_list_delete(
 ) -> None:
     v1 = versions["v1"]
     # The alias is resolved once: moving it later does not move traffic.
-    from mcp_server.tools.registry.adapter import client_of
+    from mcp_server.core.tracking import mlflow_client as client_of
 
     mlflow = client_of(app)
     mlflow.set_registered_model_alias(MODEL, "champion", v1)
@@ -64,6 +64,13 @@ async def test_serve_predict_status_list_delete(
         )
     )
     assert again["created"] is False
+    from sqlalchemy import select
+
+    from mcp_server.core.store.models import DeployRoute
+
+    with app.store.read_session() as session:  # stored home-relative: a home restored elsewhere serves it
+        (stored,) = session.scalars(select(DeployRoute.onnx_dir).where(DeployRoute.version == v1)).all()
+    assert stored.startswith("home:") and app.workspace.from_stored(stored).is_dir()
 
     gw = await start(client)
     assert gw["running"] is True and gw["url"].startswith("http://127.0.0.1:")
@@ -99,8 +106,6 @@ async def test_serve_predict_status_list_delete(
     assert reqs[(("endpoint", "churn-live"), ("version", v1))] == 2
     buckets = [s for s in families["mlops_gateway_latency_seconds"].samples if s.name.endswith("_count")]
     assert any(s.labels == {"endpoint": "churn-live", "version": v1} and s.value == 2 for s in buckets)
-
-    from sqlalchemy import select
 
     from mcp_server.core.store.models import LineageEdge
 
@@ -281,7 +286,7 @@ async def test_routing_change_under_load_drops_nothing(
     )
     gw = await start(client)
     # Add v2 as the green slot with no traffic (as a blue-green prepare would), then move weights around.
-    from mcp_server.tools.onnx.adapter import onnx_twin
+    from mcp_server.core.mlmodels import onnx_twin
 
     twin = onnx_twin(app, MODEL, v2)
     from sqlalchemy import select
@@ -405,7 +410,7 @@ async def test_build_image_against_a_recording_engine(settings: Any, versions: d
     ):
         assert name in members, name
     assert not [m for m in members if "__pycache__" in m or m.endswith(".pyc")]
-    from mcp_server.tools.onnx.adapter import onnx_twin
+    from mcp_server.core.mlmodels import onnx_twin
 
     app = AppContext.from_settings(settings)
     twin = onnx_twin(app, MODEL, v1, convert=False)

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 from scipy import stats
 
+from mcp_server.core import mlmodels as mm
 from mcp_server.core.config import Settings
 from mcp_server.core.errors import BackendUnavailable, InvalidInput
 from mcp_server.core.tracking import build_client, mask_uri, shown_uri, tracking_uri
@@ -96,8 +97,8 @@ def test_every_allowlisted_model_saves_with_trusted_skops_types(name: str) -> No
     params = {"n_estimators": 3} if "Forest" in name or "Trees" in name or name.startswith("Gradient") else {}
     model, _ = A.build_model(table, A.build_estimator(name, params), name)
     model.fit(table.X, table.y)
-    types = A.skops_types(model)
-    assert all(A.trusted(t) for t in types)
+    types = mm.skops_types(model)
+    assert all(mm.trusted(t) for t in types)
     again = sio.loads(sio.dumps(model), trusted=types)
     assert np.allclose(again.predict(table.X.head(5)), model.predict(table.X.head(5)))
 

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from mcp import Client
 
+from mcp_server.core import mlmodels as mm
+from mcp_server.core.boundary import Control
 from mcp_server.core.config import Settings
 from mcp_server.tools.onnx import adapter as ox
 from mcp_server.tools.onnx import runtime as rt
@@ -21,7 +23,7 @@ async def _register(client: Client, name: str, run_id: str) -> str:
 
 
 def _native(trained: Trained, run_id: str):  # type: ignore[no-untyped-def]
-    from mcp_server.tools.evaluation.adapter import load_run_model
+    from mcp_server.core.mlmodels import load_run_model
 
     return load_run_model(trained.app, run_id).model
 
@@ -58,7 +60,7 @@ async def test_classifier_parity_and_twin_found_from_the_version(client: Client,
     graph = query_lineage(trained.app.store, f"onnx:onnx-clf/{version}", "upstream", 1)
     assert [(e.upstream, e.kind) for e in graph.edges] == [(f"model:onnx-clf/{version}", "converted")]
     # independent check: onnxruntime on the cached file vs scikit-learn on the CSV rows
-    twin = ox.onnx_twin(trained.app, "onnx-clf", version, convert=False)
+    twin = mm.onnx_twin(trained.app, "onnx-clf", version, convert=False)
     session = ort.InferenceSession(str(twin.path), providers=["CPUExecutionProvider"])
     frame = _frame(trained)
     labels, probs = session.run(None, _ort_feed(twin, frame))
@@ -76,7 +78,7 @@ async def test_regressor_parity_on_a_forest(client: Client, trained: Trained) ->
     )
     assert conv["task"] == "regression" and conv["opset"] == 15 and conv["parity"]["passed"]
     assert conv["parity"]["label_agreement"] is None
-    twin = ox.onnx_twin(trained.app, "onnx-rf", version, convert=False)
+    twin = mm.onnx_twin(trained.app, "onnx-rf", version, convert=False)
     session = ort.InferenceSession(str(twin.path), providers=["CPUExecutionProvider"])
     frame = _frame(trained)
     (values,) = session.run(None, _ort_feed(twin, frame))
@@ -96,12 +98,15 @@ async def test_double_precision_regressor_matches_to_machine_precision(
 
 
 def test_parity_refuses_outputs_off_by_more_than_the_tolerance(trained: Trained) -> None:
-    from mcp_server.tools.registry import adapter as reg
+    from mcp_server.tools.registry import service as registry
 
-    version = reg.register(trained.app, "onnx-off", trained.regressor_run, None, None, None, None).version
-    twin = ox.onnx_twin(trained.app, "onnx-off", version)
+    control = Control.unbounded()
+    version = registry.register(
+        trained.app, control, "onnx-off", trained.regressor_run, None, None, None, None
+    ).version
+    twin = mm.onnx_twin(trained.app, "onnx-off", version)
     frame = _frame(trained).head(50)
-    rows = ox._records(frame)
+    rows = ox.records(frame)
     native = _native(trained, trained.regressor_run).predict(frame)
     session = rt.open_session(twin)
     assert ox.parity(twin, session, rows, native, None).passed
@@ -117,7 +122,7 @@ async def test_inspect_by_path_and_by_version(client: Client, trained: Trained, 
     version = await _register(client, "onnx-inspect", trained.classifier_run)
     structured(await client.call_tool("onnx_convert", {"name": "onnx-inspect", "version": version}))
     info = structured(await client.call_tool("onnx_inspect", {"name": "onnx-inspect", "version": version}))
-    model = onnx.load(str(ox.cache_dir(trained.app, "onnx-inspect", version) / "model.onnx"))
+    model = onnx.load(str(mm.onnx_cache(trained.app, "onnx-inspect", version) / "model.onnx"))
     assert info["nodes"] == len(model.graph.node) and info["safe"] is True
     counts: dict[str, int] = {}
     for node in model.graph.node:

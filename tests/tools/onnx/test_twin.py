@@ -10,15 +10,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mcp_server.core import mlmodels as mm
+from mcp_server.core.boundary import Control
 from mcp_server.core.errors import InvalidInput, NotFound
-from mcp_server.tools.onnx import adapter as ox
+from mcp_server.core.tracking import mlflow_client
 from mcp_server.tools.onnx import runtime as rt
-from mcp_server.tools.registry import adapter as reg
+from mcp_server.tools.registry import service as registry
 from tests.tools.registry.conftest import FEATURES, Trained
 
 
 def _register(trained: Trained, name: str, run_id: str) -> str:
-    return reg.register(trained.app, name, run_id, None, None, None, "pytest").version
+    return registry.register(
+        trained.app, Control.unbounded(), name, run_id, None, None, None, "pytest"
+    ).version
 
 
 def _rows(trained: Trained, n: int = 40) -> tuple[pd.DataFrame, list[dict]]:
@@ -28,10 +32,10 @@ def _rows(trained: Trained, n: int = 40) -> tuple[pd.DataFrame, list[dict]]:
 
 
 def test_twin_of_a_classifier_predicts_like_scikit_learn(trained: Trained) -> None:
-    from mcp_server.tools.evaluation.adapter import load_run_model
+    from mcp_server.core.mlmodels import load_run_model
 
     version = _register(trained, "twin-clf", trained.classifier_run)
-    twin = ox.onnx_twin(trained.app, "twin-clf", version)
+    twin = mm.onnx_twin(trained.app, "twin-clf", version)
     assert twin.task == "classification" and twin.columns == FEATURES
     assert twin.path == trained.home / "cache" / "onnx" / "twin-clf" / version / "model.onnx"
     assert (twin.folder / "twin.json").is_file()
@@ -53,22 +57,22 @@ def test_twin_of_a_classifier_predicts_like_scikit_learn(trained: Trained) -> No
 def test_twin_is_found_from_the_source_version_and_fetched_again(trained: Trained) -> None:
     version = _register(trained, "twin-ridge", trained.regressor_run)
     with pytest.raises(NotFound, match="onnx_convert"):
-        ox.onnx_twin(trained.app, "twin-ridge", version, convert=False)
-    first = ox.onnx_twin(trained.app, "twin-ridge", version)
+        mm.onnx_twin(trained.app, "twin-ridge", version, convert=False)
+    first = mm.onnx_twin(trained.app, "twin-ridge", version)
     assert first.task == "regression"
-    client = reg.client_of(trained.app)
+    client = mlflow_client(trained.app)
     tags = client.get_model_version("twin-ridge", version).tags
-    logged = client.get_logged_model(tags[reg.ONNX_MODEL_TAG])
-    assert logged.tags[reg.ONNX_OF_TAG] == f"twin-ridge/{version}"
+    logged = client.get_logged_model(tags[mm.ONNX_MODEL_TAG])
+    assert logged.tags[mm.ONNX_OF_TAG] == f"twin-ridge/{version}"
     assert logged.source_run_id == trained.regressor_run
     shutil.rmtree(first.folder)  # a cold cache downloads the logged twin from MLflow
-    second = ox.onnx_twin(trained.app, "twin-ridge", version, convert=False)
+    second = mm.onnx_twin(trained.app, "twin-ridge", version, convert=False)
     assert second.path.is_file() and second.spec["inputs"] == first.spec["inputs"]
 
 
 def test_make_feed_refuses_missing_extra_and_ill_typed_columns(trained: Trained) -> None:
     version = _register(trained, "twin-feed", trained.classifier_run)
-    twin = ox.onnx_twin(trained.app, "twin-feed", version)
+    twin = mm.onnx_twin(trained.app, "twin-feed", version)
     _, rows = _rows(trained, 2)
     feed = rt.make_feed(twin, rows)
     assert feed["colour"].shape == (2, 1) and feed["num_clean"].dtype == np.float64
@@ -87,19 +91,19 @@ def test_make_feed_refuses_missing_extra_and_ill_typed_columns(trained: Trained)
 def test_resolve_version_by_number_and_alias(trained: Trained) -> None:
     v1 = _register(trained, "resolve-me", trained.regressor_run)
     v2 = _register(trained, "resolve-me", trained.regressor_run)
-    reg.client_of(trained.app).set_registered_model_alias("resolve-me", "champion", v2)
-    assert reg.resolve_version(trained.app, "resolve-me", v1, None) == v1
-    assert reg.resolve_version(trained.app, "resolve-me", None, "champion") == v2
+    mlflow_client(trained.app).set_registered_model_alias("resolve-me", "champion", v2)
+    assert mm.resolve_version(trained.app, "resolve-me", v1, None) == v1
+    assert mm.resolve_version(trained.app, "resolve-me", None, "champion") == v2
     with pytest.raises(InvalidInput, match="exactly one"):
-        reg.resolve_version(trained.app, "resolve-me", v1, "champion")
+        mm.resolve_version(trained.app, "resolve-me", v1, "champion")
     with pytest.raises(InvalidInput, match="exactly one"):
-        reg.resolve_version(trained.app, "resolve-me", None, None)
+        mm.resolve_version(trained.app, "resolve-me", None, None)
     with pytest.raises(NotFound, match="no alias 'ghost'"):
-        reg.resolve_version(trained.app, "resolve-me", None, "ghost")
+        mm.resolve_version(trained.app, "resolve-me", None, "ghost")
     with pytest.raises(NotFound, match="No version 99"):
-        reg.resolve_version(trained.app, "resolve-me", "99", None)
+        mm.resolve_version(trained.app, "resolve-me", "99", None)
     with pytest.raises(InvalidInput):
-        reg.resolve_version(trained.app, "../etc", "1", None)
+        mm.resolve_version(trained.app, "../etc", "1", None)
 
 
 def _external_model(folder: Path, location: str) -> Path:
@@ -129,11 +133,11 @@ def test_external_data_outside_the_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "secret.bin").write_bytes(np.ones(1, dtype=np.float32).tobytes())
     bad = _external_model(tmp_path / "m", "../secret.bin")
     with pytest.raises(InvalidInput, match="outside the folder"):
-        ox.load_checked(bad)
+        mm.load_checked(bad)
     absolute = _external_model(tmp_path / "a", str(tmp_path / "secret.bin"))
     with pytest.raises(InvalidInput, match="outside the folder"):
-        ox.load_checked(absolute)
+        mm.load_checked(absolute)
     inside = _external_model(tmp_path / "ok", "weights.bin")
     (tmp_path / "ok" / "weights.bin").write_bytes(np.ones(1, dtype=np.float32).tobytes())
-    model = ox.load_checked(inside)
+    model = mm.load_checked(inside)
     assert model.graph.initializer[0].name == "W"

@@ -66,15 +66,17 @@ def test_clean_duplicates_outlier_drop_and_fills() -> None:
 
 
 def test_condition_mask_allowlist() -> None:
+    from mcp_server.core.conditions import mask
+
     df = pd.DataFrame({"x": [1, 2, None, 4], "s": ["a", "b", "c", None]})
-    assert adapter.condition_mask(df, "x", ">=", 2, "r").tolist() == [False, True, False, True]
-    assert adapter.condition_mask(df, "s", "not_in", ["a"], "r").tolist() == [False, True, True, False]
-    assert adapter.condition_mask(df, "x", "between", [1, 2], "r").tolist() == [True, True, False, False]
-    assert adapter.condition_mask(df, "s", "is_null", None, "r").tolist() == [False, False, False, True]
+    assert mask(df, "x", ">=", 2, "r").tolist() == [False, True, False, True]
+    assert mask(df, "s", "not_in", ["a"], "r").tolist() == [False, True, True, False]
+    assert mask(df, "x", "between", [1, 2], "r").tolist() == [True, True, False, False]
+    assert mask(df, "s", "is_null", None, "r").tolist() == [False, False, False, True]
     with pytest.raises(InvalidInput, match="cannot be compared"):
-        adapter.condition_mask(df, "s", ">", 3, "Rule 0")
+        mask(df, "s", ">", 3, "Rule 0")
     with pytest.raises(InvalidInput, match=r"\[low, high\]"):
-        adapter.condition_mask(df, "x", "between", 3, "Rule 0")
+        mask(df, "x", "between", 3, "Rule 0")
 
 
 def test_key_detection_and_kinds() -> None:

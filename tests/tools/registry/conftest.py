@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mcp_server.core.blocking import StepControl
+from mcp_server.core.boundary import Control
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 
@@ -64,7 +64,7 @@ def train(
         0.25,
         name,
         0,
-        StepControl(None),
+        Control.unbounded(),
     )
     return result.run_id
 

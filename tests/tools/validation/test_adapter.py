@@ -80,8 +80,11 @@ def test_suggest_and_run_with_real_gx(tmp_path: Path) -> None:
 
 
 def test_html_report_escapes_data() -> None:
-    page = adapter.render_html(
-        {
+    from mcp_server.core.reports import render
+
+    page = render(
+        "validation.html",
+        meta={
             "result_id": "r",
             "dataset": "<b>x</b>.csv",
             "suite": "s@1",
@@ -92,7 +95,7 @@ def test_html_report_escapes_data() -> None:
             "engine": "gx",
             "created_at": "now",
         },
-        [
+        outcomes=[
             {
                 "index": 0,
                 "type": "expect_column_values_to_be_in_set",

@@ -281,10 +281,7 @@ async def test_integrity_rules_match_pandas_and_record_lineage(vh: Harness) -> N
 
     graph = query_lineage(vh.server.app.store, report["lineage_id"], "upstream", 1)
     ups = {e.upstream.split("@")[0] for e in graph.edges}
-    assert ups == {
-        "dataset:" + str((vh.workspace / "orders.csv").resolve()),
-        "dataset:" + str((vh.workspace / "customers.parquet").resolve()),
-    }
+    assert ups == {"dataset:orders.csv", "dataset:customers.parquet"}  # root-relative (issue 20)
 
 
 async def test_suite_lineage_and_progress(vh: Harness) -> None:
