@@ -136,7 +136,7 @@ async def main() -> None:
             conv = await client.call_tool("onnx_convert", {"name": "bench-mcp", "version": "1"})
             assert not conv.is_error, conv.content
             from mcp_server.core.mlmodels import load_run_model, onnx_twin
-            from mcp_server.tools.onnx.runtime import make_feed, open_session
+            from mcp_server.core.twin import make_feed, open_session
 
             twin = onnx_twin(server.app, "bench-mcp", "1", convert=False)
             session = open_session(twin)

@@ -36,7 +36,7 @@ from mcp_server.core.workspace import check_name
 if TYPE_CHECKING:
     from mcp_server.core.boundary import Control
     from mcp_server.core.context import AppContext
-    from mcp_server.tools.onnx.runtime import OnnxTwin
+    from mcp_server.core.twin import OnnxTwin
 
 T = TypeVar("T")
 
@@ -504,7 +504,7 @@ def install_twin(app: AppContext, name: str, version: str, source: Path) -> Path
     """Copy model.onnx + twin.json from `source` into the version's cache folder (swap in a new folder)."""
     import shutil
 
-    from mcp_server.tools.onnx.runtime import MODEL_FILE, TWIN_FILE
+    from mcp_server.core.twin import MODEL_FILE, TWIN_FILE
 
     final = onnx_cache(app, name, version)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -522,7 +522,7 @@ def install_twin(app: AppContext, name: str, version: str, source: Path) -> Path
 def _download_twin(app: AppContext, name: str, version: str, model_id: str) -> Path:
     """Fetch a logged twin (model.onnx, twin.json) from MLflow into the cache, checked."""
     from mcp_server.core.blocking import stdout_to_stderr
-    from mcp_server.tools.onnx.runtime import MODEL_FILE, TWIN_FILE, load_twin, write_twin
+    from mcp_server.core.twin import MODEL_FILE, TWIN_FILE, load_twin, write_twin
 
     client = mlflow_client(app)
     logged = call(
@@ -562,7 +562,7 @@ def stored_twin(app: AppContext, mv: Any) -> OnnxTwin | None:
 
     Call under `twin_lock`.
     """
-    from mcp_server.tools.onnx.runtime import load_twin
+    from mcp_server.core.twin import load_twin
 
     model_id = (mv.tags or {}).get(ONNX_MODEL_TAG)
     if not model_id:

@@ -47,7 +47,7 @@ INLINE_ROWS = 64  # batches up to this size run on the event loop (microseconds)
 
 def runtime() -> Any:
     """The ONNX runtime helpers of contract 1 (numpy + onnxruntime only)."""
-    from mcp_server.tools.onnx import runtime as onnx_runtime
+    from mcp_server.core import twin as onnx_runtime
 
     return onnx_runtime
 

@@ -22,7 +22,7 @@ COLUMNS = ["a", "b", "c"]
 def write_twin(folder: Path, version: str, model: Any, X: np.ndarray, task: str) -> None:
     from skl2onnx import to_onnx
 
-    from mcp_server.tools.onnx.runtime import OnnxTwin, write_twin
+    from mcp_server.core.twin import OnnxTwin, write_twin
 
     folder.mkdir(parents=True)
     onx = to_onnx(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mcp_server.core.boundary import Control
     from mcp_server.core.context import AppContext
-    from mcp_server.tools.onnx.runtime import OnnxTwin
+    from mcp_server.core.twin import OnnxTwin
 
 
 def resolve_twin(
@@ -26,7 +26,7 @@ def resolve_twin(
 
 def sample_rows(onnx_dir: Path, count: int = 8) -> list[dict[str, Any]]:
     """Deterministic sample rows from the twin's input spec (numbers on a small grid, text '')."""
-    from mcp_server.tools.onnx.runtime import load_twin
+    from mcp_server.core.twin import load_twin
 
     twin = load_twin(onnx_dir)
     dtypes: dict[str, str] = {}

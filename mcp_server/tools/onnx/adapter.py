@@ -42,9 +42,9 @@ from mcp_server.core.mlmodels import (
     load_checked,
     quiet_warnings,
 )
+from mcp_server.core.twin import MODEL_FILE, TWIN_FILE, OnnxTwin, make_feed, run, write_twin
 from mcp_server.core.values import plain
 from mcp_server.tools.onnx import models as m
-from mcp_server.tools.onnx.runtime import MODEL_FILE, TWIN_FILE, OnnxTwin, make_feed, run, write_twin
 
 if TYPE_CHECKING:
     from mcp_server.core.boundary import Control

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from mcp_server.core import mlmodels as mm
 from mcp_server.core.errors import Conflict, InvalidInput
+from mcp_server.core.twin import MODEL_FILE, OnnxTwin, load_twin, open_session, write_twin
 from mcp_server.tools.onnx import adapter
 from mcp_server.tools.onnx import models as m
-from mcp_server.tools.onnx.runtime import MODEL_FILE, OnnxTwin, load_twin, open_session, write_twin
 
 if TYPE_CHECKING:
     from mcp_server.core.boundary import Control

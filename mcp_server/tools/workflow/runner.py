@@ -1,10 +1,9 @@
 """The gated promotion, run off the request that started it.
 
-A workflow outlives its tool call, so it runs in a thread with its own event loop. It drives the areas
-through their own tools, over an in-memory MCP session to a second server that registers every tool and
-shares this server's AppContext (store, MLflow client, workspace): each gate gets exactly the checks,
-errors and audit rows an assistant's call would. Its state lives in the metadata store; a workflow whose
-thread is gone (the server stopped) reads as `interrupted`.
+A workflow outlives its tool call, so it runs in a thread of its own. Each gate calls the areas' service
+functions directly (validation, quality, evaluation, registry, onnx, deploy), the same use cases their
+tools run, with this server's AppContext and a Control bounded by the gate's own limits. Its state lives
+in the metadata store; a workflow whose thread is gone (the server stopped) reads as `interrupted`.
 """
 
 from __future__ import annotations
@@ -15,11 +14,13 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
+from pydantic import BaseModel
 
+from mcp_server.core.boundary import Control
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import MlopsError
 from mcp_server.tools.workflow.models import GATE_ORDER, Gates
@@ -62,7 +63,7 @@ def start(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
 
 def _run(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
     try:
-        anyio.run(_drive, app, workflow_id, params)
+        _drive(app, workflow_id, params)
     except Exception:
         incident = uuid.uuid4().hex[:8]
         log.exception("workflow %s crashed (id %s)", workflow_id, incident)
@@ -124,7 +125,6 @@ def _link(app: AppContext, upstream: str, workflow_id: str, kind: str, details: 
 
 @dataclasses.dataclass
 class Run:
-    client: Any
     app: AppContext
     workflow_id: str
     model: str
@@ -138,118 +138,96 @@ class Run:
     candidate_run: str | None = None
     champion_run: str | None = None
 
-    async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        result = await self.client.call_tool(tool, arguments)
-        text = "".join(getattr(c, "text", "") for c in result.content)
-        if result.is_error:
-            raise ToolFailed(tool, text)
-        return dict(result.structured_content or {})
+    def call(
+        self, fn: Callable[..., BaseModel], *args: Any, seconds: float | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """One area use case, as its tool would run it; its result as the tool's structured content."""
+        from mcp_server.core.errors import from_library
+
+        control = Control(seconds or self.app.settings.deadline_s, None, fn.__qualname__)
+        try:
+            return fn(self.app, control, *args, **kwargs).model_dump(mode="json")
+        except MlopsError as err:
+            raise ToolFailed(_tool_name(fn), err.message) from None
+        except Exception as exc:
+            mapped = from_library(exc)
+            if mapped is None:
+                raise
+            raise ToolFailed(_tool_name(fn), mapped.message) from None
 
     def link(self, upstream: str, kind: str, details: dict[str, Any]) -> None:
         _link(self.app, upstream, self.workflow_id, kind, details)
 
 
-def _inner_app(app: AppContext) -> AppContext:
-    """A view of the app for the all-tools server: same store and clients, every tool registered."""
-    app.store  # noqa: B018 - build the store object now so the view shares it
-    settings = app.settings.model_copy(update={"profile": "all", "tools": None, "read_only": False})
-    return dataclasses.replace(app, settings=settings, enabled_areas=[], probes={})
+def _tool_name(fn: Callable[..., Any]) -> str:
+    """`mcp_server.tools.registry.service.set_alias` -> `registry.set_alias`, for the gate's summary."""
+    return f"{fn.__module__.split('.')[-2]}.{fn.__name__}"
 
 
-async def _drive(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
-    from mcp import Client
-    from mcp.types import Implementation
+def _drive(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
+    from mcp_server.tools.registry import service as registry
 
-    from mcp_server import __version__
-    from mcp_server.core.app import create_server
-
-    view = _inner_app(app)
-    inner = create_server(view.settings, app=view)
-    async with Client(
-        inner, mode="legacy", client_info=Implementation(name=CLIENT_NAME, version=__version__)
-    ) as client:
-        run = Run(
-            client=client,
-            app=app,
-            workflow_id=workflow_id,
-            model=params["model"],
-            candidate=params["candidate_version"],
-            dataset=params["dataset"],
-            target=params["target"],
-            endpoint=params.get("endpoint"),
-            traffic=params.get("traffic", "live"),
-            gates=Gates.model_validate(params.get("gates") or {}),
-        )
+    run = Run(
+        app=app,
+        workflow_id=workflow_id,
+        model=params["model"],
+        candidate=params["candidate_version"],
+        dataset=params["dataset"],
+        target=params["target"],
+        endpoint=params.get("endpoint"),
+        traffic=params.get("traffic", "live"),
+        gates=Gates.model_validate(params.get("gates") or {}),
+    )
+    try:
+        run.call(registry.get_version_detail, run.model, run.candidate, None)
+    except ToolFailed as missing:
+        _finish(app, workflow_id, "failed", f"the candidate cannot be used: {missing.message}")
+        return
+    for gate in GATE_ORDER:
+        _set_gate(app, workflow_id, gate, "running", started_at=_now())
         try:
-            await run.call("registry_get_version", {"name": run.model, "version": run.candidate})
-        except ToolFailed as missing:
-            _finish(app, workflow_id, "failed", f"the candidate cannot be used: {missing.message}")
+            state, summary, detail = GATES[gate](run)
+        except (GateFailed, ToolFailed) as failed:
+            if isinstance(failed, GateFailed):
+                summary, detail = failed.summary, failed.detail
+            else:
+                summary, detail = f"{failed.tool} failed: {failed.message}", None
+            _set_gate(app, workflow_id, gate, "failed", summary=summary, detail=detail, finished_at=_now())
+            _finish(app, workflow_id, "failed", f"stopped at the {gate} gate: {summary}")
             return
-        for gate in GATE_ORDER:
-            _set_gate(app, workflow_id, gate, "running", started_at=_now())
-            try:
-                outcome = await GATES[gate](run)
-            except GateFailed as failed:
-                _set_gate(
-                    app,
-                    workflow_id,
-                    gate,
-                    "failed",
-                    summary=failed.summary,
-                    detail=failed.detail,
-                    finished_at=_now(),
-                )
-                _finish(app, workflow_id, "failed", f"stopped at the {gate} gate: {failed.summary}")
-                return
-            except ToolFailed as failed:
-                summary = f"{failed.tool} failed: {failed.message}"
-                _set_gate(app, workflow_id, gate, "failed", summary=summary, finished_at=_now())
-                _finish(app, workflow_id, "failed", f"stopped at the {gate} gate: {summary}")
-                return
-            state, summary, detail = outcome
-            _set_gate(app, workflow_id, gate, state, summary=summary, detail=detail, finished_at=_now())
-        previous = run.champion
-        try:
-            await run.call(
-                "registry_set_alias",
-                {
-                    "name": run.model,
-                    "alias": "champion",
-                    "version": run.candidate,
-                    "reason": f"workflow {workflow_id}: every gate passed",
-                },
-            )
-        except ToolFailed as failed:
-            _finish(
-                app, workflow_id, "failed", f"every gate passed but the alias did not move: {failed.message}"
-            )
-            return
-        run.link(
-            f"model:{run.model}/{run.candidate}", "promoted", {"alias": "champion", "previous": previous}
-        )
-        _finish(
-            app,
-            workflow_id,
-            "succeeded",
-            f"every gate passed; champion moved to version {run.candidate}"
-            + (f" (was {previous})" if previous else ""),
-            champion=previous,
-        )
+        _set_gate(app, workflow_id, gate, state, summary=summary, detail=detail, finished_at=_now())
+    previous = run.champion
+    try:
+        reason = f"workflow {workflow_id}: every gate passed"
+        run.call(registry.set_alias, run.model, "champion", run.candidate, reason, CLIENT_NAME)
+    except ToolFailed as failed:
+        _finish(app, workflow_id, "failed", f"every gate passed but the alias did not move: {failed.message}")
+        return
+    run.link(f"model:{run.model}/{run.candidate}", "promoted", {"alias": "champion", "previous": previous})
+    _finish(
+        app,
+        workflow_id,
+        "succeeded",
+        f"every gate passed; champion moved to version {run.candidate}"
+        + (f" (was {previous})" if previous else ""),
+        champion=previous,
+    )
 
 
 Outcome = tuple[str, str, dict[str, Any]]
 
 
-async def _data_gate(run: Run) -> Outcome:
+def _data_gate(run: Run) -> Outcome:
+    from mcp_server.tools.quality import service as quality
+    from mcp_server.tools.validation import service as validation
+
     gate = run.gates.data
     if gate is None or (gate.suite is None and gate.min_quality is None):
         return "skipped", "no suite and no minimum quality given", {}
     detail: dict[str, Any] = {}
     lines = []
     if gate.suite is not None:
-        report = await run.call(
-            "validation_run", {"dataset": run.dataset, "suite": gate.suite, "include_samples": False}
-        )
+        report = run.call(validation.run, run.dataset, gate.suite, False)
         detail["validation"] = {
             k: report[k] for k in ("result_id", "suite", "success", "evaluated", "failed", "row_count")
         }
@@ -262,10 +240,7 @@ async def _data_gate(run: Run) -> Outcome:
             )
         lines.append(f"suite {report['suite']} passed ({report['evaluated']} expectations)")
     if gate.min_quality is not None:
-        args: dict[str, Any] = {"dataset": run.dataset, "threshold": gate.min_quality}
-        if gate.suite is not None:
-            args["suite"] = gate.suite
-        score = await run.call("quality_score", args)
+        score = run.call(quality.score, run.dataset, gate.suite, threshold=gate.min_quality)
         detail["quality"] = {k: score.get(k) for k in ("score_id", "overall", "threshold", "passed")}
         if not score.get("passed"):
             raise GateFailed(
@@ -276,18 +251,24 @@ async def _data_gate(run: Run) -> Outcome:
     return "passed", "; ".join(lines), detail
 
 
-async def _version_run(run: Run, version: str) -> str:
-    info = await run.call("registry_get_version", {"name": run.model, "version": version})
+def _version_run(run: Run, version: str) -> str:
+    from mcp_server.tools.registry import service as registry
+
+    info = run.call(registry.get_version_detail, run.model, version, None)
     run_id = info.get("run_id")
     if not run_id:
         raise GateFailed(f"version {version} of {run.model} has no MLflow run to cross-validate")
     return str(run_id)
 
 
-async def _comparison_gate(run: Run) -> Outcome:
+def _comparison_gate(run: Run) -> Outcome:
+    from mcp_server.tools.evaluation import service as evaluation
+    from mcp_server.tools.evaluation.models import Candidate, CvSpec
+    from mcp_server.tools.registry import service as registry
+
     gate = run.gates.comparison
     try:
-        champion = await run.call("registry_get_version", {"name": run.model, "alias": "champion"})
+        champion = run.call(registry.get_version_detail, run.model, None, "champion")
     except ToolFailed:
         champion = None
     run.champion = str(champion["version"]) if champion else None
@@ -300,17 +281,20 @@ async def _comparison_gate(run: Run) -> Outcome:
     run.champion_run = champion.get("run_id") if champion else None
     if not run.champion_run:
         raise GateFailed(f"the champion (version {run.champion}) has no MLflow run to cross-validate")
-    run.candidate_run = await _version_run(run, run.candidate)
-    args: dict[str, Any] = {
-        "dataset": run.dataset,
-        "target": run.target,
-        "candidates": [{"run_id": run.champion_run}, {"run_id": run.candidate_run}],
-        "metric": gate.metric,
-        "cv": {"strategy": "repeated", "n_splits": gate.n_folds, "n_repeats": 3, "random_state": 0},
-    }
-    if gate.margin is not None:
-        args["margin"] = gate.margin
-    result = await run.call("evaluation_compare_models", args)
+    run.candidate_run = _version_run(run, run.candidate)
+    candidates = [Candidate(run_id=run.champion_run), Candidate(run_id=run.candidate_run)]
+    cv = CvSpec(strategy="repeated", n_splits=gate.n_folds, n_repeats=3, random_state=0)
+    result = run.call(
+        evaluation.compare_models,
+        run.dataset,
+        run.target,
+        candidates,
+        gate.metric,
+        cv,
+        gate.margin,
+        None,
+        seconds=run.app.settings.max_deadline_s,
+    )
     champ, cand = result["candidates"][0], result["candidates"][1]
     detail = {
         "champion": run.champion,
@@ -355,19 +339,21 @@ async def _comparison_gate(run: Run) -> Outcome:
     )
 
 
-async def _model_tests_gate(run: Run) -> Outcome:
+def _model_tests_gate(run: Run) -> Outcome:
+    from pydantic import TypeAdapter
+
+    from mcp_server.tools.evaluation import service as evaluation
+    from mcp_server.tools.evaluation.models import Check
+
     checks = run.gates.model_tests
     if not checks:
         return "skipped", "no model tests given", {}
-    result = await run.call(
-        "evaluation_test_model",
-        {
-            "model": f"models:/{run.model}/{run.candidate}",
-            "dataset": run.dataset,
-            "target": run.target,
-            "checks": checks,
-        },
-    )
+    try:
+        typed = TypeAdapter(list[Check]).validate_python(checks)
+    except ValueError as err:
+        raise GateFailed(f"the model tests are not valid checks: {str(err).splitlines()[0]}") from None
+    model = f"models:/{run.model}/{run.candidate}"
+    result = run.call(evaluation.model_test, model, run.dataset, run.target, typed)
     detail = {"passed": result["passed"], "checks": result["checks"]}
     if not result["passed"]:
         failed = [c for c in result["checks"] if not c.get("passed")]
@@ -375,10 +361,12 @@ async def _model_tests_gate(run: Run) -> Outcome:
     return "passed", result["summary"], detail
 
 
-async def _onnx_gate(run: Run) -> Outcome:
+def _onnx_gate(run: Run) -> Outcome:
+    from mcp_server.tools.onnx import service as onnx
+
     if not run.gates.onnx_parity:
         return "skipped", "ONNX parity gate turned off", {}
-    result = await run.call("onnx_convert", {"name": run.model, "version": run.candidate})
+    result = run.call(onnx.convert, run.model, run.candidate, None)
     parity = result["parity"]
     agreement = parity.get("label_agreement")
     summary = f"ONNX parity on {parity['rows']} training rows: max |diff| {parity['max_abs_diff']:.2g}" + (
@@ -388,18 +376,20 @@ async def _onnx_gate(run: Run) -> Outcome:
     return "passed", summary, {"parity": parity}
 
 
-async def _replay(run: Run, rows: list[dict[str, Any]], stop: anyio.Event) -> int:
+def _replay(run: Run, rows: list[dict[str, Any]], stop: threading.Event) -> int:
+    """Send the evaluation rows to the endpoint, a few at a time, until the canary ends."""
+    from mcp_server.tools.deploy import service as deploy
+
     sent = 0
     batch = 4
     while not stop.is_set() and rows:
         start = (sent * batch) % len(rows)
         chunk = rows[start : start + batch] or rows[:batch]
         try:
-            await run.call("deploy_predict", {"endpoint": run.endpoint, "rows": chunk})
+            run.call(deploy.predict, run.endpoint, chunk, None, False)
         except ToolFailed as err:
             log.info("replay request failed: %s", err.message)
         sent += 1
-        await anyio.sleep(0)
     return sent
 
 
@@ -420,59 +410,64 @@ def _replay_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-async def _canary_gate(run: Run) -> Outcome:
+def _canary_gate(run: Run) -> Outcome:
+    from mcp_server.tools.deploy import service as deploy
+    from mcp_server.tools.deploy.rollout_models import CanaryLimits
+
     gate = run.gates.canary
     if gate is None or run.endpoint is None:
         return "skipped", "no endpoint given" if run.endpoint is None else "canary gate turned off", {}
-    await run.call("deploy_gateway_start", {})
+    run.call(deploy.gateway_start, None, None)
     try:
-        await run.call("deploy_status", {"endpoint": run.endpoint})
+        run.call(deploy.endpoint_status, run.endpoint)
         exists = True
     except ToolFailed:
         exists = False
     if not exists:
-        await run.call(
-            "deploy_create_endpoint", {"endpoint": run.endpoint, "model": run.model, "version": run.candidate}
-        )
+        run.call(deploy.create_endpoint, run.endpoint, run.model, run.candidate, None)
         run.link(f"endpoint:{run.endpoint}", "deployed", {"version": run.candidate})
         return "passed", f"endpoint {run.endpoint} created on the candidate (nothing to canary against)", {}
-    rows = await anyio.to_thread.run_sync(_replay_rows, run) if run.traffic == "replay" else []
-    started = await run.call(
-        "deploy_canary_start",
-        {
-            "endpoint": run.endpoint,
-            "candidate_version": run.candidate,
-            "steps": gate.steps,
-            "step_seconds": gate.step_seconds,
-            "min_requests": gate.min_requests,
-            "max_wait_seconds": gate.max_wait_seconds,
-            "max_error_rate": gate.max_error_rate,
-            "max_p99_ms": gate.max_p99_ms,
-        },
+    rows = _replay_rows(run) if run.traffic == "replay" else []
+    limits = CanaryLimits(
+        step_seconds=gate.step_seconds,
+        min_requests=gate.min_requests,
+        max_wait_seconds=gate.max_wait_seconds,
+        max_error_rate=gate.max_error_rate,
+        max_p99_ms=gate.max_p99_ms,
+    )
+    started = run.call(
+        deploy.canary_start,
+        run.endpoint,
+        run.candidate,
+        list(gate.steps),
+        limits,
+        seconds=run.app.settings.max_deadline_s,
     )
     rollout_id = started["rollout_id"]
     run.link(f"rollout:{rollout_id}", "canary_gate", {"endpoint": run.endpoint})
-    stop = anyio.Event()
+    stop = threading.Event()
+    replay = threading.Thread(target=_replay, args=(run, rows, stop), daemon=True) if rows else None
+    if replay is not None:
+        replay.start()
     status: dict[str, Any] = {}
     deadline = time.monotonic() + gate.max_wait_seconds + gate.step_seconds * len(gate.steps) * 4 + 30
-    async with anyio.create_task_group() as tg:
-        if rows:
-            tg.start_soon(_replay, run, rows, stop)
-        try:
-            while time.monotonic() < deadline:
-                status = await run.call("deploy_canary_status", {"rollout_id": rollout_id})
-                if status.get("state") in TERMINAL_ROLLOUT:
-                    break
-                await anyio.sleep(0.25)
-        except ToolFailed as failed:  # judged below as not promoted; the rollout is aborted
-            status = {"state": "unknown", "reason": failed.message}
-        finally:
-            stop.set()
+    try:
+        while time.monotonic() < deadline:
+            status = run.call(deploy.canary_status, None, rollout_id)
+            if status.get("state") in TERMINAL_ROLLOUT:
+                break
+            time.sleep(0.25)
+    except ToolFailed as failed:  # judged below as not promoted; the rollout is aborted
+        status = {"state": "unknown", "reason": failed.message}
+    finally:
+        stop.set()
+        if replay is not None:
+            replay.join(10)
     state = status.get("state")
     detail = {"rollout_id": rollout_id, "state": state, "reason": status.get("reason")}
     if state != "promoted":
         if state not in TERMINAL_ROLLOUT:
-            await run.call("deploy_canary_abort", {"rollout_id": rollout_id})
+            run.call(deploy.canary_finish, None, rollout_id, "abort", "the workflow's canary gate gave up")
             why = "did not finish in time" if state is None or state != "unknown" else "could not be followed"
             raise GateFailed(f"the canary {why} and was aborted ({status.get('reason')})", detail)
         raise GateFailed(f"the canary ended {state}: {status.get('reason')}", detail)

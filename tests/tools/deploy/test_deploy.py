@@ -32,7 +32,7 @@ def rows_of(home: Path, n: int) -> list[dict[str, Any]]:
 def onnxruntime_predictions(app: AppContext, version: str, rows: list[dict[str, Any]]) -> list[Any]:
     """The same rows through onnxruntime directly, on the twin the endpoint serves."""
     from mcp_server.core.mlmodels import onnx_twin
-    from mcp_server.tools.onnx.runtime import open_session, predict
+    from mcp_server.core.twin import open_session, predict
 
     twin = onnx_twin(app, MODEL, version, convert=False)
     return predict(open_session(twin), twin, rows)
@@ -406,7 +406,7 @@ async def test_build_image_against_a_recording_engine(settings: Any, versions: d
         "mcp_server/cli.py",
         "mcp_server/gateway/app.py",
         "mcp_server/gateway/server.py",
-        "mcp_server/tools/onnx/runtime.py",
+        "mcp_server/core/twin.py",
     ):
         assert name in members, name
     assert not [m for m in members if "__pycache__" in m or m.endswith(".pyc")]

@@ -318,7 +318,7 @@ async def test_blue_green_switches_under_load_drop_no_request(
 
 def _agreement(app: AppContext, a: str, b: str, rows: list[dict[str, Any]]) -> float:
     from mcp_server.core.mlmodels import onnx_twin
-    from mcp_server.tools.onnx.runtime import open_session, predict
+    from mcp_server.core.twin import open_session, predict
 
     outs = []
     for version in (a, b):

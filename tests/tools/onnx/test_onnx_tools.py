@@ -8,10 +8,10 @@ import pandas as pd
 from mcp import Client
 
 from mcp_server.core import mlmodels as mm
+from mcp_server.core import twin as rt
 from mcp_server.core.boundary import Control
 from mcp_server.core.config import Settings
 from mcp_server.tools.onnx import adapter as ox
-from mcp_server.tools.onnx import runtime as rt
 from tests.conftest import assert_tool_error, structured
 from tests.tools.onnx.test_twin import _external_model
 from tests.tools.registry.conftest import FEATURES, Trained

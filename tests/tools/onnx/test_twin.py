@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from mcp_server.core import mlmodels as mm
+from mcp_server.core import twin as rt
 from mcp_server.core.boundary import Control
 from mcp_server.core.errors import InvalidInput, NotFound
 from mcp_server.core.tracking import mlflow_client
-from mcp_server.tools.onnx import runtime as rt
 from mcp_server.tools.registry import service as registry
 from tests.tools.registry.conftest import FEATURES, Trained
 

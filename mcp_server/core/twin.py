@@ -1,4 +1,4 @@
-"""The ONNX twin at run time: load a converted model's folder, build the feed from rows, predict.
+"""The ONNX twin at run time (shared by the onnx area, deploy and the gateway): load a converted model's folder, build the feed from rows, predict.
 
 Imports only numpy and onnxruntime, inside the functions (the serving gateway uses this module; it never loads scikit-learn,
 skl2onnx or MLflow). A twin's folder holds `model.onnx` and `twin.json`:
