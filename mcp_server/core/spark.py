@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import math
 import os
 import sys
 import threading
@@ -27,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from mcp_server.core.errors import BackendUnavailable, InvalidInput, LimitExceeded
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
-    from mcp_server.core.blocking import StepControl
+    from mcp_server.core.boundary import Control
     from mcp_server.core.config import Settings
     from mcp_server.core.context import AppContext
 
@@ -241,7 +242,7 @@ def spark_uri(location: str) -> str:
 
 
 @contextlib.contextmanager
-def job_group(session: SparkSession, control: StepControl | None, description: str) -> Iterator[str]:
+def job_group(session: SparkSession, control: Control | None, description: str) -> Iterator[str]:
     """Tag the Spark jobs this thread starts; when the call is cancelled or its deadline passes, they are
     cancelled (tasks interrupted) instead of running on in the background."""
     group = f"mlops-{uuid.uuid4().hex[:12]}"
@@ -306,3 +307,72 @@ def describe(settings: Settings) -> dict[str, Any]:
         "auto_rows": settings.spark_auto_rows,
         "auto_bytes": settings.spark_auto_bytes,
     }
+
+
+# -- reading tables on Spark (validation, quality) ------------------------------------------------
+
+CACHE_MAX_BYTES = 64 * 1024**2  # files up to this size are cached in Spark for the run
+
+
+def _on_disk_bytes(path: str) -> float:
+    """Bytes of a local file or folder; unknown (infinite) for object stores."""
+    if path.startswith(("s3://", "s3a://")):
+        return math.inf
+    p = Path(path)
+    try:
+        if p.is_file():
+            return p.stat().st_size
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    except OSError:
+        return math.inf
+
+
+def spark_format(path: str) -> str:
+    """The table format of a file or folder: its suffix decides; a folder without one is Parquet."""
+    from mcp_server.core.tables import table_format
+
+    if path.startswith(("s3://", "s3a://")):  # lake versions on S3 are Parquet folders
+        return "parquet"
+    p = Path(path)
+    if p.is_dir() and not p.suffix:
+        return "parquet"
+    return table_format(p)
+
+
+def read_spark(session: SparkSession, path: str) -> DataFrame:
+    """A Spark DataFrame over a local file/folder or an s3a:// location (read lazily; no row limit)."""
+    fmt = spark_format(path)
+    uri = spark_uri(path)
+    name = Path(path).name
+    try:
+        reader = session.read
+        if fmt == "parquet":
+            df = reader.parquet(uri)
+        elif fmt in ("csv", "tsv"):
+            df = reader.options(header=True, inferSchema=True, sep="," if fmt == "csv" else "\t").csv(uri)
+        elif fmt == "jsonl":
+            df = reader.json(uri)
+        else:
+            df = reader.option("multiLine", True).json(uri)
+        columns = df.columns
+    except Exception as exc:
+        raise spark_error(exc, f"'{name}' as {fmt.upper()}") from None
+    if not columns:
+        raise InvalidInput(f"'{name}' has no columns.")
+    return df
+
+
+@contextlib.contextmanager
+def cached(frame: DataFrame, path: str) -> Iterator[DataFrame]:
+    """`frame` persisted for the block when the file is small (CACHE_MAX_BYTES), released after it."""
+    if _on_disk_bytes(path) > CACHE_MAX_BYTES:
+        yield frame
+        return
+    from pyspark import StorageLevel
+
+    kept = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield kept
+    finally:
+        with contextlib.suppress(Exception):
+            kept.unpersist()

@@ -93,16 +93,31 @@ def backend_errors(settings: Settings, what: str = "MLflow tracking") -> Iterato
         ) from None
 
 
+def _connection_error_classes() -> tuple[type[BaseException], ...]:
+    """The exception classes that mean "the tracking store did not answer", from the libraries loaded."""
+    import sys
+
+    classes: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for module, names in (
+        ("sqlalchemy.exc", ("OperationalError", "InterfaceError")),
+        ("requests.exceptions", ("ConnectionError", "Timeout")),
+        ("urllib3.exceptions", ("MaxRetryError", "NewConnectionError")),
+    ):
+        loaded = sys.modules.get(module)
+        classes += [getattr(loaded, name) for name in names if loaded is not None and hasattr(loaded, name)]
+    return tuple(classes)
+
+
 def _is_connection_error(err: BaseException) -> bool:
-    names = {cls.__name__ for cls in type(err).__mro__}
-    if names & {"OperationalError", "InterfaceError", "ConnectionError", "Timeout", "TimeoutError"}:
-        return True
-    if "MlflowException" in names:
-        text = str(err).lower()
-        return any(
-            needle in text
-            for needle in ("api request to", "max retries", "connection", "unable to open database")
-        )
+    """By exception class along the cause chain: MLflow wraps the HTTP or database error it got."""
+    classes = _connection_error_classes()
+    seen: BaseException | None = err
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, classes):
+            return True
+        seen = seen.__cause__ or seen.__context__
     return False
 
 

@@ -30,7 +30,7 @@ from mcp_server.tools.quality import adapter as pd_adapter
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from mcp_server.core.blocking import StepControl
+    from mcp_server.core.boundary import Control
 
 QUANTILE_ERROR = 1e-3
 
@@ -514,12 +514,11 @@ def spark_version() -> str:
     return "spark"
 
 
-def on_session(session: SparkSession, control: StepControl | None, what: str, work: Any) -> Any:
+def on_session(session: SparkSession, control: Control | None, what: str, work: Any) -> Any:
     """`work(read)` on the shared session: its Spark jobs in one group cancelled with the call, each input
     `read(path)` cached for the call when small (as validation does), Spark errors as one sentence."""
     from mcp_server.core.errors import MlopsError
-    from mcp_server.core.spark import job_group, spark_error
-    from mcp_server.tools.validation.spark_adapter import cached, read_spark
+    from mcp_server.core.spark import cached, job_group, read_spark, spark_error
 
     with contextlib.ExitStack() as stack, job_group(session, control, what):
 

@@ -12,76 +12,24 @@ Like adapter.py, this module imports the heavy libraries (pyspark, GX) only insi
 
 from __future__ import annotations
 
-import contextlib
-import math
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import InvalidInput, LimitExceeded
-from mcp_server.core.spark import job_group, spark_error, spark_uri
+from mcp_server.core.spark import cached, job_group, read_spark, spark_error
 from mcp_server.core.values import plain
 from mcp_server.tools.validation import adapter
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from mcp_server.core.blocking import StepControl
+    from mcp_server.core.boundary import Control
 
 DATASOURCE = "mlops_spark"
 MAX_REFERENCE_VALUES = 1_000_000  # distinct values a foreign_key rule collects from its reference
-CACHE_MAX_BYTES = 64 * 1024**2  # files up to this size are cached in Spark for the run
-
-
-def _on_disk_bytes(path: str) -> float:
-    """Bytes of a local file or folder; unknown (infinite) for object stores."""
-    if path.startswith(("s3://", "s3a://")):
-        return math.inf
-    p = Path(path)
-    try:
-        if p.is_file():
-            return p.stat().st_size
-        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
-    except OSError:
-        return math.inf
-
-
-def spark_format(path: str) -> str:
-    """The table format of a file or folder: its suffix decides; a folder without one is Parquet."""
-    from mcp_server.core.tables import table_format
-
-    if path.startswith(("s3://", "s3a://")):  # lake versions on S3 are Parquet folders
-        return "parquet"
-    p = Path(path)
-    if p.is_dir() and not p.suffix:
-        return "parquet"
-    return table_format(p)
-
-
-def read_spark(session: SparkSession, path: str) -> DataFrame:
-    """A Spark DataFrame over a local file/folder or an s3a:// location (read lazily; no row limit)."""
-    fmt = spark_format(path)
-    uri = spark_uri(path)
-    name = Path(path).name
-    try:
-        reader = session.read
-        if fmt == "parquet":
-            df = reader.parquet(uri)
-        elif fmt in ("csv", "tsv"):
-            df = reader.options(header=True, inferSchema=True, sep="," if fmt == "csv" else "\t").csv(uri)
-        elif fmt == "jsonl":
-            df = reader.json(uri)
-        else:
-            df = reader.option("multiLine", True).json(uri)
-        columns = df.columns
-    except Exception as exc:
-        raise spark_error(exc, f"'{name}' as {fmt.upper()}") from None
-    if not columns:
-        raise InvalidInput(f"'{name}' has no columns.")
-    return df
 
 
 class SparkGx:
@@ -125,7 +73,7 @@ class SparkGx:
 
 
 def run_job_spark(
-    gx: SparkGx, session: SparkSession, job: adapter.Job, master: str, control: StepControl | None = None
+    gx: SparkGx, session: SparkSession, job: adapter.Job, master: str, control: Control | None = None
 ) -> dict[str, Any]:
     """`adapter.run_job` on Spark: read, run the suite or the rules through GX's Spark engine, convert."""
     step = control.step if control is not None else adapter._no_step
@@ -162,22 +110,6 @@ def run_job_spark(
                 raise spark_error(exc, f"'{name}'") from None
     step(3, 4, "collecting results")
     return adapter.summary(result, ids, labels, job.include_samples, rows, started, f"spark {master}")
-
-
-@contextlib.contextmanager
-def cached(frame: DataFrame, path: str) -> Iterator[DataFrame]:
-    """`frame` persisted for the block when the file is small (CACHE_MAX_BYTES), released after it."""
-    if _on_disk_bytes(path) > CACHE_MAX_BYTES:
-        yield frame
-        return
-    from pyspark import StorageLevel
-
-    kept = frame.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        yield kept
-    finally:
-        with contextlib.suppress(Exception):
-            kept.unpersist()
 
 
 # -- integrity rules on Spark: the pandas rules' semantics, derived columns built with Spark functions --

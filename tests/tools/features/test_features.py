@@ -346,6 +346,23 @@ async def test_validate_runs_a_gx_suite_over_the_views_offline_data(env: Env) ->
         "features_validate", {"feature_view": "player_form", "suite": "missing_suite"}
     )
     assert_tool_error(res, "missing_suite")
+    # 'opponent' is in the source file but not a feature of the view: refused before GX runs.
+    outside_view = f"outside_{env.store}"
+    structured(
+        await env.client.call_tool(
+            "validation_create_suite",
+            {
+                "name": outside_view,
+                "expectations": [
+                    {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "opponent"}}
+                ],
+            },
+        )
+    )
+    res = await env.client.call_tool(
+        "features_validate", {"feature_view": "player_form", "suite": outside_view}
+    )
+    assert_tool_error(res, "opponent", "feature view 'player_form' does not have")
 
 
 # -- bad input: one clear error each ------------------------------------------------------------------
