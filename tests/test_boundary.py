@@ -14,7 +14,6 @@ from mcp.types import Implementation, LoggingMessageNotificationParams
 from pydantic import BaseModel
 
 from mcp_server.core.app import create_server
-from mcp_server.core.blocking import run_in_worker
 from mcp_server.core.boundary import Control, service_call
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext, Ctx, tell
@@ -113,9 +112,13 @@ async def demo_late_service(ctx: Ctx, deadline_s: float | None = None) -> Echo:
     return Echo(value="late", count=await service_call(ctx, _late))
 
 
+def _regex(app: AppContext, control: Control, pattern: str, text: str) -> bool:
+    return control.run_killable(regex_search, pattern, text)
+
+
 async def demo_regex(ctx: Ctx, pattern: str, text: str) -> Echo:
     """Runs a caller's regex in a killable worker (test tool)."""
-    found = await run_in_worker(regex_search, pattern, text, deadline_s=2)
+    found = await service_call(ctx, _regex, pattern, text)
     return Echo(value=str(found), count=int(found))
 
 
@@ -123,8 +126,8 @@ TEST_TOOLS = (
     ToolSpec(demo_long_steps, core=False, read_only=True),
     ToolSpec(demo_tell, core=False, read_only=True),
     ToolSpec(demo_steps, core=False, read_only=True),
-    ToolSpec(demo_regex, core=False, read_only=True),
-    ToolSpec(demo_echo, core=False, read_only=True, example={"value": "a"}),
+    ToolSpec(demo_regex, core=False, read_only=True, deadline_s=2),
+    ToolSpec(demo_echo, core=False, read_only=True),
     ToolSpec(demo_missing, core=False, read_only=True),
     ToolSpec(demo_crash, core=False, read_only=True),
     ToolSpec(demo_slow, core=False, read_only=True, deadline_s=0.3),

@@ -9,7 +9,7 @@ from mcp import Client
 
 from mcp_server.core.config import Settings
 from tests.conftest import structured
-from tests.test_contract import write_example_tables
+from tests.contract_cases import write_example_tables
 
 
 async def test_templates_are_listed(client: Client) -> None:

@@ -11,7 +11,6 @@ import inspect
 import json
 import logging
 import math
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 
 from mcp_server import __version__
 from mcp_server.core.config import Settings
-from mcp_server.core.context import AppContext
+from mcp_server.core.context import AppContext, client_name
 from mcp_server.core.errors import InvalidInput, MlopsError
 from mcp_server.core.net import BearerAuth, is_loopback
 from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
@@ -135,12 +134,7 @@ class MlopsServer(MCPServer[AppContext]):
         error: str | None,
         seconds: float,
     ) -> None:
-        client = None
-        try:
-            params = context.request_context.session.client_params if context is not None else None
-            client = params.client_info.name if params is not None else None
-        except (ValueError, AttributeError):
-            pass
+        client = client_name(context)
         redacted = {k: ("<secret>" if k in spec.secret_args else v) for k, v in arguments.items()}
         try:
             await anyio.to_thread.run_sync(
@@ -221,13 +215,12 @@ def _read_definitions(path: Path | None) -> list[MCPTool] | None:
 def _write_definitions(path: Path | None, tools: list[MCPTool]) -> None:
     if path is None:
         return
+    from mcp_server.core.files import write_text_atomic
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(
-            json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools])
+        write_text_atomic(
+            path, json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools])
         )
-        os.replace(tmp, path)
     except OSError as err:  # a read-only home only costs start-up time
         log.debug("tool definitions not cached: %s", err)
 

@@ -1,4 +1,4 @@
-"""Running work off the event loop: threads for blocking library calls, a killable process for work that can hang.
+"""A killable process for work that can hang (Control.run_killable), and keeping stdout for the protocol.
 
 Also the fd-level stdout guard: under stdio, fd 1 belongs to the protocol, so anything a library, a
 subprocess or a JVM prints must land on stderr instead.
@@ -11,19 +11,13 @@ import io
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
-
-from mcp_server.core.boundary import Cancelled, Control
-from mcp_server.core.errors import DeadlineExceeded, MlopsError
-
-__all__ = ["Cancelled", "Control", "StepControl", "run_blocking", "run_in_process", "run_in_worker"]
+from mcp_server.core.boundary import Control
+from mcp_server.core.errors import MlopsError
 
 T = TypeVar("T")
-ProgressFn = Callable[[float, float | None, str | None], None]
 
 
 def guard_stdout() -> io.TextIOWrapper:
@@ -46,46 +40,6 @@ def stdout_to_stderr() -> Iterator[None]:
     """
     with contextlib.redirect_stdout(sys.stderr):
         yield
-
-
-# The call's control lives in core/boundary.py; these names stay for the code that still uses them.
-StepControl = Control
-
-
-async def run_blocking(
-    fn: Callable[..., T],
-    *args: Any,
-    deadline_s: float,
-    report: Callable[[float, float | None, str | None], Coroutine[Any, Any, None]] | None = None,
-    with_control: bool = False,
-) -> T:
-    """Run `fn(*args)` in a worker thread; with `with_control` it also receives a StepControl as last argument.
-
-    Progress reported from the thread is forwarded to the client from the event loop. On cancellation
-    or deadline the control is flagged so cooperative work stops at its next step.
-    """
-    progress: ProgressFn | None = None
-    if report is not None:
-        token = anyio.lowlevel.current_token()
-
-        def progress(done: float, total: float | None, message: str | None) -> None:
-            with contextlib.suppress(Exception):
-                anyio.from_thread.run(report, done, total, message, token=token)
-
-    control = Control(deadline_s, progress, "The work")
-    call_args = (*args, control) if with_control else args
-    try:
-        with anyio.fail_after(deadline_s):
-            return await anyio.to_thread.run_sync(lambda: fn(*call_args), abandon_on_cancel=True)
-    except TimeoutError:
-        control.cancel()
-        raise DeadlineExceeded(
-            f"The work did not finish within its {deadline_s:g}s deadline and was stopped; "
-            "try a smaller input or a longer deadline."
-        ) from None
-    except BaseException:
-        control.cancel()
-        raise
 
 
 def _worker_entry(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -145,15 +99,3 @@ def run_in_process(fn: Callable[..., T], args: tuple[Any, ...], control: Control
         cls = getattr(errors, payload[0], errors.MlopsError)
         raise cls(payload[1])
     raise WorkerCrashed(payload)
-
-
-async def run_in_worker(fn: Callable[..., T], *args: Any, deadline_s: float) -> T:
-    """`run_in_process` from the event loop, under a deadline of `deadline_s`."""
-    control = Control(deadline_s, None, "The work")
-    try:
-        return await anyio.to_thread.run_sync(
-            lambda: run_in_process(fn, args, control), abandon_on_cancel=True
-        )
-    except BaseException:
-        control.cancel()
-        raise

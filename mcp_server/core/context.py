@@ -103,6 +103,15 @@ def app_context(ctx: Ctx) -> AppContext:
     return ctx.request_context.lifespan_context
 
 
+def client_name(ctx: Ctx | None) -> str | None:
+    """The client's name from the MCP initialize handshake (as the audit log records it)."""
+    try:
+        params = ctx.request_context.session.client_params if ctx is not None else None
+        return params.client_info.name if params is not None else None
+    except (ValueError, AttributeError):
+        return None
+
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 

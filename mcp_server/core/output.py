@@ -8,7 +8,7 @@ import json
 import mimetypes
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -20,13 +20,16 @@ ARTIFACT_TEMPLATE = "mlops://artifacts/{+path}"  # {+path}: the path spans sever
 REPORTS_DIR = "reports"  # artifacts live under <home>/reports
 MAX_LIMIT = 500
 
+# The result field of every paginated tool.
+NextCursor = Annotated[
+    str | None, Field(description="Pass as `cursor` to get the next page; null at the end.")
+]
+
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
-    next_cursor: str | None = Field(
-        None, description="Pass as `cursor` to get the next page; null at the end."
-    )
+    next_cursor: NextCursor = None
 
 
 def encode_cursor(offset: int) -> str:

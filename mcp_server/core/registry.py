@@ -12,8 +12,8 @@ import importlib.util
 import inspect
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -42,11 +42,6 @@ class ToolSpec:
     destructive: bool = False
     idempotent: bool = False
     open_world: bool = False
-    # Valid arguments for the contract test: they must succeed on a home whose workspace holds only the
-    # example tables (tests/test_contract.py writes example.csv and example.parquet) after `setup` ran.
-    example: Mapping[str, Any] = field(default_factory=dict)
-    # Calls (tool name, arguments) that prepare the state `example` needs, e.g. a suite to run.
-    setup: tuple[tuple[str, Mapping[str, Any]], ...] = ()
     # Argument names never stored or logged (the audit log redacts them).
     secret_args: tuple[str, ...] = ()
     deadline_s: float | None = None

@@ -15,7 +15,9 @@ import anyio.to_thread
 from pydantic import BaseModel, Field
 
 from mcp_server import __version__
+from mcp_server.core.args import Cursor, Limit200
 from mcp_server.core.context import AppContext, Ctx, app_context
+from mcp_server.core.output import NextCursor
 from mcp_server.core.registry import ToolSpec, installed_extras
 
 
@@ -213,7 +215,7 @@ class HealthHistory(BaseModel):
     components: list[ComponentSummary]
     entries: list[HealthEntry] = Field(description="Checks in the window, newest first.")
     total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
 
 
 _RELATIVE = re.compile(r"^(\d{1,6})\s*([smhdw])$")
@@ -307,8 +309,8 @@ async def health_history(
     since: Annotated[
         str | None, Field(description="Window start: '24h', '30m', '7d' or an ISO-8601 time; default 24h.")
     ] = None,
-    cursor: Annotated[str | None, Field(description="From a previous page's next_cursor.")] = None,
-    limit: Annotated[int, Field(description="Checks per page.", ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: Limit200 = 50,
 ) -> HealthHistory:
     """Show stored health_check runs over time: per-component uptime, latency and last status, plus the checks newest first."""
     from mcp_server.core.output import decode_cursor, encode_cursor
@@ -367,13 +369,6 @@ log = logging.getLogger("mlops_mcp")
 
 TOOLS = (
     ToolSpec(health_check, core=True, read_only=True, idempotent=True),
-    ToolSpec(
-        health_history,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        setup=(("health_check", {}),),
-        example={"since": "1h", "limit": 20},
-    ),
+    ToolSpec(health_history, core=False, read_only=True, idempotent=True),
     ToolSpec(server_info, core=True, read_only=True, idempotent=True),
 )

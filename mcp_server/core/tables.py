@@ -33,14 +33,8 @@ def table_format(path: Path) -> str:
     return fmt
 
 
-def read_table(
-    path: Path, *, max_rows: int, max_bytes: int, columns: list[str] | None = None
-) -> pd.DataFrame:
-    """Load a table inside the limits; every way a file can be unusable becomes one clear error."""
-    import pandas as pd
-    import pyarrow as pa
-
-    fmt = table_format(path)
+def check_file(path: Path, max_bytes: int) -> None:
+    """A data file to read: there, not empty and within MLOPS_MCP_MAX_FILE_BYTES."""
     if not path.is_file():
         raise NotFound(f"No file '{path.name}' at that path.")
     size = path.stat().st_size
@@ -50,6 +44,17 @@ def read_table(
         raise LimitExceeded(
             f"'{path.name}' is {size} bytes, over the {max_bytes}-byte limit (MLOPS_MCP_MAX_FILE_BYTES)."
         )
+
+
+def read_table(
+    path: Path, *, max_rows: int, max_bytes: int, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Load a table inside the limits; every way a file can be unusable becomes one clear error."""
+    import pandas as pd
+    import pyarrow as pa
+
+    fmt = table_format(path)
+    check_file(path, max_bytes)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mcp_server.core.output import NextCursor
+
 MetricType = Literal["proportion", "mean"]
 Direction = Literal["increase", "decrease"]
 MdeKind = Literal["absolute", "relative"]
@@ -93,9 +95,7 @@ class ExperimentSummary(BaseModel):
 class ExperimentPage(BaseModel):
     items: list[ExperimentSummary]
     total: int
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null at the end."
-    )
+    next_cursor: NextCursor = None
 
 
 class RecordResult(BaseModel):

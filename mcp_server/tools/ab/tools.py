@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, Limit500
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.ab import models, service
@@ -143,8 +144,8 @@ async def ab_list(
     status: Annotated[
         Literal["running", "stopped"] | None, Field(description="Only experiments with this status.")
     ] = None,
-    cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
-    limit: Annotated[int, Field(description="Experiments per page (1-500).", ge=1, le=500)] = 50,
+    cursor: Cursor = None,
+    limit: Limit500 = 50,
 ) -> models.ExperimentPage:
     """List A/B experiments (newest first) with their status and progress; use ab_get for one experiment's plan."""
     return await service_call(ctx, service.list_experiments, status, cursor, limit)

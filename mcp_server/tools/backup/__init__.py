@@ -16,38 +16,16 @@ from mcp_server.tools.backup.tools import (
     backup_verify,
 )
 
-_SETUP = (("backup_create", {"scope": ["metadata"]}),)
-
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(
-        backup_create, core=True, read_only=False, example={"scope": ["all"]}, deadline_s=BACKUP_DEADLINE_S
-    ),
-    ToolSpec(backup_list, core=False, read_only=True, idempotent=True, example={"limit": 10}, setup=_SETUP),
-    ToolSpec(
-        backup_verify,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        example={"id": "latest"},
-        setup=_SETUP,
-        deadline_s=BACKUP_DEADLINE_S,
-    ),
-    ToolSpec(
-        backup_prune,
-        core=False,
-        read_only=False,
-        destructive=True,
-        idempotent=True,
-        example={"keep_last": 1, "keep_daily": 0},
-        setup=(*_SETUP, *_SETUP),
-    ),
+    ToolSpec(backup_create, core=True, read_only=False, deadline_s=BACKUP_DEADLINE_S),
+    ToolSpec(backup_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(backup_verify, core=False, read_only=True, idempotent=True, deadline_s=BACKUP_DEADLINE_S),
+    ToolSpec(backup_prune, core=False, read_only=False, destructive=True, idempotent=True),
     ToolSpec(
         backup_restore,
         core=False,
         read_only=False,
         destructive=True,
-        example={"id": "latest", "target": "new_home", "new_home": "restored-example"},
-        setup=_SETUP,
         secret_args=("store_url",),
         deadline_s=BACKUP_DEADLINE_S,
     ),

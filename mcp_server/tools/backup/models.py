@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mcp_server.core.output import NextCursor
+
 Part = Literal["metadata", "models", "suites", "features", "lake"]
 Scope = Literal["all", "metadata", "models", "suites", "features", "lake"]
 Target = Literal["new_home", "in_place"]
@@ -47,9 +49,7 @@ class BackupInfo(BaseModel):
 class BackupPage(BaseModel):
     items: list[BackupInfo]
     total: int
-    next_cursor: str | None = Field(
-        None, description="Pass as `cursor` to get the next page; null at the end."
-    )
+    next_cursor: NextCursor = None
 
 
 class Problem(BaseModel):

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.backup import service
@@ -45,7 +46,7 @@ async def backup_create(
 
 async def backup_list(
     ctx: Ctx,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous page.")] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Field(ge=1, le=40, description="Backups per page.")] = 20,
 ) -> BackupPage:
     """List the backups (newest first) with scope, size and the last verification, including archives found in the backups folder without a record."""

@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mcp_server.tools.lake.models import ColumnInfo, NextCursor
+from mcp_server.core.output import NextCursor
+from mcp_server.tools.lake.models import ColumnInfo
 
 
 class CatalogRegisterResult(BaseModel):

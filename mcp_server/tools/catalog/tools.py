@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mcp_server.core.args import AllowBreaking, Cursor, DatasetName, Limit100, Zone
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.catalog import service
@@ -15,7 +16,6 @@ from mcp_server.tools.catalog.models import (
     CatalogSchemaDiffResult,
     CatalogSearchResult,
 )
-from mcp_server.tools.lake.models import AllowBreaking, Cursor, DatasetName, Zone
 
 Tags = Annotated[
     list[str], Field(description="Tags such as 'pii' or 'team:growth' (up to 20).", max_length=20)
@@ -56,7 +56,7 @@ async def catalog_search(
     owner: Annotated[str | None, Field(description="Exact owner.", max_length=128)] = None,
     zone: Annotated[Zone | None, Field(description="Only datasets in this lake zone.")] = None,
     cursor: Cursor = None,
-    limit: Annotated[int, Field(description="Datasets per page.", ge=1, le=100)] = 20,
+    limit: Limit100 = 20,
 ) -> CatalogSearchResult:
     """Search the data catalog by text in name or description, tags and owner; use catalog_get for one dataset's details."""
     return await service_call(ctx, service.search, text, tags, owner, zone, cursor, limit)

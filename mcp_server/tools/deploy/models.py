@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mcp_server.core.gateway_client import VersionMetrics
+from mcp_server.core.output import NextCursor
 from mcp_server.gateway.manager import GatewayStatus
 
 __all__ = [
@@ -63,7 +64,7 @@ class EndpointResult(BaseModel):
 class EndpointPage(BaseModel):
     items: list[EndpointInfo]
     total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
 
 
 class EndpointStatus(BaseModel):

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mcp_server.core.output import NextCursor
+
 RolloutState = Literal[
     "starting", "waiting_for_traffic", "running", "promoted", "rolled_back", "failed", "aborted"
 ]
@@ -129,4 +131,4 @@ class HistoryPage(BaseModel):
     endpoint: str
     items: list[HistoryEvent]
     total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None

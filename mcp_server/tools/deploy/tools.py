@@ -10,35 +10,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, Limit200, ModelName
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
-from mcp_server.tools.deploy import service
-from mcp_server.tools.deploy.models import (
-    BuildResult,
-    DeleteResult,
-    EndpointPage,
-    EndpointResult,
-    EndpointStatus,
-    GatewayStatus,
-    ManifestsResult,
-    PredictResult,
-)
-from mcp_server.tools.deploy.rollout_models import (
-    CanaryLimits,
-    CanaryStarted,
-    CanaryStatus,
-    HistoryPage,
-    PrepareResult,
-    RolloutDecision,
-)
+from mcp_server.tools.deploy import models, rollout_models, service
 
 Endpoint = Annotated[str, Field(description="The endpoint's name (letters, digits, '.', '_', '-').")]
-Model = Annotated[str, Field(description="Registered model name (MLflow registry).")]
 Version = Annotated[str | None, Field(description="Model version to serve; give this or `alias`.")]
 Alias = Annotated[
     str | None, Field(description="Alias (e.g. 'champion') resolved to a version once, at this call.")
 ]
-Cursor = Annotated[str | None, Field(description="From a previous page's next_cursor.")]
 Reason = Annotated[str | None, Field(max_length=500, description="Why, for the history.")]
 OptionalEndpoint = Annotated[
     str | None, Field(description="The endpoint whose canary is in progress; or give rollout_id.")
@@ -60,17 +41,17 @@ async def deploy_gateway_start(
     host: Annotated[
         str | None, Field(description="Bind address (default 127.0.0.1; any other needs the gateway token).")
     ] = None,
-) -> GatewayStatus:
+) -> models.GatewayStatus:
     """Start the model-serving gateway as a managed background process (or report the running one) and wait until it is healthy."""
     return await service_call(ctx, service.gateway_start, host, port)
 
 
-async def deploy_gateway_stop(ctx: Ctx) -> GatewayStatus:
+async def deploy_gateway_stop(ctx: Ctx) -> models.GatewayStatus:
     """Stop the managed gateway cleanly (in-flight requests finish); endpoints stay in the store for the next start."""
     return await service_call(ctx, service.gateway_stop)
 
 
-async def deploy_gateway_status(ctx: Ctx) -> GatewayStatus:
+async def deploy_gateway_status(ctx: Ctx) -> models.GatewayStatus:
     """Report whether the gateway runs, its URL, pid, routing generation and loaded versions."""
     return await service_call(ctx, service.gateway_status)
 
@@ -78,10 +59,10 @@ async def deploy_gateway_status(ctx: Ctx) -> GatewayStatus:
 async def deploy_create_endpoint(
     ctx: Ctx,
     endpoint: Endpoint,
-    model: Model,
+    model: ModelName,
     version: Version = None,
     alias: Alias = None,
-) -> EndpointResult:
+) -> models.EndpointResult:
     """Serve a registered model version on the gateway under an endpoint name, pinning the version (an alias is resolved once); converts to ONNX with a parity check when needed."""
     return await service_call(ctx, service.create_endpoint, endpoint, model, version, alias)
 
@@ -89,13 +70,13 @@ async def deploy_create_endpoint(
 async def deploy_list(
     ctx: Ctx,
     cursor: Cursor = None,
-    limit: Annotated[int, Field(ge=1, le=200, description="Endpoints per page.")] = 50,
-) -> EndpointPage:
+    limit: Limit200 = 50,
+) -> models.EndpointPage:
     """List the serving endpoints with their versions, traffic weights and blue/green slots."""
     return await service_call(ctx, service.list_endpoints, cursor, limit)
 
 
-async def deploy_status(ctx: Ctx, endpoint: Endpoint) -> EndpointStatus:
+async def deploy_status(ctx: Ctx, endpoint: Endpoint) -> models.EndpointStatus:
     """Show one endpoint: versions, weights, slots, live per-version metrics from the gateway and recent events."""
     return await service_call(ctx, service.endpoint_status, endpoint)
 
@@ -113,23 +94,23 @@ async def deploy_predict(
     per_row: Annotated[
         bool, Field(description="One HTTP request per row (shows the traffic split); default one batch.")
     ] = False,
-) -> PredictResult:
+) -> models.PredictResult:
     """Predict through the running gateway over HTTP: each row's prediction, the version that served it and the latency."""
     return await service_call(ctx, service.predict, endpoint, rows, version, per_row)
 
 
-async def deploy_delete_endpoint(ctx: Ctx, endpoint: Endpoint) -> DeleteResult:
+async def deploy_delete_endpoint(ctx: Ctx, endpoint: Endpoint) -> models.DeleteResult:
     """Delete an endpoint: the gateway stops serving it at once (in-flight requests finish); the model stays registered."""
     return await service_call(ctx, service.delete_endpoint, endpoint)
 
 
 async def deploy_build_image(
     ctx: Ctx,
-    model: Model,
+    model: ModelName,
     tag: Annotated[str, Field(description="Image tag, e.g. 'churn-gateway:3' (lower-case name[:tag]).")],
     version: Version = None,
     alias: Alias = None,
-) -> BuildResult:
+) -> models.BuildResult:
     """Write a Docker build context (Dockerfile, the ONNX model, the gateway, pinned requirements) and build it when a Docker engine answers."""
     return await service_call(ctx, service.build_image, model, tag, version, alias)
 
@@ -144,7 +125,7 @@ async def deploy_export_manifests(
         str | None, Field(description="Image to run (default mlops-gateway-<model>:<version>).")
     ] = None,
     replicas: Annotated[int, Field(ge=1, le=100, description="Pods of the Rollout.")] = 2,
-) -> ManifestsResult:
+) -> models.ManifestsResult:
     """Write Kubernetes manifests for an endpoint (Deployment, Services, an Argo Rollouts canary or blueGreen spec) as a YAML artifact."""
     return await service_call(ctx, service.export_manifests, endpoint, strategy, image, replicas)
 
@@ -196,9 +177,9 @@ async def deploy_canary_start(
         float | None,
         Field(gt=0, description="Highest candidate p99 divided by stable's over the same window."),
     ] = None,
-) -> CanaryStarted:
+) -> rollout_models.CanaryStarted:
     """Start a canary rollout of a model version on an endpoint and return its id at once; the gateway moves traffic step by step and rolls back on its own when a limit is crossed."""
-    limits = CanaryLimits(
+    limits = rollout_models.CanaryLimits(
         step_seconds=step_seconds,
         min_requests=min_requests,
         max_wait_seconds=max_wait_seconds,
@@ -216,21 +197,21 @@ async def deploy_canary_status(
         str | None, Field(description="The endpoint (its latest canary); or give rollout_id.")
     ] = None,
     rollout_id: Annotated[str | None, Field(description="A rollout id from deploy_canary_start.")] = None,
-) -> CanaryStatus:
+) -> rollout_models.CanaryStatus:
     """Show a canary rollout: state, current step and weights, each version's metrics in the step's window and the reason for the last decision."""
     return await service_call(ctx, service.canary_status, endpoint, rollout_id)
 
 
 async def deploy_canary_promote(
     ctx: Ctx, endpoint: OptionalEndpoint = None, rollout_id: RolloutId = None, reason: Reason = None
-) -> RolloutDecision:
+) -> rollout_models.RolloutDecision:
     """Finish a canary by hand: the candidate takes all traffic now and becomes the endpoint's stable version."""
     return await service_call(ctx, service.canary_finish, endpoint, rollout_id, "promote", reason)
 
 
 async def deploy_canary_abort(
     ctx: Ctx, endpoint: OptionalEndpoint = None, rollout_id: RolloutId = None, reason: Reason = None
-) -> RolloutDecision:
+) -> rollout_models.RolloutDecision:
     """Abort a canary: all traffic goes back to the stable version and the candidate is unloaded."""
     return await service_call(ctx, service.canary_finish, endpoint, rollout_id, "abort", reason)
 
@@ -253,17 +234,21 @@ async def deploy_blue_green_prepare(
             ge=0, le=1, description="Least share of sample rows where both slots must give the same output."
         ),
     ] = None,
-) -> PrepareResult:
+) -> rollout_models.PrepareResult:
     """Load a model version into an endpoint's idle blue/green slot with no traffic, warm it, and check health and output parity with the live slot."""
     return await service_call(ctx, service.blue_green_prepare, endpoint, version, rows, min_agreement)
 
 
-async def deploy_blue_green_switch(ctx: Ctx, endpoint: Endpoint, reason: Reason = None) -> RolloutDecision:
+async def deploy_blue_green_switch(
+    ctx: Ctx, endpoint: Endpoint, reason: Reason = None
+) -> rollout_models.RolloutDecision:
     """Switch all of an endpoint's traffic to its prepared idle slot in one atomic step; the previous slot stays loaded for an instant switch back."""
     return await service_call(ctx, service.blue_green_switch, endpoint, reason)
 
 
-async def deploy_rollback(ctx: Ctx, endpoint: Endpoint, reason: Reason = None) -> RolloutDecision:
+async def deploy_rollback(
+    ctx: Ctx, endpoint: Endpoint, reason: Reason = None
+) -> rollout_models.RolloutDecision:
     """Move all of an endpoint's traffic back to its last stable version or slot (moves traffic; registry_rollback moves a model alias instead)."""
     return await service_call(ctx, service.rollback, endpoint, reason)
 
@@ -273,7 +258,7 @@ async def deploy_history(
     endpoint: Endpoint,
     rollout_id: Annotated[str | None, Field(description="Only this rollout's events.")] = None,
     cursor: Cursor = None,
-    limit: Annotated[int, Field(ge=1, le=200, description="Events per page.")] = 50,
-) -> HistoryPage:
+    limit: Limit200 = 50,
+) -> rollout_models.HistoryPage:
     """List an endpoint's events newest first (created, canary steps, waiting, promoted, rolled back, switched) with reasons and the metrics decided on."""
     return await service_call(ctx, service.history, endpoint, rollout_id, cursor, limit)

@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcp_server.core.output import NextCursor
+
 # The allowlist, by class name. adapter.py maps each name to its scikit-learn class (imported there).
 CLASSIFIERS = (
     "LogisticRegression",
@@ -187,9 +189,7 @@ class RunSummary(BaseModel):
 
 class RunList(BaseModel):
     runs: list[RunSummary]
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null at the end."
-    )
+    next_cursor: NextCursor = None
 
 
 class CvInfo(BaseModel):

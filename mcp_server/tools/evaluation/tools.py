@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, DataFile, IncludeSamples, Limit100
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.evaluation import service
@@ -29,7 +30,6 @@ from mcp_server.tools.evaluation.models import (
 HEAVY_DEADLINE_S = 900.0
 TRAIN_DEADLINE_S = 600.0
 
-Dataset = Annotated[str, Field(description="Table (CSV, Parquet, JSON) inside the workspace.")]
 Target = Annotated[str, Field(description="The column to predict.")]
 Estimator = Annotated[
     str,
@@ -51,7 +51,7 @@ RunId = Annotated[
 
 async def evaluation_train_model(
     ctx: Ctx,
-    dataset: Dataset,
+    dataset: DataFile,
     target: Target,
     estimator: Estimator,
     params: Params = None,
@@ -78,8 +78,8 @@ async def evaluation_list_runs(
     order_by: Annotated[
         str | None, Field(description='e.g. "metrics.test_r2 DESC" (default: newest first).')
     ] = None,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous page.")] = None,
-    limit: Annotated[int, Field(ge=1, le=100, description="Runs per page.")] = 20,
+    cursor: Cursor = None,
+    limit: Limit100 = 20,
 ) -> RunList:
     """List the training runs this server logged to MLflow, with their metrics, params and datasets (newest first)."""
     return await service_call(ctx, service.list_runs, filter, order_by, cursor, limit)
@@ -87,7 +87,7 @@ async def evaluation_list_runs(
 
 async def evaluation_cross_validate(
     ctx: Ctx,
-    dataset: Dataset,
+    dataset: DataFile,
     target: Target,
     metrics: Annotated[
         list[str],
@@ -117,7 +117,7 @@ async def evaluation_cross_validate(
 
 async def evaluation_compare_models(
     ctx: Ctx,
-    dataset: Dataset,
+    dataset: DataFile,
     target: Target,
     candidates: Annotated[
         list[Candidate],
@@ -152,12 +152,10 @@ async def evaluation_compare_models(
 async def evaluation_residuals(
     ctx: Ctx,
     run_id: RunId,
-    dataset: Dataset,
+    dataset: DataFile,
     target: Target,
     top: Annotated[int, Field(ge=0, le=50, description="Worst-predicted rows to return.")] = 10,
-    include_samples: Annotated[
-        bool, Field(description="Include feature values of the worst rows (data leaves the server).")
-    ] = True,
+    include_samples: IncludeSamples = True,
 ) -> ResidualsResult:
     """Residual diagnostics of a logged regressor on a table: summary, normality, Breusch-Pagan, Durbin-Watson, worst rows and plots."""
     return await service_call(ctx, service.residuals, run_id, dataset, target, top, include_samples)
@@ -166,7 +164,7 @@ async def evaluation_residuals(
 async def evaluation_diagnostics(
     ctx: Ctx,
     run_id: RunId,
-    dataset: Dataset,
+    dataset: DataFile,
     target: Target,
 ) -> DiagnosticsResult:
     """Diagnostics of a logged classifier on a table: confusion matrix, per-class precision/recall/F1, ROC and PR AUC, calibration and Brier score, plots."""
@@ -182,7 +180,7 @@ async def evaluation_test_model(
             "models:/<name>@<alias>."
         ),
     ],
-    dataset: Dataset,
+    dataset: DataFile,
     target: Target,
     checks: Annotated[
         list[Check],

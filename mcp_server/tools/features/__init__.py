@@ -26,30 +26,6 @@ if TYPE_CHECKING:
 
 LONG_DEADLINE_S = 900.0
 
-_DEFS = "example_features.yaml"
-_SCAFFOLD = {
-    "dataset": "example.csv",
-    "entity_column": "id",
-    "timestamp_column": "signup_date",
-    "output": _DEFS,
-    "feature_view": "example",
-}
-_SETUP_SCAFFOLD = (("features_scaffold", _SCAFFOLD),)
-_SETUP_APPLY = (*_SETUP_SCAFFOLD, ("features_apply", {"definitions": _DEFS}))
-_WINDOW = {"start": "2023-01-01T00:00:00Z", "end": "2025-01-01T00:00:00Z"}
-_SETUP_MATERIALIZED = (*_SETUP_APPLY, ("features_materialize", _WINDOW))
-_SUITE = {
-    "name": "example_features_suite",
-    "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
-        {
-            "type": "expect_column_values_to_be_between",
-            "kwargs": {"column": "age", "min_value": 18, "max_value": 80},
-        },
-    ],
-}
-_SETUP_VALIDATE = (*_SETUP_APPLY, ("validation_create_suite", _SUITE))
-
 
 async def feast_probe(app: AppContext) -> tuple[bool, str, str]:
     """The repo folder, and the Redis online store when configured (a 2 s ping, no Feast import)."""
@@ -93,70 +69,14 @@ async def feast_probe(app: AppContext) -> tuple[bool, str, str]:
 PROBES = {"feast": feast_probe}
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(features_init, core=False, read_only=False, idempotent=True, example={}),
-    ToolSpec(features_scaffold, core=False, read_only=False, example=_SCAFFOLD),
-    ToolSpec(
-        features_plan,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        example={"definitions": _DEFS},
-        setup=_SETUP_SCAFFOLD,
-    ),
-    ToolSpec(
-        features_apply,
-        core=True,
-        read_only=False,
-        destructive=True,
-        idempotent=True,
-        example={"definitions": _DEFS},
-        setup=_SETUP_SCAFFOLD,
-    ),
-    ToolSpec(features_list, core=False, read_only=True, idempotent=True, example={}, setup=_SETUP_APPLY),
-    ToolSpec(
-        features_describe,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        example={"name": "example"},
-        setup=_SETUP_APPLY,
-    ),
-    ToolSpec(
-        features_materialize,
-        core=False,
-        read_only=False,
-        idempotent=False,
-        example=_WINDOW,
-        setup=_SETUP_APPLY,
-        deadline_s=LONG_DEADLINE_S,
-    ),
-    ToolSpec(
-        features_get_online,
-        core=True,
-        read_only=True,
-        idempotent=True,
-        example={"features": ["example:income"], "entity_rows": [{"id": 1}, {"id": 2}]},
-        setup=_SETUP_MATERIALIZED,
-    ),
-    ToolSpec(
-        features_get_historical,
-        core=False,
-        read_only=False,
-        example={
-            "entity_dataset": "example.csv",
-            "timestamp_column": "signup_date",
-            "features": ["example"],
-            "full_feature_names": True,
-            "output": "example_training.parquet",
-        },
-        setup=_SETUP_APPLY,
-        deadline_s=LONG_DEADLINE_S,
-    ),
-    ToolSpec(
-        features_validate,
-        core=False,
-        read_only=True,
-        example={"feature_view": "example", "suite": "example_features_suite"},
-        setup=_SETUP_VALIDATE,
-    ),
+    ToolSpec(features_init, core=False, read_only=False, idempotent=True),
+    ToolSpec(features_scaffold, core=False, read_only=False),
+    ToolSpec(features_plan, core=False, read_only=True, idempotent=True),
+    ToolSpec(features_apply, core=True, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(features_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(features_describe, core=False, read_only=True, idempotent=True),
+    ToolSpec(features_materialize, core=False, read_only=False, idempotent=False, deadline_s=LONG_DEADLINE_S),
+    ToolSpec(features_get_online, core=True, read_only=True, idempotent=True),
+    ToolSpec(features_get_historical, core=False, read_only=False, deadline_s=LONG_DEADLINE_S),
+    ToolSpec(features_validate, core=False, read_only=True),
 )

@@ -1226,12 +1226,6 @@ def parse_time(value: str, what: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def feast_version() -> str:
-    from importlib.metadata import version
-
-    return version("feast")
-
-
 # -- scaffolding a definitions file from a table ------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mcp_server.core.output import NextCursor
 from mcp_server.tools.validation.models import ValidationReport
 
 Action = Literal["create", "update", "delete", "unchanged"]
@@ -66,9 +67,7 @@ class ObjectSummary(BaseModel):
 class ObjectPage(BaseModel):
     items: list[ObjectSummary]
     total: int
-    next_cursor: str | None = Field(
-        None, description="Pass as `cursor` to get the next page; null at the end."
-    )
+    next_cursor: NextCursor = None
 
 
 class FeatureField(BaseModel):

@@ -404,6 +404,13 @@ def validate(
     validation.parse_ref(suite)
     limits = (app.settings.max_rows, app.settings.max_file_bytes)
     df, proj, path = adapter.offline_frame(feast_repo(app), project, feature_view, *limits)
+    sv = validation.resolve_suite(app, suite)
+    missing = [c for c in validation.referenced_columns(sv.expectations) if c not in df.columns]
+    if missing:
+        raise InvalidInput(
+            f"Suite '{sv.ref}' checks column(s) {missing[:5]} that feature view '{feature_view}' does not have; "
+            f"its columns are {[str(c) for c in df.columns][:20]}."
+        )
     control.step(1, 3, f"validating {len(df)} rows of feature view {feature_view}")
     report = validation.run_suite(
         app, control, path, suite, include_samples=include_samples, frame=df, limit=limit

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, IncludeSamples, Limit500
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.features import models, service
@@ -115,8 +116,8 @@ async def features_list(
     project: Annotated[
         str | None, Field(description="Only this Feast project; every project when omitted.")
     ] = None,
-    cursor: Annotated[str | None, Field(description="From a previous page's next_cursor.")] = None,
-    limit: Annotated[int, Field(description="Items per page (1-500).", ge=1, le=500)] = 100,
+    cursor: Cursor = None,
+    limit: Limit500 = 100,
 ) -> models.ObjectPage:
     """List the registered Feast entities, data sources, feature views and feature services with their versions; use features_describe for one object."""
     return await service_call(ctx, service.list_objects, kind, project, cursor, limit)
@@ -187,7 +188,7 @@ async def features_get_historical(
     ] = "event_timestamp",
     project: ProjectArg = None,
     full_feature_names: FullNamesArg = False,
-    include_samples: Annotated[bool, Field(description="Return the first rows of the training set.")] = True,
+    include_samples: IncludeSamples = True,
 ) -> models.HistoricalResult:
     """Build a point-in-time correct training set (feature values as of each entity row's time) and write it as a new dataset with lineage."""
     return await service_call(
@@ -211,8 +212,8 @@ async def features_validate(
         str, Field(description="A saved Great Expectations suite, 'name' (latest) or 'name@version'.")
     ],
     project: ProjectArg = None,
-    include_samples: Annotated[bool, Field(description="Include sample failing values.")] = True,
-    limit: Annotated[int, Field(description="Expectation results per page (1-500).", ge=1, le=500)] = 50,
+    include_samples: IncludeSamples = True,
+    limit: Limit500 = 50,
 ) -> models.FeatureValidation:
     """Validate a feature view's offline data (join keys, timestamp, features) against a saved Great Expectations suite; the result is stored like validation_run's."""
     return await service_call(ctx, service.validate, feature_view, suite, project, include_samples, limit)

@@ -16,11 +16,6 @@ from mcp_server.tools.lake.tools import (
     lake_write,
 )
 
-_WRITE_EXAMPLE = (
-    "lake_write",
-    {"source": "example.parquet", "dataset": "example", "partition_by": ["segment"]},
-)
-
 
 async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
     """The lake root answers: a writable local folder, or an S3 bucket that answers a HEAD."""
@@ -41,46 +36,10 @@ async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
 PROBES = {"lake": _probe_lake}
 
 TOOLS = (
-    ToolSpec(
-        lake_write,
-        core=True,
-        read_only=False,
-        example={
-            "source": "example.csv",
-            "dataset": "example_csv",
-            "zone": "raw",
-            "partition_by": ["segment"],
-        },
-    ),
-    ToolSpec(
-        lake_read,
-        core=True,
-        read_only=True,
-        idempotent=True,
-        setup=(_WRITE_EXAMPLE,),
-        example={
-            "dataset": "example",
-            "columns": ["id", "age", "segment"],
-            "filters": [["segment", "in", ["a", "b"]], ["age", ">=", 30]],
-            "limit": 50,
-        },
-    ),
-    ToolSpec(lake_list, core=False, read_only=True, idempotent=True, setup=(_WRITE_EXAMPLE,), example={}),
-    ToolSpec(
-        lake_versions,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        setup=(_WRITE_EXAMPLE,),
-        example={"dataset": "example"},
-    ),
-    ToolSpec(
-        lake_convert,
-        core=False,
-        read_only=False,
-        example={"path": "example.csv", "output": "converted.parquet"},
-    ),
-    ToolSpec(
-        lake_compact, core=False, read_only=False, setup=(_WRITE_EXAMPLE,), example={"dataset": "example"}
-    ),
+    ToolSpec(lake_write, core=True, read_only=False),
+    ToolSpec(lake_read, core=True, read_only=True, idempotent=True),
+    ToolSpec(lake_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(lake_versions, core=False, read_only=True, idempotent=True),
+    ToolSpec(lake_convert, core=False, read_only=False, destructive=True),  # overwrite=true replaces a file
+    ToolSpec(lake_compact, core=False, read_only=False),
 )

@@ -326,22 +326,14 @@ def open_source(path: Path, max_rows: int, max_bytes: int) -> tuple[ds.Dataset, 
     import pyarrow as pa
     import pyarrow.dataset as ds
 
+    from mcp_server.core.tables import check_file, read_table
+
     fmt = source_format(path)
-    if not path.is_file():
-        raise InvalidInput(f"'{path.name}' is not a file; give a data file.")
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidInput(f"'{path.name}' is empty; there is nothing to write.")
-    if size > max_bytes:
-        raise LimitExceeded(
-            f"'{path.name}' is {size} bytes, over the {max_bytes}-byte limit (MLOPS_MCP_MAX_FILE_BYTES)."
-        )
+    check_file(path, max_bytes)
     with _arrow_errors(path.name, fmt):
         if fmt != "json":
             dataset = ds.dataset(str(path), format=_file_format(fmt, path.name))
         else:
-            from mcp_server.core.tables import read_table
-
             df = read_table(path, max_rows=max_rows, max_bytes=max_bytes)
             dataset = ds.dataset(pa.Table.from_pandas(df, preserve_index=False))
         _ = dataset.schema

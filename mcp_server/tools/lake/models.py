@@ -1,25 +1,12 @@
-"""Result models of the lake tools, and the argument types the lake, catalog and mongo tools share."""
+"""Result models of the lake tools."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-Zone = Literal["raw", "processed", "curated"]
-AllowBreaking = Annotated[
-    bool, Field(description="Accept a schema that removes or retypes columns of the previous version.")
-]
-DatasetName = Annotated[
-    str,
-    Field(
-        description="Dataset name in the catalog: letters, digits, '.', '_', '-' (no '..').", max_length=128
-    ),
-]
-Cursor = Annotated[str | None, Field(description="From a previous page's next_cursor.")]
-NextCursor = Annotated[
-    str | None, Field(description="Pass as `cursor` to get the next page; null at the end.")
-]
+from mcp_server.core.output import NextCursor
 
 
 class ColumnInfo(BaseModel):

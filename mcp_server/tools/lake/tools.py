@@ -6,23 +6,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from mcp_server.core.args import AllowBreaking, Cursor, DatasetName, IncludeSamples, Limit100, Overwrite, Zone
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.lake import service
 from mcp_server.tools.lake.models import (
-    AllowBreaking,
-    Cursor,
-    DatasetName,
     LakeCompactResult,
     LakeConvertResult,
     LakeListResult,
     LakeReadResult,
     LakeVersionsResult,
     LakeWriteResult,
-    Zone,
 )
 
-Compression = Literal["zstd", "snappy", "gzip"]
+Compression = Annotated[Literal["zstd", "snappy", "gzip"], Field(description="Parquet compression codec.")]
+RowGroupSize = Annotated[
+    int | None, Field(description="Rows per Parquet row group (default 1,048,576).", ge=1_000, le=10_000_000)
+]
 FilterTriple = Annotated[
     list[Any],
     Field(
@@ -55,11 +55,8 @@ async def lake_write(
     partition_by: Annotated[
         list[str] | None, Field(description="Columns to partition by (hive folders col=value).", max_length=4)
     ] = None,
-    compression: Annotated[Compression, Field(description="Parquet compression codec.")] = "zstd",
-    row_group_size: Annotated[
-        int | None,
-        Field(description="Rows per Parquet row group (default 1,048,576).", ge=1_000, le=10_000_000),
-    ] = None,
+    compression: Compression = "zstd",
+    row_group_size: RowGroupSize = None,
     allow_breaking: AllowBreaking = False,
 ) -> LakeWriteResult:
     """Write a file into the data lake as a new immutable Parquet version of a dataset, registered in the catalog with lineage; refuses breaking schema changes unless allow_breaking."""
@@ -83,9 +80,7 @@ async def lake_read(
         ),
     ] = None,
     limit: Annotated[int | None, Field(description="Return at most this many rows.", ge=1)] = None,
-    include_samples: Annotated[
-        bool, Field(description="Return the first rows inline (they reach the model).")
-    ] = True,
+    include_samples: IncludeSamples = True,
     sample_rows: Annotated[int, Field(description="How many rows to return inline.", ge=1, le=50)] = 10,
     engine: LakeEngine = "auto",
 ) -> LakeReadResult:
@@ -99,7 +94,7 @@ async def lake_list(
     ctx: Ctx,
     zone: Annotated[Zone | None, Field(description="Only datasets in this zone.")] = None,
     cursor: Cursor = None,
-    limit: Annotated[int, Field(description="Datasets per page.", ge=1, le=100)] = 25,
+    limit: Limit100 = 25,
 ) -> LakeListResult:
     """List the datasets in the lake and catalog with their newest version, rows and size; use catalog_search to filter by text, tag or owner."""
     return await service_call(ctx, service.list_datasets, zone, cursor, limit)
@@ -109,7 +104,7 @@ async def lake_versions(
     ctx: Ctx,
     dataset: DatasetName,
     cursor: Cursor = None,
-    limit: Annotated[int, Field(description="Versions per page.", ge=1, le=100)] = 25,
+    limit: Limit100 = 25,
 ) -> LakeVersionsResult:
     """List a dataset's immutable versions, newest first, with rows, size, files, layout and source."""
     return await service_call(ctx, service.versions, dataset, cursor, limit)
@@ -121,8 +116,8 @@ async def lake_convert(
     output: Annotated[
         str | None, Field(description="Parquet file to write; default: the same name with .parquet.")
     ] = None,
-    compression: Annotated[Compression, Field(description="Parquet compression codec.")] = "zstd",
-    overwrite: Annotated[bool, Field(description="Replace an existing output file.")] = False,
+    compression: Compression = "zstd",
+    overwrite: Overwrite = False,
 ) -> LakeConvertResult:
     """Convert a CSV or JSON file to Parquet in the workspace, reporting size and full-scan time before and after."""
     return await service_call(ctx, service.convert, path, output, compression, overwrite)
@@ -131,10 +126,7 @@ async def lake_convert(
 async def lake_compact(
     ctx: Ctx,
     dataset: DatasetName,
-    row_group_size: Annotated[
-        int | None,
-        Field(description="Target rows per row group (default 1,048,576).", ge=1_000, le=10_000_000),
-    ] = None,
+    row_group_size: RowGroupSize = None,
     engine: LakeEngine = "auto",
 ) -> LakeCompactResult:
     """Rewrite a dataset's newest version (small files and row groups) into right-sized Parquet files as a new version, keeping its partitioning."""

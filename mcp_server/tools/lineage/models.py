@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mcp_server.core.output import NextCursor
+
 
 class GraphNode(BaseModel):
     id: str
@@ -62,4 +64,4 @@ class AuditItem(BaseModel):
 
 class AuditListResult(BaseModel):
     entries: list[AuditItem] = Field(description="Newest first.")
-    next_cursor: str | None = Field(None, description="Pass as `cursor` for older entries; null at the end.")
+    next_cursor: NextCursor = None

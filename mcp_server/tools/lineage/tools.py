@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.core.lineage import MAX_DEPTH
@@ -56,7 +57,7 @@ async def audit_list(
     since: Annotated[
         str | None, Field(description="Only calls at or after this ISO 8601 time.", max_length=64)
     ] = None,
-    cursor: Annotated[str | None, Field(description="From a previous page's next_cursor.")] = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Field(description="Entries per page.", ge=1, le=50)] = 20,
 ) -> AuditListResult:
     """List the audit log of state-changing tool calls (who called what, outcome, redacted arguments), newest first."""

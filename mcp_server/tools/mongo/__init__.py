@@ -44,57 +44,12 @@ async def _probe_mongo(app: AppContext) -> tuple[bool, str, str]:
 
 PROBES = {"mongodb": _probe_mongo}
 
-_DOCS = [
-    {"user": "ada", "segment": "a", "amount": 12.5, "tags": ["new"]},
-    {"user": "bob", "segment": "b", "amount": 7.0, "tags": []},
-    {"user": "cy", "segment": "a", "amount": 3.25, "tags": ["vip", "new"]},
-]
-_SETUP = (("mongo_insert", {"collection": "events", "documents": _DOCS}),)
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(mongo_insert, core=False, read_only=False, example={"collection": "events", "documents": _DOCS}),
-    ToolSpec(
-        mongo_find,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        setup=_SETUP,
-        example={
-            "collection": "events",
-            "filter": {"segment": "a", "amount": {"$gte": 3}},
-            "projection": {"_id": 0, "user": 1, "amount": 1},
-            "sort": {"amount": -1},
-            "limit": 10,
-        },
-    ),
-    ToolSpec(
-        mongo_aggregate,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        setup=_SETUP,
-        example={
-            "collection": "events",
-            "pipeline": [
-                {"$group": {"_id": "$segment", "total": {"$sum": "$amount"}, "n": {"$sum": 1}}},
-                {"$sort": {"_id": 1}},
-            ],
-        },
-    ),
-    ToolSpec(mongo_list_collections, core=False, read_only=True, idempotent=True, setup=_SETUP, example={}),
-    ToolSpec(
-        mongo_create_index,
-        core=False,
-        read_only=False,
-        idempotent=True,
-        setup=_SETUP,
-        example={"collection": "events", "keys": {"user": 1}, "unique": True},
-    ),
-    ToolSpec(
-        mongo_export,
-        core=False,
-        read_only=False,
-        setup=_SETUP,
-        example={"collection": "events", "dataset": "events_raw", "filter": {"amount": {"$gt": 0}}},
-    ),
+    ToolSpec(mongo_insert, core=False, read_only=False),
+    ToolSpec(mongo_find, core=False, read_only=True, idempotent=True),
+    ToolSpec(mongo_aggregate, core=False, read_only=True, idempotent=True),
+    ToolSpec(mongo_list_collections, core=False, read_only=True, idempotent=True),
+    ToolSpec(mongo_create_index, core=False, read_only=False, idempotent=True),
+    ToolSpec(mongo_export, core=False, read_only=False),
 )

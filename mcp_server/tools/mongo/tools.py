@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, Limit200, Zone
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.mongo import service
@@ -36,7 +37,6 @@ Filter = Annotated[
 Projection = Annotated[
     dict[str, Any] | None, Field(description='Fields to return, e.g. {"name": 1, "_id": 0}; default all.')
 ]
-Cursor = Annotated[str | None, Field(description="From a previous page's next_cursor.")]
 
 
 async def mongo_insert(
@@ -96,7 +96,7 @@ async def mongo_aggregate(
 async def mongo_list_collections(
     ctx: Ctx,
     cursor: Cursor = None,
-    limit: Annotated[int, Field(description="Collections per page.", ge=1, le=200)] = 50,
+    limit: Limit200 = 50,
 ) -> MongoCollectionsResult:
     """List the collections of the configured MongoDB database with their estimated document counts."""
     return await service_call(ctx, service.list_collections, cursor, limit)
@@ -131,8 +131,7 @@ async def mongo_export(
     filter: Filter | None = None,
     projection: Projection = None,
     zone: Annotated[
-        Literal["raw", "processed", "curated"] | None,
-        Field(description="Lake zone; default the dataset's zone, or raw if new."),
+        Zone | None, Field(description="Lake zone; default the dataset's zone, or raw if new.")
     ] = None,
 ) -> MongoExportResult:
     """Export the documents matching a filter to a new lake dataset version (Parquet, one column per top-level field) with lineage from the collection."""

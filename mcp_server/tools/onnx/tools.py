@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mcp_server.core.args import ModelName, ModelVersion
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.onnx import service
@@ -16,14 +17,11 @@ from mcp_server.tools.onnx.models import BenchmarkResult, ConvertResult, Inspect
 
 CONVERT_DEADLINE_S = 600.0
 
-Name = Annotated[str, Field(description="Registered model name.")]
-Version = Annotated[str, Field(description="Version number, e.g. '3'.")]
-
 
 async def onnx_convert(
     ctx: Ctx,
-    name: Name,
-    version: Version,
+    name: ModelName,
+    version: ModelVersion,
     opset: Annotated[
         int | None, Field(description="ONNX opset (default: the newest skl2onnx supports).")
     ] = None,
@@ -46,8 +44,8 @@ async def onnx_inspect(
 
 async def onnx_benchmark(
     ctx: Ctx,
-    name: Name,
-    version: Version,
+    name: ModelName,
+    version: ModelVersion,
     batch_sizes: Annotated[
         list[Annotated[int, Field(ge=1, le=10_000)]],
         Field(min_length=1, max_length=8, description="Rows per call, e.g. [1, 32, 1024]."),

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mcp_server.core.output import NextCursor
+
 DIMENSIONS = ("completeness", "uniqueness", "validity", "consistency", "timeliness", "accuracy")
 
 FilterOp = Literal["==", "!=", ">", ">=", "<", "<=", "in", "not_in", "between", "is_null", "not_null"]
@@ -142,7 +144,7 @@ class ProfileResult(BaseModel):
     column_count: int
     columns: list[ColumnProfile]
     columns_total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
     profile_uri: str = Field(description="mlops:// link to the full stored profile (JSON).")
     created_at: datetime
 
@@ -189,7 +191,7 @@ class HistoryResult(BaseModel):
     items: list[HistoryItem]
     total: int
     trend: Literal["improving", "worsening", "stable", "single", "none"]
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
 
 
 class ColumnDrift(BaseModel):
@@ -214,7 +216,7 @@ class CompareResult(BaseModel):
     drifted_columns: list[str]
     columns: list[ColumnDrift] = Field(description="Drifted columns first, then by p-value.")
     columns_total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
     missing_in_current: list[str]
     new_in_current: list[str]
     methods: list[str]

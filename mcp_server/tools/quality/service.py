@@ -94,7 +94,7 @@ def _output_path(app: AppContext, source: Path, output: str, overwrite: bool) ->
 
 
 def _is_parquet(path: Path) -> bool:
-    from mcp_server.tools.validation.spark_adapter import spark_format
+    from mcp_server.core.spark import spark_format
 
     return bool(spark_format(str(path)) == "parquet")
 

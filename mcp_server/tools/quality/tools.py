@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, DataFile, Engine, IncludeSamples, Limit200, Limit500, Overwrite
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.quality import service
@@ -27,9 +28,6 @@ from mcp_server.tools.quality.models import (
     ScoreResult,
 )
 
-DatasetArg = Annotated[
-    str, Field(description="CSV, TSV, Parquet, JSON or JSON Lines file inside the allowed roots.")
-]
 SuiteArg = Annotated[
     str | None,
     Field(None, max_length=140, description="GX suite ('name' or 'name@N') for the validity dimension."),
@@ -48,27 +46,15 @@ OutputArg = Annotated[
         description="Path of the new dataset inside the roots; .parquet (default when no suffix), .csv, .jsonl."
     ),
 ]
-OverwriteArg = Annotated[bool, Field(description="Replace `output` if it exists.")]
-SamplesArg = Annotated[
-    bool, Field(description="Include a few data values; set false to keep data out of the result.")
-]
-CursorArg = Annotated[str | None, Field(None, description="next_cursor of the previous page.")]
-EngineArg = Annotated[
-    Literal["pandas", "spark", "auto"],
-    Field(
-        description="Where it runs: pandas (in this process), spark (the configured Spark master) or auto "
-        "(Spark above the configured size when Spark is configured)."
-    ),
-]
 
 
 async def quality_profile(
     ctx: Ctx,
-    dataset: DatasetArg,
-    include_samples: SamplesArg = True,
-    cursor: CursorArg = None,
-    limit: Annotated[int, Field(50, ge=1, le=500, description="Columns per page.")] = 50,
-    engine: EngineArg = "auto",
+    dataset: DataFile,
+    include_samples: IncludeSamples = True,
+    cursor: Cursor = None,
+    limit: Limit500 = 50,
+    engine: Engine = "auto",
 ) -> ProfileResult:
     """Profile a dataset per column (type, nulls, distinct, min/max/mean/std/quantiles, top values) and store it for later drift checks."""
     return await service_call(ctx, service.profile, dataset, include_samples, cursor, limit, engine)
@@ -76,7 +62,7 @@ async def quality_profile(
 
 async def quality_score(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     suite: SuiteArg = None,
     reference: Annotated[
         str | None,
@@ -111,7 +97,7 @@ async def quality_score(
     threshold: Annotated[
         float | None, Field(None, description="Pass when overall >= threshold (0-100).")
     ] = None,
-    engine: EngineArg = "auto",
+    engine: Engine = "auto",
 ) -> ScoreResult:
     """Score a dataset 0-100 on completeness, uniqueness, validity (GX suite), consistency, timeliness and accuracy, with a weighted overall; stored for quality_history."""
     rules = [r.model_dump() for r in consistency_rules] if consistency_rules else None
@@ -134,9 +120,9 @@ async def quality_score(
 
 async def quality_history(
     ctx: Ctx,
-    dataset: DatasetArg,
-    cursor: CursorArg = None,
-    limit: Annotated[int, Field(20, ge=1, le=200, description="Scores per page, newest first.")] = 20,
+    dataset: DataFile,
+    cursor: Cursor = None,
+    limit: Limit200 = 20,
 ) -> HistoryResult:
     """Stored quality scores of a dataset (every version at that path), newest first, with the change and the trend."""
     return await service_call(ctx, service.history, dataset, cursor, limit)
@@ -144,7 +130,7 @@ async def quality_history(
 
 async def quality_compare(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     baseline: Annotated[
         str,
         Field(description="Baseline: a dataset path, or 'profile:<id>' (a profile_id from quality_profile)."),
@@ -155,8 +141,8 @@ async def quality_compare(
     psi_threshold: Annotated[
         float, Field(0.2, gt=0, description="A PSI at or above this also counts as drift.")
     ] = 0.2,
-    cursor: CursorArg = None,
-    limit: Annotated[int, Field(50, ge=1, le=500, description="Columns per page (drifted first).")] = 50,
+    cursor: Cursor = None,
+    limit: Limit500 = 50,
 ) -> CompareResult:
     """Drift of a new batch against a baseline dataset or stored profile: KS (numeric), chi-square (categorical) and PSI per column, drifted first."""
     return await service_call(ctx, service.compare, dataset, baseline, alpha, psi_threshold, cursor, limit)
@@ -164,7 +150,7 @@ async def quality_compare(
 
 async def quality_report(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     suite: SuiteArg = None,
     key: KeyArg = None,
     threshold: Annotated[
@@ -177,12 +163,13 @@ async def quality_report(
 
 async def quality_detect_outliers(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     columns: Annotated[
         list[str] | None, Field(None, max_length=1000, description="Numeric columns (default: all numeric).")
     ] = None,
     method: Annotated[
-        OutlierMethod, Field(description="iqr, zscore, mad (per column) or isolation_forest (together).")
+        OutlierMethod,
+        Field(description="iqr, zscore, mad (per column) or isolation_forest (together)."),
     ] = "iqr",
     threshold: Annotated[
         float | None,
@@ -192,7 +179,7 @@ async def quality_detect_outliers(
             description="k for IQR (1.5), |z| (3), modified z for MAD (3.5), contamination for isolation_forest.",
         ),
     ] = None,
-    include_samples: SamplesArg = True,
+    include_samples: IncludeSamples = True,
 ) -> OutlierResult:
     """Find outliers by IQR, z-score, MAD or IsolationForest: counts per column, the thresholds used, a few sample rows."""
     return await service_call(
@@ -202,7 +189,7 @@ async def quality_detect_outliers(
 
 async def quality_clean(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     plan: Annotated[
         CleanPlan,
         Field(
@@ -217,7 +204,7 @@ async def quality_clean(
     output: OutputArg,
     suite: SuiteArg = None,
     key: KeyArg = None,
-    overwrite: OverwriteArg = False,
+    overwrite: Overwrite = False,
 ) -> CleanResult:
     """Clean a dataset (missing values, outliers, duplicates, types, strings) into a new dataset with lineage, returning the quality score before and after."""
     return await service_call(
@@ -227,7 +214,7 @@ async def quality_clean(
 
 async def quality_filter_dataset(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     rules: Annotated[
         list[Annotated[list[Any], Field(min_length=2, max_length=3)] | Condition],
         Field(
@@ -247,12 +234,13 @@ async def quality_filter_dataset(
         str | None, Field(None, description="Label column: rows without a label are dropped.")
     ] = None,
     outliers: Annotated[
-        OutlierFilter | None, Field(None, description="Drop outlier rows: {columns, method, threshold}.")
+        OutlierFilter | None,
+        Field(None, description="Drop outlier rows: {columns, method, threshold}."),
     ] = None,
     max_row_null_fraction: Annotated[
         float | None, Field(None, ge=0, le=1, description="Drop rows with a larger share of null cells.")
     ] = None,
-    overwrite: OverwriteArg = False,
+    overwrite: Overwrite = False,
 ) -> FilterResult:
     """Filter a training set by [column, op, value] rules, dedupe, label presence, outlier and null flags into a new dataset; rules are stored beside it and linked in lineage."""
     return await service_call(
@@ -277,7 +265,7 @@ async def quality_check_homogeneity(
         list[str] | None,
         Field(None, max_length=1000, description="Text columns to check (default: all text)."),
     ] = None,
-    include_samples: SamplesArg = True,
+    include_samples: IncludeSamples = True,
 ) -> HomogeneityResult:
     """Check text columns (encoding errors, Unicode forms, control chars, case, whitespace, mixed scripts) or an image folder (unreadable, formats, modes, sizes) with fixes."""
     return await service_call(ctx, service.check_homogeneity, dataset, folder, columns, include_samples)

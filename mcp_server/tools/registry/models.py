@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from mcp_server.core.output import NextCursor
+
 
 class ValidationRef(BaseModel):
     id: str
@@ -57,9 +59,7 @@ class ModelSummary(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelSummary]
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` for the next page; null at the end."
-    )
+    next_cursor: NextCursor = None
 
 
 class VersionSummary(BaseModel):
@@ -76,7 +76,7 @@ class VersionSummary(BaseModel):
 class VersionList(BaseModel):
     versions: list[VersionSummary]
     total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
 
 
 class Condition(BaseModel):
@@ -142,7 +142,7 @@ class AliasHistory(BaseModel):
     alias: str
     current: str | None
     events: list[AliasEvent] = Field(description="Newest first.")
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
 
 
 class SideBySide(BaseModel):

@@ -719,21 +719,16 @@ def compare(
     return result
 
 
-def serving_versions(app: AppContext, name: str) -> set[str]:
-    """Contract 3 (deploy area): the versions its endpoints route to (a rename fails loudly here)."""
-    from mcp_server.tools.deploy.routing import serving_versions as routed
+def _refuse_if_in_use(app: AppContext, control: Control, name: str, version: str, what: str) -> None:
+    from mcp_server.tools.deploy import service as deploy_service  # lazy: deploy calls onnx, onnx registry
 
-    return {str(v) for v in routed(app, name)}
-
-
-def _refuse_if_in_use(app: AppContext, name: str, version: str, what: str) -> None:
     holders = sorted(a for a, v in adapter.aliases_of(app, name).items() if v == version)
     if holders:
         raise Conflict(
             f"Version {version} of {name!r} holds the alias(es) {holders}; move them with registry_set_alias "
             f"before you {what} it."
         )
-    if version in serving_versions(app, name):
+    if version in deploy_service.serving_versions(app, control, name):
         raise Conflict(
             f"Version {version} of {name!r} serves an endpoint; move the endpoint's traffic off it before you "
             f"{what} it."
@@ -744,7 +739,7 @@ def archive(app: AppContext, control: Control, name: str, version: str) -> rm.Ch
 
     mv = get_version(app, name, version)
     number = str(mv.version)
-    _refuse_if_in_use(app, name, number, "archive")
+    _refuse_if_in_use(app, control, name, number, "archive")
     client = mlflow_client(app)
     call(app, lambda: client.set_model_version_tag(name, number, ARCHIVED_TAG, "true"))
     return rm.ChangeResult(
@@ -760,7 +755,7 @@ def delete(app: AppContext, control: Control, name: str, version: str) -> rm.Cha
 
     mv = get_version(app, name, version)
     number = str(mv.version)
-    _refuse_if_in_use(app, name, number, "delete")
+    _refuse_if_in_use(app, control, name, number, "delete")
     client = mlflow_client(app)
     call(app, lambda: client.delete_model_version(name, number))
     shutil.rmtree(onnx_cache(app, name, number), ignore_errors=True)

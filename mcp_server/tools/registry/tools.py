@@ -8,8 +8,9 @@ from typing import Annotated
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, Limit100, Limit200, ModelName, ModelVersion
 from mcp_server.core.boundary import service_call
-from mcp_server.core.context import Ctx
+from mcp_server.core.context import Ctx, client_name
 from mcp_server.tools.registry import service
 from mcp_server.tools.registry.models import (
     AliasHistory,
@@ -26,26 +27,15 @@ from mcp_server.tools.registry.models import (
 
 REGISTER_DEADLINE_S = 300.0
 
-Name = Annotated[str, Field(description="Registered model name (letters, digits, '.', '_', '-').")]
-Version = Annotated[str, Field(description="Version number, e.g. '3'.")]
 Alias = Annotated[str, Field(description="Alias name, e.g. champion or challenger.")]
 Reason = Annotated[
     str | None, Field(description="Why (kept in the alias history with the time and the client's name).")
 ]
 
 
-def client_name(ctx: Ctx) -> str | None:
-    """The client's name from the MCP initialize handshake (as the audit log records it)."""
-    try:
-        params = ctx.request_context.session.client_params
-        return params.client_info.name if params is not None else None
-    except (ValueError, AttributeError):
-        return None
-
-
 async def registry_register_model(
     ctx: Ctx,
-    name: Name,
+    name: ModelName,
     source: Annotated[
         str,
         Field(
@@ -68,8 +58,8 @@ async def registry_register_model(
 
 async def registry_list_models(
     ctx: Ctx,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous page.")] = None,
-    limit: Annotated[int, Field(ge=1, le=100, description="Models per page.")] = 20,
+    cursor: Cursor = None,
+    limit: Limit100 = 20,
 ) -> ModelList:
     """List registered models with their latest version, aliases and tags."""
     return await service_call(ctx, service.list_models, cursor, limit)
@@ -86,8 +76,8 @@ async def registry_search_versions(
             '"value": 0.9}, {"field": "alias", "value": "champion"}, {"field": "tags.team", "value": "risk"}].',
         ),
     ] = None,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous page.")] = None,
-    limit: Annotated[int, Field(ge=1, le=100, description="Versions per page.")] = 20,
+    cursor: Cursor = None,
+    limit: Limit100 = 20,
 ) -> VersionList:
     """Search model versions by tags, run metrics and aliases (newest first)."""
     return await service_call(ctx, service.search_versions, name, list(filter or []), cursor, limit)
@@ -95,7 +85,7 @@ async def registry_search_versions(
 
 async def registry_get_version(
     ctx: Ctx,
-    name: Name,
+    name: ModelName,
     version: Annotated[str | None, Field(description="Version number (or give alias).")] = None,
     alias: Annotated[str | None, Field(description="Alias, e.g. champion (or give version).")] = None,
 ) -> VersionDetail:
@@ -104,23 +94,23 @@ async def registry_get_version(
 
 
 async def registry_set_alias(
-    ctx: Ctx, name: Name, alias: Alias, version: Version, reason: Reason = None
+    ctx: Ctx, name: ModelName, alias: Alias, version: ModelVersion, reason: Reason = None
 ) -> AliasResult:
     """Point an alias (champion, challenger, ...) at a version; the change is kept in the alias history (registry_rollback undoes it; traffic moves with deploy tools)."""
     return await service_call(ctx, service.set_alias, name, alias, version, reason, client_name(ctx))
 
 
-async def registry_rollback(ctx: Ctx, name: Name, alias: Alias, reason: Reason = None) -> AliasResult:
+async def registry_rollback(ctx: Ctx, name: ModelName, alias: Alias, reason: Reason = None) -> AliasResult:
     """Move an alias back to the version it pointed to before its latest change (again: one further back); moves no traffic: deploy_rollback does that."""
     return await service_call(ctx, service.rollback, name, alias, reason, client_name(ctx))
 
 
 async def registry_alias_history(
     ctx: Ctx,
-    name: Name,
+    name: ModelName,
     alias: Alias,
-    cursor: Annotated[str | None, Field(description="next_cursor from the previous page.")] = None,
-    limit: Annotated[int, Field(ge=1, le=200, description="Events per page.")] = 50,
+    cursor: Cursor = None,
+    limit: Limit200 = 50,
 ) -> AliasHistory:
     """The chain of changes of an alias (newest first): from -> to version, time, client and reason, and which were rolled back."""
     return await service_call(ctx, service.alias_history, name, alias, cursor, limit)
@@ -128,7 +118,7 @@ async def registry_alias_history(
 
 async def registry_compare_versions(
     ctx: Ctx,
-    name: Name,
+    name: ModelName,
     a: Annotated[str, Field(description="First version number.")],
     b: Annotated[str, Field(description="Second version number.")],
     metric: Annotated[
@@ -139,16 +129,16 @@ async def registry_compare_versions(
     return await service_call(ctx, service.compare, name, a, b, metric)
 
 
-async def registry_archive_version(ctx: Ctx, name: Name, version: Version) -> ChangeResult:
+async def registry_archive_version(ctx: Ctx, name: ModelName, version: ModelVersion) -> ChangeResult:
     """Archive a version (tagged archived; kept); refused while it holds an alias or serves an endpoint."""
     return await service_call(ctx, service.archive, name, version)
 
 
-async def registry_delete_version(ctx: Ctx, name: Name, version: Version) -> ChangeResult:
+async def registry_delete_version(ctx: Ctx, name: ModelName, version: ModelVersion) -> ChangeResult:
     """Delete a model version from the registry for good; refused while it holds an alias or serves an endpoint."""
     return await service_call(ctx, service.delete, name, version)
 
 
-async def registry_model_card(ctx: Ctx, name: Name, version: Version) -> ModelCard:
+async def registry_model_card(ctx: Ctx, name: ModelName, version: ModelVersion) -> ModelCard:
     """Write a Markdown model card (purpose, data and its validation, metrics, comparisons, lineage) and return its mlops:// link."""
     return await service_call(ctx, service.model_card, name, version)

@@ -22,76 +22,17 @@ from mcp_server.tools.validation.tools import (
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext
 
-_SUITE = {
-    "name": "example_suite",
-    "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
-        {
-            "type": "expect_column_values_to_be_between",
-            "kwargs": {"column": "age", "min_value": 18, "max_value": 80},
-        },
-        {
-            "type": "expect_column_values_to_be_in_set",
-            "kwargs": {"column": "segment", "value_set": ["a", "b", "c"]},
-        },
-    ],
-}
-_CREATE = (("validation_create_suite", _SUITE),)
-_RUN = ("validation_run", {"dataset": "example.parquet", "suite": "example_suite"})
 
 TOOLS = (
-    ToolSpec(validation_create_suite, core=True, read_only=False, example=_SUITE),
-    ToolSpec(
-        validation_suggest_suite,
-        core=True,
-        read_only=False,
-        example={"dataset": "example.csv", "name": "example_suggested"},
-    ),
-    ToolSpec(validation_list_suites, core=False, read_only=True, idempotent=True, setup=_CREATE),
-    ToolSpec(
-        validation_get_suite,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        setup=_CREATE,
-        example={"suite": "example_suite@1"},
-    ),
-    ToolSpec(
-        validation_delete_suite,
-        core=False,
-        read_only=False,
-        destructive=True,
-        idempotent=True,
-        setup=_CREATE,
-        example={"suite": "example_suite@1"},
-    ),
-    ToolSpec(validation_run, core=True, read_only=True, setup=_CREATE, example=_RUN[1]),
-    ToolSpec(
-        validation_get_result,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        setup=(*_CREATE, _RUN),
-        example={"result_id": "latest", "failures_only": True},
-    ),
-    ToolSpec(validation_list_results, core=False, read_only=True, idempotent=True, setup=(*_CREATE, _RUN)),
-    ToolSpec(
-        validation_check_integrity,
-        core=False,
-        read_only=True,
-        example={
-            "dataset": "example.csv",
-            "rules": [
-                {"kind": "compare", "left": "income", "op": ">", "right": "age"},
-                {
-                    "kind": "foreign_key",
-                    "column": "segment",
-                    "reference": "example.parquet",
-                    "reference_column": "segment",
-                },
-            ],
-        },
-    ),
+    ToolSpec(validation_create_suite, core=True, read_only=False),
+    ToolSpec(validation_suggest_suite, core=True, read_only=False),
+    ToolSpec(validation_list_suites, core=False, read_only=True, idempotent=True),
+    ToolSpec(validation_get_suite, core=False, read_only=True, idempotent=True),
+    ToolSpec(validation_delete_suite, core=False, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(validation_run, core=True, read_only=True),
+    ToolSpec(validation_get_result, core=False, read_only=True, idempotent=True),
+    ToolSpec(validation_list_results, core=False, read_only=True, idempotent=True),
+    ToolSpec(validation_check_integrity, core=False, read_only=True),
 )
 
 

@@ -38,7 +38,7 @@ from mcp_server.core.values import number, plain
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mcp_server.core.blocking import StepControl
+    from mcp_server.core.boundary import Control
 
 DATASOURCE = "mlops_pandas"
 ASSET = "dataframe"
@@ -601,7 +601,7 @@ def _no_step(done: float, total: float | None = None, message: str | None = None
 
 
 def run_job(
-    engine: GxEngine, job: Job, control: StepControl | None = None, frame: pd.DataFrame | None = None
+    engine: GxEngine, job: Job, control: Control | None = None, frame: pd.DataFrame | None = None
 ) -> dict[str, Any]:
     """Read the dataset (or take `frame`), run a stored suite (job.gx_name) or integrity rules, return
     plain results."""

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mcp_server.core.output import NextCursor
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -98,7 +100,7 @@ class SuiteSummary(BaseModel):
 class SuiteList(BaseModel):
     items: list[SuiteSummary]
     total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
 
 
 class ExpectationOut(BaseModel):
@@ -117,7 +119,7 @@ class SuiteDetail(BaseModel):
     description: str | None = None
     expectation_count: int
     expectations: list[ExpectationOut]
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
     gx_suite_name: str = Field(description="The suite's name in the GX store under <home>/gx.")
 
 
@@ -176,7 +178,7 @@ class ValidationReport(BaseModel):
     failed: int
     results: list[ExpectationOutcome] = Field(description="Failures first; page through with cursor.")
     results_total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None
     report_uri: str | None = Field(None, description="mlops:// link to the HTML report.")
     isolated: bool = Field(description="True when it ran in a worker process (suites with regexes).")
     engine: str
@@ -199,4 +201,4 @@ class ResultSummary(BaseModel):
 class ResultList(BaseModel):
     items: list[ResultSummary]
     total: int
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None

@@ -71,6 +71,11 @@ def resolve_suite(app: AppContext, ref: str) -> adapter.SuiteVersion:
     return gx_engine(app).resolve(ref)
 
 
+def referenced_columns(expectations: list[dict[str, Any]]) -> list[str]:
+    """The columns a suite's expectations name (for callers that check them against their own data)."""
+    return adapter.referenced_columns(expectations)
+
+
 def choose_engine(app: AppContext, requested: str, path: Path) -> str:
     """pandas or spark for this dataset (core/spark.py decides; the size is read only for auto)."""
     from mcp_server.core.spark import choose_engine as choose
@@ -409,15 +414,14 @@ def report_of(
     return build(None) if limit is None else fit_page(build, limit, app.settings.max_output_bytes)
 
 
-def lake_dataset(app: AppContext, ref: str) -> tuple[Path, str]:
+def lake_dataset(app: AppContext, control: Control, ref: str) -> tuple[Path, str]:
     """`lake:<name>[@<version>]` -> (the version's location, its lineage identifier); Parquet versions only."""
     from mcp_server.tools.lake import service as lake
 
     name, _, number = ref.removeprefix(LAKE_PREFIX).partition("@")
-    check_name(name, "dataset name")
     if number and not number.isdigit():
         raise InvalidInput("A lake dataset is 'lake:<name>' (newest version) or 'lake:<name>@<version>'.")
-    found = lake.find_version(app, Control.unbounded(), name, int(number) if number else None)
+    found = lake.find_version(app, control, name, int(number) if number else None)
     if found.format != "parquet" or not found.identifier:
         raise InvalidInput(
             f"Lake dataset '{name}' v{found.version} is not Parquet; validate its source file."
@@ -440,7 +444,7 @@ def run(
     if dataset.startswith(LAKE_PREFIX):  # a lake version: read where it lives, on Spark
         if engine == "pandas":
             raise InvalidInput("Lake datasets are validated on Spark; use engine=spark or auto.")
-        path, lake_id = lake_dataset(app, dataset)
+        path, lake_id = lake_dataset(app, control, dataset)
         chosen = choose_engine(app, "spark", path)
     else:
         path = app.workspace.resolve(dataset, must_exist=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
+from mcp_server.core.args import Cursor, DataFile, Engine, IncludeSamples, Limit200, Limit500, SuiteRef
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.validation import service
@@ -21,9 +22,6 @@ from mcp_server.tools.validation.models import (
     ValidationReport,
 )
 
-DatasetArg = Annotated[
-    str, Field(description="CSV, TSV, Parquet, JSON or JSON Lines file inside the allowed roots.")
-]
 RunDatasetArg = Annotated[
     str,
     Field(
@@ -31,26 +29,10 @@ RunDatasetArg = Annotated[
         "'lake:<name>[@<version>]' (validated on Spark)."
     ),
 ]
-SuiteRefArg = Annotated[
-    str, Field(description="Suite name (its latest version) or 'name@N' for version N.", max_length=140)
-]
-SamplesArg = Annotated[
-    bool,
-    Field(description="Include a few failing values per expectation; set false to keep data values out."),
-]
-LimitArg = Annotated[int, Field(50, ge=1, le=500, description="Results per page (failures come first).")]
-CursorArg = Annotated[str | None, Field(None, description="next_cursor of the previous page.")]
 DeadlineArg = Annotated[
     float | None,
     Field(
         None, gt=0, description="Stop after this many seconds (default and maximum: the server's deadline)."
-    ),
-]
-EngineArg = Annotated[
-    Literal["pandas", "spark", "auto"],
-    Field(
-        description="Where GX runs: pandas (in this process), spark (the configured Spark master) or auto "
-        "(Spark above the configured size when Spark is configured)."
     ),
 ]
 
@@ -76,14 +58,14 @@ async def validation_create_suite(
 
 async def validation_suggest_suite(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     name: Annotated[str, Field(description="Name for the proposed suite.")],
     save: Annotated[bool, Field(description="Also save the proposal as the next version of `name`.")] = False,
     max_categories: Annotated[
         int,
         Field(ge=1, le=200, description="Columns with at most this many distinct values get a value set."),
     ] = 20,
-    include_samples: SamplesArg = True,
+    include_samples: IncludeSamples = True,
 ) -> SuggestedSuite:
     """Profile a dataset and propose a GX suite (types, null rates, ranges, value sets, uniqueness, patterns) to edit, saved only with save=true."""
     return await service_call(
@@ -91,19 +73,19 @@ async def validation_suggest_suite(
     )
 
 
-async def validation_list_suites(ctx: Ctx, cursor: CursorArg = None, limit: LimitArg = 50) -> SuiteList:
+async def validation_list_suites(ctx: Ctx, cursor: Cursor = None, limit: Limit500 = 50) -> SuiteList:
     """List the saved GX suites with their versions and expectation counts."""
     return await service_call(ctx, service.list_suites, cursor, limit)
 
 
 async def validation_get_suite(
-    ctx: Ctx, suite: SuiteRefArg, cursor: CursorArg = None, limit: LimitArg = 50
+    ctx: Ctx, suite: SuiteRef, cursor: Cursor = None, limit: Limit500 = 50
 ) -> SuiteDetail:
     """Show one suite version's expectations in GX serialized form (name = latest, name@N = version N)."""
     return await service_call(ctx, service.get_suite, suite, cursor, limit)
 
 
-async def validation_delete_suite(ctx: Ctx, suite: SuiteRefArg) -> SuiteDeleted:
+async def validation_delete_suite(ctx: Ctx, suite: SuiteRef) -> SuiteDeleted:
     """Delete a suite from the GX store: 'name@N' deletes version N, 'name' deletes every version (stored results stay)."""
     return await service_call(ctx, service.delete_suite, suite)
 
@@ -111,11 +93,11 @@ async def validation_delete_suite(ctx: Ctx, suite: SuiteRefArg) -> SuiteDeleted:
 async def validation_run(
     ctx: Ctx,
     dataset: RunDatasetArg,
-    suite: SuiteRefArg,
-    include_samples: SamplesArg = True,
-    limit: LimitArg = 50,
+    suite: SuiteRef,
+    include_samples: IncludeSamples = True,
+    limit: Limit500 = 50,
     deadline_s: DeadlineArg = None,
-    engine: EngineArg = "auto",
+    engine: Engine = "auto",
 ) -> ValidationReport:
     """Validate a dataset against a saved GX suite; returns per-expectation results (failures first), a result id and an HTML report link."""
     return await service_call(ctx, service.run, dataset, suite, include_samples, limit, engine)
@@ -123,7 +105,7 @@ async def validation_run(
 
 async def validation_check_integrity(
     ctx: Ctx,
-    dataset: DatasetArg,
+    dataset: DataFile,
     rules: Annotated[
         list[IntegrityRule],
         Field(
@@ -136,10 +118,10 @@ async def validation_check_integrity(
             ),
         ),
     ],
-    include_samples: SamplesArg = True,
-    limit: LimitArg = 50,
+    include_samples: IncludeSamples = True,
+    limit: Limit500 = 50,
     deadline_s: DeadlineArg = None,
-    engine: EngineArg = "auto",
+    engine: Engine = "auto",
 ) -> ValidationReport:
     """Check referential integrity, cross-field rules (A > B, A + B == C, B required if A) and business rules through GX."""
     return await service_call(
@@ -152,8 +134,8 @@ async def validation_get_result(
     result_id: Annotated[
         str, Field(description="Id from validation_run (or validation:<id>), or 'latest'.", max_length=64)
     ],
-    cursor: CursorArg = None,
-    limit: LimitArg = 50,
+    cursor: Cursor = None,
+    limit: Limit500 = 50,
     failures_only: Annotated[bool, Field(description="Only the failed expectations.")] = False,
 ) -> ValidationReport:
     """Fetch a stored validation result by id (or 'latest') and page through its per-expectation results."""
@@ -166,8 +148,8 @@ async def validation_list_results(
     suite: Annotated[
         str | None, Field(None, description="Only results of this suite ('name' or 'name@N').")
     ] = None,
-    cursor: CursorArg = None,
-    limit: Annotated[int, Field(20, ge=1, le=200, description="Results per page, newest first.")] = 20,
+    cursor: Cursor = None,
+    limit: Limit200 = 20,
 ) -> ResultList:
     """List stored validation results, newest first, optionally for one dataset or suite."""
     return await service_call(ctx, service.list_results, dataset, suite, cursor, limit)

@@ -9,25 +9,8 @@ from __future__ import annotations
 from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.workflow.tools import workflow_list, workflow_promote, workflow_status
 
-# The contract example: a promotion of a version that does not exist stops at its first gate that needs
-# the registry, and the call itself still returns a workflow id at once.
-_EXAMPLE = {
-    "model": "example-model",
-    "candidate_version": "1",
-    "dataset": "example.csv",
-    "target": "label",
-    "gates": {"data": None, "comparison": None, "onnx_parity": False, "canary": None},
-}
-
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(workflow_promote, core=True, read_only=False, example=_EXAMPLE),
-    ToolSpec(
-        workflow_status,
-        core=True,
-        read_only=True,
-        idempotent=True,
-        example={"model": "example-model"},
-        setup=(("workflow_promote", _EXAMPLE),),
-    ),
-    ToolSpec(workflow_list, core=False, read_only=True, idempotent=True, example={}),
+    ToolSpec(workflow_promote, core=True, read_only=False),
+    ToolSpec(workflow_status, core=True, read_only=True, idempotent=True),
+    ToolSpec(workflow_list, core=False, read_only=True, idempotent=True),
 )

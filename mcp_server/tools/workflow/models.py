@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mcp_server.core.output import NextCursor
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -95,4 +97,4 @@ class WorkflowStatus(BaseModel):
 
 class WorkflowList(BaseModel):
     workflows: list[WorkflowStatus]
-    next_cursor: str | None = None
+    next_cursor: NextCursor = None

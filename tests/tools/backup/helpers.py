@@ -14,7 +14,7 @@ from mcp import Client
 
 from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
-from tests.test_contract import write_example_tables
+from tests.contract_cases import write_example_tables
 
 
 def make_settings(home: Path, data: Path, **extra: Any) -> Settings:

@@ -13,7 +13,7 @@ from mcp import Client
 
 from mcp_server.core.config import Settings
 from tests.conftest import structured
-from tests.test_contract import write_example_tables
+from tests.contract_cases import write_example_tables
 from tests.tools.backup.helpers import connect
 
 pytestmark = pytest.mark.timeout(300)

@@ -14,7 +14,7 @@ from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from tests.conftest import structured
-from tests.test_contract import write_example_tables
+from tests.contract_cases import write_example_tables
 
 MODEL = "churn"
 FEATURES = ["age", "income", "segment"]

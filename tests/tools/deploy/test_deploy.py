@@ -118,14 +118,15 @@ async def test_serve_predict_status_list_delete(
     listed = structured(await client.call_tool("deploy_list", {}))
     assert "churn-live" in [e["endpoint"] for e in listed["items"]]
 
-    from mcp_server.tools.deploy.routing import serving_versions
+    from mcp_server.core.boundary import Control
+    from mcp_server.tools.deploy.service import serving_versions
 
-    assert serving_versions(app, MODEL) == {v1}
-    assert serving_versions(app, "no-such-model") == set()
+    assert serving_versions(app, Control.unbounded(), MODEL) == {v1}
+    assert serving_versions(app, Control.unbounded(), "no-such-model") == set()
 
     deleted = structured(await client.call_tool("deploy_delete_endpoint", {"endpoint": "churn-live"}))
     assert deleted["deleted"] is True and deleted["versions"] == [v1]
-    assert serving_versions(app, MODEL) == set()
+    assert serving_versions(app, Control.unbounded(), MODEL) == set()
     gone = httpx.post(f"{gw['url']}/v1/endpoints/churn-live/predict", json={"rows": rows[:1]}, timeout=10)
     assert gone.status_code == 404
     assert_tool_error(

@@ -352,7 +352,7 @@ async def test_delete_refuses_a_version_that_serves_an_endpoint(client: Client, 
 
     import pytest
 
-    if importlib.util.find_spec("mcp_server.tools.deploy.routing") is None:
+    if importlib.util.find_spec("mcp_server.tools.deploy.service") is None:
         pytest.skip("no deploy area")
     await _register(client, "served", trained.regressor_run)
     await _register(client, "served", trained.regressor_run)

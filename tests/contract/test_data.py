@@ -1,0 +1,15 @@
+"""The tool contract (tests/contract/check.py) for the tools of health, server, validation, quality, lake, catalog, lineage, audit, mongo and backup."""
+
+from __future__ import annotations
+
+import pytest
+from mcp import Client
+
+from mcp_server.core.config import Settings
+from tests.contract.check import check_contract, tools_in
+
+
+@pytest.mark.parametrize("name", tools_in("data"))
+@pytest.mark.usefixtures("no_gateway_left")
+async def test_tool_contract(name: str, client: Client, settings: Settings) -> None:
+    await check_contract(name, client, settings)
