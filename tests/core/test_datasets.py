@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,10 +73,21 @@ def test_changed_file_is_rehashed(store: MetadataStore, data_dir: Path) -> None:
 def test_just_written_file_is_not_trusted_from_the_cache(store: MetadataStore, data_dir: Path) -> None:
     path = write(data_dir / "fresh.csv", b"x\n1\n", mtime_ns=None)  # mtime = now
     real = fingerprint(store, path)
-    poison_cache(store)
-    # Written within the racy window of its hashing: hashed again, since a same-size rewrite in the
-    # same timestamp tick would look identical.
-    assert fingerprint(store, path) == real
+    mtime = datetime.fromtimestamp(path.stat().st_mtime_ns / 1e9, UTC)
+
+    def hashed(after_mtime: timedelta) -> str:
+        """The entry as if hashing had started `after_mtime` after the write (set, not waited for: on a
+        loaded machine the real gap is whatever it is), with a poisoned hash that shows a cache hit."""
+        poison_cache(store)
+        with store.transaction() as s:
+            s.execute(update(DatasetFingerprint).values(hashed_at=mtime + after_mtime))
+        return fingerprint(store, path)
+
+    # Hashed within the racy window of its write: hashed again, since a same-size rewrite in the same
+    # timestamp tick would look identical.
+    assert hashed(timedelta(seconds=0.5)) == real
+    # Hashed once the window had passed: the entry is trusted.
+    assert hashed(timedelta(seconds=3)) == "f" * 64
 
 
 def test_dataset_ref(store: MetadataStore, data_dir: Path) -> None:
