@@ -24,11 +24,11 @@ FORMATS = {
 }
 
 
-def table_format(path: Path) -> str:
+def table_format(path: Path, what: str = "table") -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InvalidInput(
-            f"'{path.name}' is not a supported table; use a .csv, .tsv, .parquet, .json or .jsonl file."
+            f"'{path.name}' is not a supported {what}; use a .csv, .tsv, .parquet, .json or .jsonl file."
         )
     return fmt
 

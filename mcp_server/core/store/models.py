@@ -10,7 +10,7 @@ Conventions for every area that adds tables here:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -71,6 +71,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# A UTC time that is set to now when the row is written without one.
+UTCNow = Annotated[datetime, mapped_column(UTCDateTime, nullable=False, default=utcnow)]
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -86,7 +90,7 @@ class AuditRecord(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    time: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    time: Mapped[UTCNow]
     tool: Mapped[str] = mapped_column(String(128), nullable=False)
     client: Mapped[str | None] = mapped_column(String(256), nullable=True)
     args_digest: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -110,7 +114,7 @@ class LineageEdge(Base):
     downstream: Mapped[str] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=False)
     kind: Mapped[str] = mapped_column(String(64), nullable=False)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON object text
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
 
 
 class DatasetFingerprint(Base):
@@ -158,7 +162,7 @@ class AbExperiment(Base):
     sample_size: Mapped[int] = mapped_column(BigInteger, nullable=False)  # planned units, all arms
     plan: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: design formula and inputs
     status: Mapped[str] = mapped_column(String(16), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -217,7 +221,7 @@ class AbIdempotencyKey(Base):
     variant: Mapped[str] = mapped_column(String(128), nullable=False)
     digest: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256 of the observations
     units: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
 
 
 class IdempotentCall(Base):
@@ -231,7 +235,7 @@ class IdempotentCall(Base):
     key: Mapped[str] = mapped_column(String(128), nullable=False)
     digest: Mapped[str] = mapped_column(String(64), nullable=False)  # sha256 of the other arguments
     result: Mapped[str | None] = mapped_column(Text, nullable=True)  # null while the first call runs
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
 
 
 class ValidationResultRecord(Base):
@@ -260,7 +264,7 @@ class ValidationResultRecord(Base):
     report_path: Mapped[str | None] = mapped_column(Text, nullable=True)  # relative to the home
     engine: Mapped[str] = mapped_column(String(64), nullable=False)  # e.g. great_expectations 1.24.1
     duration_ms: Mapped[float] = mapped_column(Float, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
 
 
 # -- catalog and lake areas (revision 0005) ------------------------------------------------------
@@ -280,8 +284,8 @@ class CatalogDataset(Base):
     zone: Mapped[str | None] = mapped_column(String(16), nullable=True)  # NULL: registered, not in the lake
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
+    updated_at: Mapped[UTCNow]
 
 
 class CatalogTag(Base):
@@ -335,7 +339,7 @@ class CatalogVersion(Base):
     files: Mapped[int | None] = mapped_column(Integer, nullable=True)
     row_groups: Mapped[int | None] = mapped_column(Integer, nullable=True)
     source: Mapped[str | None] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -356,7 +360,7 @@ class QualityProfileRecord(Base):
     column_count: Mapped[int] = mapped_column(Integer, nullable=False)
     profile: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: columns with percentiles, counts
     engine: Mapped[str] = mapped_column(String(64), nullable=False)  # e.g. pandas 2.3.3
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
 
 
 class QualityScoreRecord(Base):
@@ -385,7 +389,7 @@ class QualityScoreRecord(Base):
     suite: Mapped[str | None] = mapped_column(String(140), nullable=True)  # name@version used for validity
     validation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     details: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: dimensions, weights, left_out
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
 
 
 # -- registry (revision 0007) --------------------------------------------------------------------
@@ -413,7 +417,7 @@ class RegistryAliasEvent(Base):
     to_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     client: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
     popped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -459,8 +463,8 @@ class DeployEndpoint(Base):
     model: Mapped[str] = mapped_column(String(256), nullable=False)
     stable_version: Mapped[str] = mapped_column(String(64), nullable=False)  # last version known good
     live_slot: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
+    updated_at: Mapped[UTCNow]
 
 
 class DeployRoute(Base):
@@ -483,7 +487,7 @@ class DeployRoute(Base):
     weight: Mapped[float] = mapped_column(Float, nullable=False)  # percent of traffic, 0-100
     slot: Mapped[str | None] = mapped_column(String(8), nullable=True)
     onnx_dir: Mapped[str] = mapped_column(Text, nullable=False)  # folder holding model.onnx + twin.json
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
 
 
 class DeployGeneration(Base):
@@ -493,7 +497,7 @@ class DeployGeneration(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[UTCNow]
 
 
 class DeployRollout(Base):
@@ -516,8 +520,8 @@ class DeployRollout(Base):
     params: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object: limits, step_seconds, ...
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
+    updated_at: Mapped[UTCNow]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -533,7 +537,7 @@ class DeployEvent(Base):
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     details: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: versions, weights, metrics
-    time: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    time: Mapped[UTCNow]
 
 
 # -- backup (revision 0010) ----------------------------------------------------------------------
@@ -556,7 +560,7 @@ class BackupRecord(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
     members: Mapped[int] = mapped_column(Integer, nullable=False)
     store_backend: Mapped[str] = mapped_column(String(16), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     verified_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
@@ -574,7 +578,7 @@ class DeployRolloutWindow(Base):
     rollout_id: Mapped[str] = mapped_column(String(32), primary_key=True)  # mlops_deploy_rollouts.id
     step_index: Mapped[int] = mapped_column(Integer, nullable=False)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[UTCNow]
     metrics: Mapped[str] = mapped_column(
         Text, nullable=False
     )  # JSON: {version: {requests, errors, p99_ms, ...}}
@@ -603,8 +607,8 @@ class WorkflowRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     params: Mapped[str] = mapped_column(Text, nullable=False)  # JSON of the call's arguments
     client: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_at: Mapped[UTCNow]
+    updated_at: Mapped[UTCNow]
 
 
 class WorkflowGate(Base):

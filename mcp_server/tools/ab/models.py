@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mcp_server.core.output import NextCursor
+from mcp_server.core.output import Page
 
 MetricType = Literal["proportion", "mean"]
 Direction = Literal["increase", "decrease"]
@@ -92,10 +92,8 @@ class ExperimentSummary(BaseModel):
     created_at: datetime
 
 
-class ExperimentPage(BaseModel):
-    items: list[ExperimentSummary]
-    total: int
-    next_cursor: NextCursor = None
+class ExperimentPage(Page[ExperimentSummary]):
+    pass
 
 
 class RecordResult(BaseModel):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_server.core.output import NextCursor
+from mcp_server.core.output import Page
 
 Part = Literal["metadata", "models", "suites", "features", "lake"]
 Scope = Literal["all", "metadata", "models", "suites", "features", "lake"]
@@ -46,10 +46,8 @@ class BackupInfo(BaseModel):
     verified_at: datetime | None = None
 
 
-class BackupPage(BaseModel):
-    items: list[BackupInfo]
-    total: int
-    next_cursor: NextCursor = None
+class BackupPage(Page[BackupInfo]):
+    pass
 
 
 class Problem(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mcp_server.core.gateway_client import VersionMetrics
-from mcp_server.core.output import NextCursor
+from mcp_server.core.output import Page
 from mcp_server.gateway.manager import GatewayStatus
 
 __all__ = [
@@ -61,10 +61,8 @@ class EndpointResult(BaseModel):
     predict_url: str | None = None
 
 
-class EndpointPage(BaseModel):
-    items: list[EndpointInfo]
-    total: int
-    next_cursor: NextCursor = None
+class EndpointPage(Page[EndpointInfo]):
+    pass
 
 
 class EndpointStatus(BaseModel):

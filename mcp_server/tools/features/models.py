@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_server.core.output import NextCursor
+from mcp_server.core.output import Page
 from mcp_server.tools.validation.models import ValidationReport
 
 Action = Literal["create", "update", "delete", "unchanged"]
@@ -64,10 +64,8 @@ class ObjectSummary(BaseModel):
     entities: list[str] | None = None
 
 
-class ObjectPage(BaseModel):
-    items: list[ObjectSummary]
-    total: int
-    next_cursor: NextCursor = None
+class ObjectPage(Page[ObjectSummary]):
+    pass
 
 
 class FeatureField(BaseModel):

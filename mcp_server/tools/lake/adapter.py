@@ -25,6 +25,7 @@ from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, L
 from mcp_server.core.files import atomic_path
 from mcp_server.core.net import check_url
 from mcp_server.core.store.redact import mask_url
+from mcp_server.core.tables import table_format
 from mcp_server.core.values import plain
 
 if TYPE_CHECKING:
@@ -43,15 +44,6 @@ COMPARE = {
     ">=": operator.ge,
 }
 OPS = (*COMPARE, "in", "not in")
-SOURCE_FORMATS = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "json",
-}
 
 CONNECT_TIMEOUT_S = 3.0
 REQUEST_TIMEOUT_S = 30.0
@@ -287,15 +279,6 @@ def check_partition_columns(schema: pa.Schema, partition_by: list[str]) -> None:
 # -- sources ---------------------------------------------------------------------------------------
 
 
-def source_format(path: Path) -> str:
-    fmt = SOURCE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InvalidInput(
-            f"'{path.name}' is not a supported source; use a .parquet, .csv, .tsv, .jsonl or .json file."
-        )
-    return fmt
-
-
 @contextlib.contextmanager
 def _arrow_errors(name: str, fmt: str) -> Iterator[None]:
     import pyarrow as pa
@@ -328,7 +311,7 @@ def open_source(path: Path, max_rows: int, max_bytes: int) -> tuple[ds.Dataset, 
 
     from mcp_server.core.tables import check_file, read_table
 
-    fmt = source_format(path)
+    fmt = table_format(path, "source")
     check_file(path, max_bytes)
     with _arrow_errors(path.name, fmt):
         if fmt != "json":
@@ -569,7 +552,7 @@ def inspect_location(cfg: LakeConfig, location: str, max_rows: int) -> Inspectio
         if info.type == pafs.FileType.NotFound:
             raise NotFound(f"Nothing exists at {cfg.show(location)}; check the location.")
         is_dir = info.type == pafs.FileType.Directory
-        fmt = "parquet" if is_dir else source_format(Path(base))
+        fmt = "parquet" if is_dir else table_format(Path(base), "source")
         with _arrow_errors(cfg.show(location), fmt):
             file_format = _file_format(fmt, cfg.show(location))
             dataset = ds.dataset(

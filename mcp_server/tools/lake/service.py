@@ -24,6 +24,7 @@ from mcp_server.core.datasets import dataset_ref
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.lineage import dataset_id, record_edge
 from mcp_server.core.output import artifact_uri, paginate
+from mcp_server.core.tables import table_format
 from mcp_server.core.workspace import check_name
 from mcp_server.tools.catalog import records
 from mcp_server.tools.lake.models import (
@@ -444,7 +445,7 @@ def convert(
     from mcp_server.tools.lake import adapter
 
     src = app.workspace.resolve(path, must_exist=True)
-    if adapter.source_format(src) == "parquet":
+    if table_format(src, "source") == "parquet":
         raise InvalidInput(f"'{src.name}' is already Parquet; give a CSV or JSON file.")
     out = app.workspace.resolve(output) if output else src.with_suffix(".parquet")
     if out.suffix.lower() not in (".parquet", ".pq"):

@@ -10,23 +10,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_dataset_fingerprints",
-        sa.Column("path_key", sa.String(64), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("mtime_ns", sa.BigInteger(), nullable=False),
-        sa.Column("ctime_ns", sa.BigInteger(), nullable=False),
-        sa.Column("file_id", sa.String(64), nullable=False),
-        sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("hashed_at", sa.DateTime(timezone=True), nullable=False),
+        col.string("path_key", 64),
+        col.text("path"),
+        col.big_integer("size"),
+        col.big_integer("mtime_ns"),
+        col.big_integer("ctime_ns"),
+        col.string("file_id", 64),
+        col.string("sha256", 64),
+        col.timestamp("hashed_at"),
         sa.PrimaryKeyConstraint("path_key", name="pk_mlops_dataset_fingerprints"),
     )
     op.create_index("ix_mlops_lineage_edges_downstream", "mlops_lineage_edges", ["downstream"])

@@ -10,32 +10,30 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_validation_results",
-        sa.Column("id", sa.String(32), nullable=False),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("dataset", sa.String(1024), nullable=False),
-        sa.Column("dataset_path", sa.Text(), nullable=False),
-        sa.Column("path_key", sa.String(64), nullable=False),
-        sa.Column("suite_name", sa.String(128), nullable=True),
-        sa.Column("suite_version", sa.Integer(), nullable=True),
-        sa.Column("success", sa.Boolean(), nullable=False),
-        sa.Column("row_count", sa.BigInteger(), nullable=False),
-        sa.Column("evaluated", sa.Integer(), nullable=False),
-        sa.Column("successful", sa.Integer(), nullable=False),
-        sa.Column("failed", sa.Integer(), nullable=False),
-        sa.Column("results", sa.Text(), nullable=False),
-        sa.Column("report_path", sa.Text(), nullable=True),
-        sa.Column("engine", sa.String(64), nullable=False),
-        sa.Column("duration_ms", sa.Float(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        col.string("id", 32),
+        col.string("kind", 16),
+        *col.dataset_columns(),
+        col.string("suite_name", 128, nullable=True),
+        col.integer("suite_version", nullable=True),
+        col.boolean("success"),
+        col.big_integer("row_count"),
+        col.integer("evaluated"),
+        col.integer("successful"),
+        col.integer("failed"),
+        col.text("results"),
+        col.text("report_path", nullable=True),
+        col.string("engine", 64),
+        col.float_("duration_ms"),
+        col.timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_validation_results"),
         sa.CheckConstraint("kind IN ('suite', 'integrity')", name="ck_mlops_validation_results_kind"),
     )

@@ -10,32 +10,32 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_ab_experiments",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("name", sa.String(128), nullable=False),
-        sa.Column("metric", sa.String(128), nullable=False),
-        sa.Column("metric_type", sa.String(16), nullable=False),
-        sa.Column("direction", sa.String(16), nullable=False),
-        sa.Column("control", sa.String(128), nullable=False),
-        sa.Column("alpha", sa.Float(), nullable=False),
-        sa.Column("power", sa.Float(), nullable=False),
-        sa.Column("mde", sa.Float(), nullable=True),
-        sa.Column("mde_kind", sa.String(16), nullable=False),
-        sa.Column("baseline", sa.Float(), nullable=True),
-        sa.Column("std", sa.Float(), nullable=True),
-        sa.Column("sample_size", sa.BigInteger(), nullable=False),
-        sa.Column("plan", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("stopped_at", sa.DateTime(timezone=True), nullable=True),
+        col.serial_id(),
+        col.string("name", 128),
+        col.string("metric", 128),
+        col.string("metric_type", 16),
+        col.string("direction", 16),
+        col.string("control", 128),
+        col.float_("alpha"),
+        col.float_("power"),
+        col.float_("mde", nullable=True),
+        col.string("mde_kind", 16),
+        col.float_("baseline", nullable=True),
+        col.float_("std", nullable=True),
+        col.big_integer("sample_size"),
+        col.text("plan"),
+        col.string("status", 16),
+        col.timestamp("created_at"),
+        col.timestamp("stopped_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_ab_experiments"),
         sa.UniqueConstraint("name", name="uq_mlops_ab_experiments_name"),
         sa.CheckConstraint(
@@ -46,24 +46,19 @@ def upgrade() -> None:
     )
     op.create_table(
         "mlops_ab_variants",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("experiment_id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(128), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("allocation", sa.Float(), nullable=False),
-        sa.Column("planned_n", sa.BigInteger(), nullable=False),
-        sa.Column("n", sa.BigInteger(), nullable=False),
-        sa.Column("successes", sa.BigInteger(), nullable=False),
-        sa.Column("total", sa.Float(), nullable=False),
-        sa.Column("m2", sa.Float(), nullable=False),
-        sa.Column("units_kept", sa.Integer(), nullable=False),
+        col.serial_id(),
+        col.integer("experiment_id"),
+        col.string("name", 128),
+        col.integer("position"),
+        col.float_("allocation"),
+        col.big_integer("planned_n"),
+        col.big_integer("n"),
+        col.big_integer("successes"),
+        col.float_("total"),
+        col.float_("m2"),
+        col.integer("units_kept"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_ab_variants"),
-        sa.ForeignKeyConstraint(
-            ["experiment_id"],
-            ["mlops_ab_experiments.id"],
-            name="fk_mlops_ab_variants_experiment_id_mlops_ab_experiments",
-            ondelete="CASCADE",
-        ),
+        col.cascade_key("mlops_ab_variants", "experiment_id", "mlops_ab_experiments"),
         sa.UniqueConstraint("experiment_id", "name", name="uq_mlops_ab_variants_experiment_id_name"),
         sa.CheckConstraint(
             "n >= 0 AND successes >= 0 AND successes <= n", name="ck_mlops_ab_variants_counts"
@@ -71,34 +66,24 @@ def upgrade() -> None:
     )
     op.create_table(
         "mlops_ab_units",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("variant_id", sa.Integer(), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
+        col.serial_id(),
+        col.integer("variant_id"),
+        col.float_("value"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_ab_units"),
-        sa.ForeignKeyConstraint(
-            ["variant_id"],
-            ["mlops_ab_variants.id"],
-            name="fk_mlops_ab_units_variant_id_mlops_ab_variants",
-            ondelete="CASCADE",
-        ),
+        col.cascade_key("mlops_ab_units", "variant_id", "mlops_ab_variants"),
     )
     op.create_index("ix_mlops_ab_units_variant_id", "mlops_ab_units", ["variant_id"])
     op.create_table(
         "mlops_ab_idempotency_keys",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("experiment_id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(128), nullable=False),
-        sa.Column("variant", sa.String(128), nullable=False),
-        sa.Column("digest", sa.String(64), nullable=False),
-        sa.Column("units", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        col.serial_id(),
+        col.integer("experiment_id"),
+        col.string("key", 128),
+        col.string("variant", 128),
+        col.string("digest", 64),
+        col.big_integer("units"),
+        col.timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_ab_idempotency_keys"),
-        sa.ForeignKeyConstraint(
-            ["experiment_id"],
-            ["mlops_ab_experiments.id"],
-            name="fk_mlops_ab_idempotency_keys_experiment_id_mlops_ab_experiments",
-            ondelete="CASCADE",
-        ),
+        col.cascade_key("mlops_ab_idempotency_keys", "experiment_id", "mlops_ab_experiments"),
         sa.UniqueConstraint("experiment_id", "key", name="uq_mlops_ab_idempotency_keys_experiment_id_key"),
     )
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 MAX_IDENTIFIER_BYTES = 1024
 
@@ -21,13 +21,13 @@ MAX_IDENTIFIER_BYTES = 1024
 def upgrade() -> None:
     op.create_table(
         "mlops_catalog_datasets",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("name", sa.String(128), nullable=False),
-        sa.Column("zone", sa.String(16), nullable=True),
-        sa.Column("description", sa.Text(), nullable=True),
-        sa.Column("owner", sa.String(128), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        col.serial_id(),
+        col.string("name", 128),
+        col.string("zone", 16, nullable=True),
+        col.text("description", nullable=True),
+        col.string("owner", 128, nullable=True),
+        col.timestamp("created_at"),
+        col.timestamp("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_catalog_datasets"),
         sa.UniqueConstraint("name", name="uq_mlops_catalog_datasets_name"),
         sa.CheckConstraint(
@@ -36,48 +36,38 @@ def upgrade() -> None:
     )
     op.create_table(
         "mlops_catalog_tags",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("dataset_id", sa.Integer(), nullable=False),
-        sa.Column("tag", sa.String(64), nullable=False),
+        col.serial_id(),
+        col.integer("dataset_id"),
+        col.string("tag", 64),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_catalog_tags"),
-        sa.ForeignKeyConstraint(
-            ["dataset_id"],
-            ["mlops_catalog_datasets.id"],
-            name="fk_mlops_catalog_tags_dataset_id_mlops_catalog_datasets",
-            ondelete="CASCADE",
-        ),
+        col.cascade_key("mlops_catalog_tags", "dataset_id", "mlops_catalog_datasets"),
         sa.UniqueConstraint("dataset_id", "tag", name="uq_mlops_catalog_tags_dataset_id_tag"),
     )
     op.create_index("ix_mlops_catalog_tags_tag", "mlops_catalog_tags", ["tag"])
     op.create_table(
         "mlops_catalog_versions",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("dataset_id", sa.Integer(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("operation", sa.String(16), nullable=False),
-        sa.Column("identifier", sa.String(MAX_IDENTIFIER_BYTES), nullable=True),
-        sa.Column("location", sa.Text(), nullable=False),
-        sa.Column("format", sa.String(16), nullable=False),
-        sa.Column("schema_json", sa.Text(), nullable=False),
-        sa.Column("arrow_schema", sa.Text(), nullable=False),
-        sa.Column("partition_by", sa.Text(), nullable=False),
-        sa.Column("compression", sa.String(16), nullable=True),
-        sa.Column("row_group_size", sa.Integer(), nullable=True),
-        sa.Column("rows", sa.BigInteger(), nullable=True),
-        sa.Column("bytes", sa.BigInteger(), nullable=True),
-        sa.Column("files", sa.Integer(), nullable=True),
-        sa.Column("row_groups", sa.Integer(), nullable=True),
-        sa.Column("source", sa.String(MAX_IDENTIFIER_BYTES), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        col.serial_id(),
+        col.integer("dataset_id"),
+        col.integer("version"),
+        col.string("status", 16),
+        col.string("operation", 16),
+        col.string("identifier", MAX_IDENTIFIER_BYTES, nullable=True),
+        col.text("location"),
+        col.string("format", 16),
+        col.text("schema_json"),
+        col.text("arrow_schema"),
+        col.text("partition_by"),
+        col.string("compression", 16, nullable=True),
+        col.integer("row_group_size", nullable=True),
+        col.big_integer("rows", nullable=True),
+        col.big_integer("bytes", nullable=True),
+        col.integer("files", nullable=True),
+        col.integer("row_groups", nullable=True),
+        col.string("source", MAX_IDENTIFIER_BYTES, nullable=True),
+        col.timestamp("created_at"),
+        col.timestamp("finished_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_catalog_versions"),
-        sa.ForeignKeyConstraint(
-            ["dataset_id"],
-            ["mlops_catalog_datasets.id"],
-            name="fk_mlops_catalog_versions_dataset_id_mlops_catalog_datasets",
-            ondelete="CASCADE",
-        ),
+        col.cascade_key("mlops_catalog_versions", "dataset_id", "mlops_catalog_datasets"),
         sa.UniqueConstraint("dataset_id", "version", name="uq_mlops_catalog_versions_dataset_id_version"),
         sa.CheckConstraint(
             "status IN ('writing', 'ready', 'failed')", name="ck_mlops_catalog_versions_status"

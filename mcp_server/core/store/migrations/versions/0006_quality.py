@@ -10,24 +10,22 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_quality_profiles",
-        sa.Column("id", sa.String(32), nullable=False),
-        sa.Column("dataset", sa.String(1024), nullable=False),
-        sa.Column("dataset_path", sa.Text(), nullable=False),
-        sa.Column("path_key", sa.String(64), nullable=False),
-        sa.Column("row_count", sa.BigInteger(), nullable=False),
-        sa.Column("column_count", sa.Integer(), nullable=False),
-        sa.Column("profile", sa.Text(), nullable=False),
-        sa.Column("engine", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        col.string("id", 32),
+        *col.dataset_columns(),
+        col.big_integer("row_count"),
+        col.integer("column_count"),
+        col.text("profile"),
+        col.string("engine", 64),
+        col.timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_quality_profiles"),
     )
     op.create_index(
@@ -35,24 +33,22 @@ def upgrade() -> None:
     )
     op.create_table(
         "mlops_quality_scores",
-        sa.Column("id", sa.String(32), nullable=False),
-        sa.Column("dataset", sa.String(1024), nullable=False),
-        sa.Column("dataset_path", sa.Text(), nullable=False),
-        sa.Column("path_key", sa.String(64), nullable=False),
-        sa.Column("row_count", sa.BigInteger(), nullable=False),
-        sa.Column("overall", sa.Float(), nullable=True),
-        sa.Column("completeness", sa.Float(), nullable=True),
-        sa.Column("uniqueness", sa.Float(), nullable=True),
-        sa.Column("validity", sa.Float(), nullable=True),
-        sa.Column("consistency", sa.Float(), nullable=True),
-        sa.Column("timeliness", sa.Float(), nullable=True),
-        sa.Column("accuracy", sa.Float(), nullable=True),
-        sa.Column("threshold", sa.Float(), nullable=True),
-        sa.Column("passed", sa.Boolean(), nullable=True),
-        sa.Column("suite", sa.String(140), nullable=True),
-        sa.Column("validation_id", sa.String(32), nullable=True),
-        sa.Column("details", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        col.string("id", 32),
+        *col.dataset_columns(),
+        col.big_integer("row_count"),
+        col.float_("overall", nullable=True),
+        col.float_("completeness", nullable=True),
+        col.float_("uniqueness", nullable=True),
+        col.float_("validity", nullable=True),
+        col.float_("consistency", nullable=True),
+        col.float_("timeliness", nullable=True),
+        col.float_("accuracy", nullable=True),
+        col.float_("threshold", nullable=True),
+        col.boolean("passed", nullable=True),
+        col.string("suite", 140, nullable=True),
+        col.string("validation_id", 32, nullable=True),
+        col.text("details"),
+        col.timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_quality_scores"),
         sa.CheckConstraint(
             "threshold IS NULL OR (threshold >= 0 AND threshold <= 100)",

@@ -10,25 +10,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_registry_alias_events",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("model", sa.String(256), nullable=False),
-        sa.Column("alias", sa.String(256), nullable=False),
-        sa.Column("action", sa.String(16), nullable=False),
-        sa.Column("from_version", sa.String(32), nullable=True),
-        sa.Column("to_version", sa.String(32), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("client", sa.String(256), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("popped_at", sa.DateTime(timezone=True), nullable=True),
+        col.serial_id(),
+        col.string("model", 256),
+        col.string("alias", 256),
+        col.string("action", 16),
+        col.string("from_version", 32, nullable=True),
+        col.string("to_version", 32, nullable=True),
+        col.text("reason", nullable=True),
+        col.string("client", 256, nullable=True),
+        col.timestamp("created_at"),
+        col.timestamp("popped_at", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_registry_alias_events"),
         sa.CheckConstraint("action IN ('set', 'rollback')", name="ck_mlops_registry_alias_events_action"),
     )

@@ -10,24 +10,24 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_health_checks",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("run_id", sa.String(32), nullable=False),
-        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("source", sa.String(16), nullable=False),
-        sa.Column("component", sa.String(64), nullable=False),
-        sa.Column("status", sa.String(8), nullable=False),
-        sa.Column("latency_ms", sa.Float(), nullable=False),
-        sa.Column("detail", sa.Text(), nullable=False),
-        sa.Column("fix", sa.Text(), nullable=True),
+        col.serial_id(),
+        col.string("run_id", 32),
+        col.timestamp("checked_at"),
+        col.string("source", 16),
+        col.string("component", 64),
+        col.string("status", 8),
+        col.float_("latency_ms"),
+        col.text("detail"),
+        col.text("fix", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_health_checks"),
         sa.CheckConstraint("status IN ('ok', 'down')", name="ck_mlops_health_checks_status"),
     )

@@ -10,26 +10,26 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0010"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_backups",
-        sa.Column("id", sa.String(64), nullable=False),
-        sa.Column("reason", sa.String(16), nullable=False),
-        sa.Column("scope", sa.Text(), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),
-        sa.Column("sha256", sa.String(64), nullable=False),
-        sa.Column("bytes", sa.BigInteger(), nullable=False),
-        sa.Column("members", sa.Integer(), nullable=False),
-        sa.Column("store_backend", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("verified_ok", sa.Boolean(), nullable=True),
+        col.string("id", 64),
+        col.string("reason", 16),
+        col.text("scope"),
+        col.text("path"),
+        col.string("sha256", 64),
+        col.big_integer("bytes"),
+        col.integer("members"),
+        col.string("store_backend", 16),
+        col.timestamp("created_at"),
+        col.timestamp("verified_at", nullable=True),
+        col.boolean("verified_ok", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_backups"),
         sa.CheckConstraint("reason IN ('manual', 'safety')", name="ck_mlops_backups_reason"),
     )

@@ -12,20 +12,20 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0011"
 down_revision = "0010"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_deploy_rollout_windows",
-        sa.Column("rollout_id", sa.String(32), nullable=False),
-        sa.Column("step_index", sa.Integer(), nullable=False),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("metrics", sa.Text(), nullable=False),
+        col.string("rollout_id", 32),
+        col.integer("step_index"),
+        col.timestamp("started_at"),
+        col.timestamp("updated_at"),
+        col.text("metrics"),
         sa.PrimaryKeyConstraint("rollout_id", name="pk_mlops_deploy_rollout_windows"),
     )
 

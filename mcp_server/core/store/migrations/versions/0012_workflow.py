@@ -10,28 +10,28 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0012"
 down_revision = "0011"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_workflows",
         sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("model", sa.String(128), nullable=False),
-        sa.Column("candidate_version", sa.String(32), nullable=False),
-        sa.Column("champion_version", sa.String(32), nullable=True),
-        sa.Column("endpoint", sa.String(128), nullable=True),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("current_gate", sa.String(32), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("params", sa.Text(), nullable=False),
-        sa.Column("client", sa.String(128), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        col.string("kind", 16),
+        col.string("model", 128),
+        col.string("candidate_version", 32),
+        col.string("champion_version", 32, nullable=True),
+        col.string("endpoint", 128, nullable=True),
+        col.string("state", 16),
+        col.string("current_gate", 32, nullable=True),
+        col.text("reason", nullable=True),
+        col.text("params"),
+        col.string("client", 128, nullable=True),
+        col.timestamp("created_at"),
+        col.timestamp("updated_at"),
         sa.CheckConstraint(
             "state IN ('running', 'succeeded', 'failed', 'interrupted')", name="ck_mlops_workflows_state"
         ),
@@ -39,20 +39,20 @@ def upgrade() -> None:
     op.create_index("ix_mlops_workflows_created_at", "mlops_workflows", ["created_at"])
     op.create_table(
         "mlops_workflow_gates",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        col.serial_id(),
         sa.Column(
             "workflow_id",
             sa.String(32),
             sa.ForeignKey("mlops_workflows.id", name="fk_mlops_workflow_gates_workflow_id_mlops_workflows"),
             nullable=False,
         ),
-        sa.Column("position", sa.Integer(), nullable=False),
-        sa.Column("gate", sa.String(32), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("summary", sa.Text(), nullable=True),
-        sa.Column("detail", sa.Text(), nullable=True),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        col.integer("position"),
+        col.string("gate", 32),
+        col.string("state", 16),
+        col.text("summary", nullable=True),
+        col.text("detail", nullable=True),
+        col.timestamp("started_at", nullable=True),
+        col.timestamp("finished_at", nullable=True),
         sa.UniqueConstraint("workflow_id", "position", name="uq_mlops_workflow_gates_workflow_id_position"),
         sa.CheckConstraint(
             "state IN ('pending', 'running', 'passed', 'failed', 'skipped')",

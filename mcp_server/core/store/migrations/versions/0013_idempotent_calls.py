@@ -10,21 +10,21 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mcp_server.core.store.migrations import columns as col
+
 revision = "0013"
 down_revision = "0012"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "mlops_idempotent_calls",
-        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("tool", sa.String(128), nullable=False),
-        sa.Column("key", sa.String(128), nullable=False),
-        sa.Column("digest", sa.String(64), nullable=False),
-        sa.Column("result", sa.Text(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        col.serial_id(),
+        col.string("tool", 128),
+        col.string("key", 128),
+        col.string("digest", 64),
+        col.text("result", nullable=True),
+        col.timestamp("created_at"),
         sa.PrimaryKeyConstraint("id", name="pk_mlops_idempotent_calls"),
         sa.UniqueConstraint("tool", "key", name="uq_mlops_idempotent_calls_tool_key"),
     )
