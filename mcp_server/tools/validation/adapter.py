@@ -6,7 +6,8 @@ Layout under the home (GX's own file-backed project, `gx.get_context(mode="file"
                                             asset `dataframe`, a whole-dataframe batch definition `whole`
     <home>/gx/expectations/<name>@<N>.json   suite version N of `<name>` (GX's suite store)
     <home>/gx/validation_definitions/...     one validation definition per suite version, same name
-    <home>/gx/uncommitted/validations/...    GX's own validation results
+
+Runs validate a batch (`validate`), so GX stores no results of its own: ours live in the metadata store.
 
 Versioning: every save of `<name>` stores a new GX suite named `<name>@<N+1>`; `<name>` resolves to the
 highest N. Ad-hoc integrity checks run on a separate ephemeral context, so they leave nothing behind.
@@ -27,6 +28,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,25 @@ SAMPLE_ITEMS = 8  # keys kept of a sampled row
 MAX_EXPECTATIONS = 2000
 # Arguments holding a regular expression: a suite with any of them runs in a killable worker process.
 REGEX_KWARGS = ("regex", "regex_list")
+# Expectations that evaluate other patterns of the caller's (a JSON schema's `pattern`s, LIKE patterns)
+# run in that worker too.
+PATTERN_TYPES = frozenset(
+    {
+        "expect_column_values_to_match_json_schema",
+        "expect_column_values_to_match_like_pattern",
+        "expect_column_values_to_match_like_pattern_list",
+        "expect_column_values_to_not_match_like_pattern",
+        "expect_column_values_to_not_match_like_pattern_list",
+    }
+)
+# Expectations about which columns exist: a missing column is their result, not a bad suite.
+COLUMN_PRESENCE_TYPES = frozenset(
+    {
+        "expect_column_to_exist",
+        "expect_table_columns_to_match_ordered_list",
+        "expect_table_columns_to_match_set",
+    }
+)
 # GX's pandas engine turns row conditions into `DataFrame.query` strings: refused (SECURITY.md 9).
 REFUSED_KWARGS = {
     "row_condition": "row conditions become pandas query strings inside GX",
@@ -265,6 +286,8 @@ def build_expectations(specs: list[dict[str, Any]]) -> list[Any]:
                 patterns = kwargs[key] if isinstance(kwargs[key], list) else [kwargs[key]]
                 for pattern in patterns:
                     _check_regex(pattern, where, key)
+        if "partition_object" in kwargs:
+            _check_partition(kwargs["partition_object"], where)
         try:
             config = ExpectationConfiguration(type=etype, kwargs=kwargs, meta=spec.get("meta") or {})
             built.append(config.to_domain_obj())
@@ -291,13 +314,58 @@ def _check_regex(pattern: Any, where: str, key: str) -> None:
         raise InvalidInput(f"{where}: '{key}' is not a valid regular expression ({err}).") from None
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_partition(partition: Any, where: str) -> None:
+    """A KL-divergence partition GX can evaluate; checked here because GX only finds out during every run.
+
+    JSON has no Infinity (an infinite bin edge arrives as null), so open end bins are written the way GX
+    documents them: `tail_weights` [below the first edge, above the last]."""
+    from great_expectations.execution_engine.util import is_valid_partition_object
+
+    if partition is None:  # GX builds the partition from the data
+        return
+    if isinstance(partition, dict) and "bins" in partition:
+        bins = partition["bins"]
+        if not isinstance(bins, list) or not all(_is_number(b) for b in bins):
+            raise InvalidInput(
+                f"{where}: partition_object bins must be finite numbers (JSON has no Infinity); give the "
+                "weight below the first and above the last edge as tail_weights [below, above] instead."
+            )
+    numbers = ("weights", "tail_weights")
+    try:
+        valid = isinstance(partition, dict) and is_valid_partition_object(partition)
+        valid = valid and all(
+            isinstance(partition.get(k, []), list) and all(_is_number(w) for w in partition.get(k, []))
+            for k in numbers
+        )
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise InvalidInput(
+            f"{where}: partition_object must be {{bins, weights[, tail_weights]}} with increasing bins, one "
+            "more bin than weights and all weights summing to 1, or {values, weights} with weights summing "
+            "to 1."
+        )
+
+
 def has_regex(specs: list[dict[str, Any]]) -> bool:
-    return any(key in (s.get("kwargs") or {}) for s in specs for key in REGEX_KWARGS)
+    """True when a spec evaluates a pattern of the caller's (it must run where it can be killed)."""
+    return any(
+        s.get("type") in PATTERN_TYPES or any(key in (s.get("kwargs") or {}) for key in REGEX_KWARGS)
+        for s in specs
+    )
 
 
 def referenced_columns(specs: list[dict[str, Any]]) -> list[str]:
+    """The columns the specs need the data to have (checked before a run); expectations about which
+    columns exist are left out, as a missing column is what they report."""
     cols: list[str] = []
     for s in specs:
+        if s.get("type") in COLUMN_PRESENCE_TYPES:
+            continue
         kw = s.get("kwargs") or {}
         for key in COLUMN_KWARGS:
             if isinstance(kw.get(key), str):
@@ -501,20 +569,23 @@ class GxEngine:
 
     # -- running --
 
-    def run_stored(self, gx_name: str, df: pd.DataFrame) -> tuple[Any, list[str]]:
+    def run_stored(
+        self, gx_name: str, df: pd.DataFrame, check: Callable[[], None] | None = None
+    ) -> tuple[list[Any], list[str]]:
         with self.lock:
             from great_expectations import exceptions as gx_exc
 
             try:
-                vd = self.context.validation_definitions.get(gx_name)
+                suite = self.context.suites.get(gx_name)
             except gx_exc.DataContextError:
                 raise NotFound(
                     f"Suite version '{gx_name}' was deleted while the run started; run again."
                 ) from None
-            result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
-            return result, [str(e.id) for e in vd.suite.expectations]
+            return validate(self.batch_definition, df, suite, check), [str(e.id) for e in suite.expectations]
 
-    def run_adhoc(self, expectations: list[Any], df: pd.DataFrame) -> tuple[Any, list[str]]:
+    def run_adhoc(
+        self, expectations: list[Any], df: pd.DataFrame, check: Callable[[], None] | None = None
+    ) -> tuple[list[Any], list[str]]:
         """Run expectations once on an ephemeral context (integrity checks); nothing is stored."""
         from great_expectations.core.expectation_suite import ExpectationSuite
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -527,18 +598,46 @@ class GxEngine:
                 self._adhoc = (ctx, bd)
             ctx, bd = self._adhoc
             name = f"adhoc-{uuid.uuid4().hex}"
+            # Added to the (in-memory) store only so that each expectation gets the id results map back by.
             suite = ctx.suites.add(ExpectationSuite(name=name, expectations=expectations))
             try:
-                vd = ctx.validation_definitions.add(
-                    self._gx.ValidationDefinition(name=name, data=bd, suite=suite)
-                )
-                try:
-                    result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
-                    return result, [str(e.id) for e in suite.expectations]
-                finally:
-                    ctx.validation_definitions.delete(name)
+                return validate(bd, df, suite, check), [str(e.id) for e in suite.expectations]
             finally:
                 ctx.suites.delete(name)
+
+
+def validate(
+    batch_definition: Any, df: Any, suite: Any, check: Callable[[], None] | None = None
+) -> list[Any]:
+    """GX's result of each expectation of `suite` on `df` (a pandas or Spark DataFrame).
+
+    A batch is validated rather than a ValidationDefinition run: a run also stores GX's own copy of the
+    results, which GX 1.24 cannot serialise for some expectations (the numpy booleans of
+    expect_column_quantile_values_to_be_between), and that failure would lose every result. An error
+    that escapes GX's per-expectation handling is pinned on its expectation by running each on its own
+    (after `check`, which stops a late or cancelled call).
+    """
+    from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+    try:
+        return list(batch.validate(suite, result_format=RESULT_FORMAT).results)
+    except Exception:
+        log.warning("a GX run failed as a whole; validating its expectations one by one", exc_info=True)
+    results = []
+    for expectation in suite.expectations:
+        if check is not None:
+            check()
+        try:
+            results.append(batch.validate(expectation, result_format=RESULT_FORMAT))
+        except Exception as err:
+            info = {"raised_exception": True, "exception_message": f"{type(err).__name__}: {err}"}
+            results.append(
+                ExpectationValidationResult(
+                    success=False, expectation_config=expectation.configuration, exception_info=info
+                )
+            )
+    return results
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -606,6 +705,7 @@ def run_job(
     """Read the dataset (or take `frame`), run a stored suite (job.gx_name) or integrity rules, return
     plain results."""
     step = control.step if control is not None else _no_step
+    check = control.check if control is not None else None
     started = time.perf_counter()
     step(0, 4, "reading the dataset")
     df = read(job.path, job.max_rows, job.max_bytes) if frame is None else frame
@@ -615,14 +715,14 @@ def run_job(
         check_columns(df, referenced_columns(job.expectations), f"Suite '{job.gx_name}'", job.path)
         specs = engine_specs(job.expectations, "pandas")
         if specs == job.expectations:
-            result, ids = engine.run_stored(job.gx_name, df)
+            results, ids = engine.run_stored(job.gx_name, df, check)
         else:  # engine-neutral type names: the suite's expectations in pandas names, run once
-            result, ids = engine.run_adhoc(build_expectations(specs), df)
+            results, ids = engine.run_adhoc(build_expectations(specs), df, check)
     else:
         checked, specs, labels = integrity(PandasRules(df, job))
-        result, ids = engine.run_adhoc(build_expectations(engine_specs(specs, "pandas")), checked)
+        results, ids = engine.run_adhoc(build_expectations(engine_specs(specs, "pandas")), checked, check)
     step(3, 4, "collecting results")
-    return summary(result, ids, labels, job.include_samples, len(df), started, "pandas")
+    return summary(results, ids, labels, job.include_samples, len(df), started, "pandas")
 
 
 def run_job_isolated(job: Job) -> dict[str, Any]:
@@ -631,7 +731,7 @@ def run_job_isolated(job: Job) -> dict[str, Any]:
 
 
 def summary(
-    result: Any,
+    results: list[Any],
     ids: list[str],
     labels: dict[int, tuple[str | None, str | None]],
     include_samples: bool,
@@ -639,15 +739,15 @@ def summary(
     started: float,
     engine: str,
 ) -> dict[str, Any]:
-    """GX's suite result as plain data: counts and one outcome per expectation (failures first)."""
-    outcomes = convert(result, ids, labels, include_samples)
-    stats = result.statistics
+    """GX's results as plain data: counts and one outcome per expectation (failures first)."""
+    outcomes = convert(results, ids, labels, include_samples)
+    successful = sum(1 for o in outcomes if o["success"])
     return {
-        "success": bool(result.success),
+        "success": successful == len(outcomes),
         "row_count": rows,
-        "evaluated": int(stats.get("evaluated_expectations", len(outcomes))),
-        "successful": int(stats.get("successful_expectations", 0)),
-        "failed": int(stats.get("unsuccessful_expectations", 0)),
+        "evaluated": len(outcomes),
+        "successful": successful,
+        "failed": len(outcomes) - successful,
         "outcomes": outcomes,
         "seconds": time.perf_counter() - started,
         "engine": engine,
@@ -655,47 +755,66 @@ def summary(
 
 
 def convert(
-    result: Any,
+    results: list[Any],
     ids: list[str],
     labels: dict[int, tuple[str | None, str | None]],
     include_samples: bool,
 ) -> list[dict[str, Any]]:
-    """GX's suite result -> one outcome per expectation, failures first, then by position in the suite.
+    """GX's results -> one outcome per expectation, failures first, then by position in the suite.
 
-    GX groups results by domain, so each is put back at its expectation's position through its id.
+    GX groups results by domain, so each is put back at its expectation's position through its id. A
+    result this code cannot read becomes that expectation's error, not the whole run's.
     """
     position_of = {eid: i for i, eid in enumerate(ids)}
     outcomes = []
-    for position, r in enumerate(result.results):
+    for position, r in enumerate(results):
         cfg = r.expectation_config
-        kwargs = {k: v for k, v in (cfg.kwargs or {}).items() if k != "batch_id"}
         index = position_of.get(cfg.id, position)
-        res = r.result or {}
-        column, rule = labels.get(index, (None, None))
-        unexpected = number(res.get("unexpected_count"))
-        out: dict[str, Any] = {
-            "index": index,
-            "type": cfg.type,
-            "column": column or column_of(kwargs),
-            "rule": rule,
-            "success": bool(r.success),
-            "observed_value": plain(res.get("observed_value"), chars=SAMPLE_CHARS, items=OBSERVED_ITEMS),
-            "unexpected_count": None if unexpected is None else int(unexpected),
-            "unexpected_percent": number(res.get("unexpected_percent"), 6),
-            "sample": None,
-            "sample_rows": None,
-            "error": _exception_message(r.exception_info),
-        }
-        if out["error"]:
-            out["success"] = False
-        if include_samples and not r.success and res.get("partial_unexpected_list") is not None:
-            out["sample"] = _cap_sample(list(res["partial_unexpected_list"])[:SAMPLE_VALUES])
-            rows = res.get("partial_unexpected_index_list")
-            if isinstance(rows, list) and all(isinstance(x, int) for x in rows):
-                out["sample_rows"] = [int(x) for x in rows[:SAMPLE_VALUES]]
+        try:
+            out = _outcome(r, index, labels, include_samples)
+        except Exception as err:
+            log.warning("could not read GX's result of expectation %s", index, exc_info=True)
+            out = {
+                "index": index,
+                "type": cfg.type,
+                "column": column_of(cfg.kwargs or {}),
+                "success": False,
+                "error": f"the server could not read GX's result ({type(err).__name__})",
+            }
         outcomes.append(out)
     outcomes.sort(key=lambda o: (o["success"], o["index"]))
     return outcomes
+
+
+def _outcome(
+    r: Any, index: int, labels: dict[int, tuple[str | None, str | None]], include_samples: bool
+) -> dict[str, Any]:
+    cfg = r.expectation_config
+    kwargs = {k: v for k, v in (cfg.kwargs or {}).items() if k != "batch_id"}
+    res = r.result or {}
+    column, rule = labels.get(index, (None, None))
+    unexpected = number(res.get("unexpected_count"))
+    out: dict[str, Any] = {
+        "index": index,
+        "type": cfg.type,
+        "column": column or column_of(kwargs),
+        "rule": rule,
+        "success": bool(r.success),
+        "observed_value": plain(res.get("observed_value"), chars=SAMPLE_CHARS, items=OBSERVED_ITEMS),
+        "unexpected_count": None if unexpected is None else int(unexpected),
+        "unexpected_percent": number(res.get("unexpected_percent"), 6),
+        "sample": None,
+        "sample_rows": None,
+        "error": _exception_message(r.exception_info),
+    }
+    if out["error"]:
+        out["success"] = False
+    if include_samples and not r.success and res.get("partial_unexpected_list") is not None:
+        out["sample"] = _cap_sample(list(res["partial_unexpected_list"])[:SAMPLE_VALUES])
+        rows = res.get("partial_unexpected_index_list")
+        if isinstance(rows, list) and all(isinstance(x, int) for x in rows):
+            out["sample_rows"] = [int(x) for x in rows[:SAMPLE_VALUES]]
+    return out
 
 
 def _cap_sample(values: list[Any], max_chars: int = 800) -> list[Any]:

@@ -180,7 +180,7 @@ class ValidationReport(BaseModel):
     results_total: int
     next_cursor: NextCursor = None
     report_uri: str | None = Field(None, description="mlops:// link to the HTML report.")
-    isolated: bool = Field(description="True when it ran in a worker process (suites with regexes).")
+    isolated: bool = Field(description="True when it ran in a worker process (suites with patterns).")
     engine: str
     duration_s: float
     created_at: datetime

@@ -3,8 +3,8 @@
 Plain synchronous functions `fn(app, control, ...) -> result model`, called by the tools (through the
 boundary's one thread hop), by other areas' services (quality's validity dimension, features_validate),
 the workflow and the CLI alike. Every expectation is a GX expectation and every run goes through GX
-(adapter.py, spark_adapter.py). Runs that hold a caller's regular expression go to a worker process
-killed at the call's deadline (`control.run_killable`); the others run in this thread with progress.
+(adapter.py, spark_adapter.py). Runs that hold a caller's pattern (a regex, a JSON schema) go to a worker
+process killed at the call's deadline (`control.run_killable`); the others run in this thread with progress.
 Results live in the metadata store with lineage dataset -> validation:<id>, and an HTML report under
 <home>/reports/validation/ (core/reports.py).
 """
@@ -252,7 +252,7 @@ def _job(app: AppContext, path: Path, include_samples: bool, **kwargs: Any) -> a
 def _execute(
     app: AppContext, control: Control, job: adapter.Job, chosen: str, frame: pd.DataFrame | None
 ) -> tuple[dict[str, Any], bool]:
-    """Run the job where it belongs: Spark; a killable worker (a caller's regex); or this thread."""
+    """Run the job where it belongs: Spark; a killable worker (a caller's pattern); or this thread."""
     if chosen == "spark":  # regexes run in Spark's JVM; the deadline cancels its jobs
         from mcp_server.core.spark import spark_engine
         from mcp_server.tools.validation import spark_adapter

@@ -15,10 +15,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.core.errors import InvalidInput, LimitExceeded
+from mcp_server.core.errors import InvalidInput, LimitExceeded, MlopsError
 from mcp_server.core.spark import cached, job_group, read_spark, spark_error
 from mcp_server.core.values import plain
 from mcp_server.tools.validation import adapter
@@ -53,21 +54,19 @@ class SparkGx:
             asset = source.add_dataframe_asset("dataframe")
             self.batch_definition = asset.add_batch_definition_whole_dataframe("whole")
 
-    def run(self, expectations: list[Any], df: DataFrame) -> tuple[Any, list[str]]:
+    def run(
+        self, expectations: list[Any], df: DataFrame, check: Callable[[], None] | None = None
+    ) -> tuple[list[Any], list[str]]:
         from great_expectations.core.expectation_suite import ExpectationSuite
 
         with self.lock:
             name = f"spark-{uuid.uuid4().hex}"
+            # Added to the (in-memory) store only so that each expectation gets the id results map back by.
             suite = self.context.suites.add(ExpectationSuite(name=name, expectations=expectations))
             try:
-                vd = self.context.validation_definitions.add(
-                    self._gx.ValidationDefinition(name=name, data=self.batch_definition, suite=suite)
-                )
-                try:
-                    result = vd.run(batch_parameters={"dataframe": df}, result_format=adapter.RESULT_FORMAT)
-                    return result, [str(e.id) for e in suite.expectations]
-                finally:
-                    self.context.validation_definitions.delete(name)
+                return adapter.validate(self.batch_definition, df, suite, check), [
+                    str(e.id) for e in suite.expectations
+                ]
             finally:
                 self.context.suites.delete(name)
 
@@ -101,15 +100,15 @@ def run_job_spark(
                 step(1, 4, "reading the dataset into Spark's cache")
                 rows = int(frame.count())
                 step(2, 4, "validating with Great Expectations on Spark")
-                result, ids = gx.run(expectations, frame)
-            except (InvalidInput, LimitExceeded):
+                results, ids = gx.run(expectations, frame, control.check if control else None)
+            except MlopsError:  # ours (a refused input, a limit, a late call's check): as it is
                 raise
             except Exception as exc:
                 if control is not None and control.cancelled:
                     raise
                 raise spark_error(exc, f"'{name}'") from None
     step(3, 4, "collecting results")
-    return adapter.summary(result, ids, labels, job.include_samples, rows, started, f"spark {master}")
+    return adapter.summary(results, ids, labels, job.include_samples, rows, started, f"spark {master}")
 
 
 # -- integrity rules on Spark: the pandas rules' semantics, derived columns built with Spark functions --
