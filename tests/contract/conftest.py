@@ -1,4 +1,5 @@
-"""Contract cases start gateways on their own homes (deploy examples): stop them when a case ends."""
+"""Contract cases run on copies of homes built once per worker (`homes`) and start gateways on their own
+homes (deploy examples): stop them when a case ends."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from collections.abc import Iterator
 import pytest
 
 from mcp_server.core.config import Settings
+from tests.homes import Homes
+
+
+@pytest.fixture(scope="session")
+def homes(tmp_path_factory: pytest.TempPathFactory) -> Homes:
+    return Homes(tmp_path_factory.mktemp("homes"))
 
 
 @pytest.fixture

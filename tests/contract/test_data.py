@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from mcp import Client
 
 from mcp_server.core.config import Settings
 from tests.contract.check import check_contract, tools_in
+from tests.homes import Homes
 
 
 @pytest.mark.parametrize("name", tools_in("data"))
 @pytest.mark.usefixtures("no_gateway_left")
-async def test_tool_contract(name: str, client: Client, settings: Settings) -> None:
-    await check_contract(name, client, settings)
+async def test_tool_contract(name: str, settings: Settings, homes: Homes) -> None:
+    await check_contract(name, settings, homes)

@@ -319,6 +319,7 @@ async def test_alert_command_gets_an_argument_list_never_a_shell(tmp_path: Path)
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
 
 
+@pytest.mark.slow
 def test_cli_health_watch_posts_one_alert_and_cron_runs_remember(
     tmp_path: Path, hook: Hook, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,7 +12,7 @@ from mcp import Client, StdioServerParameters
 
 from tests.conftest import PYTHON, REPO, server_env, structured
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]  # spawns the CLI and a stdio server
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,6 +4,7 @@ metadata store (pg_dump -Fc under the write lock, pg_restore into an empty datab
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from mcp_server.core.context import AppContext
 from mcp_server.tools.backup import adapter
 from tests.conftest import assert_tool_error, structured
+from tests.core.conftest import PG_START
 from tests.tools.backup.helpers import connect, make_settings
 
 pytestmark = pytest.mark.timeout(240)
@@ -75,26 +77,37 @@ async def test_restore_in_place_takes_a_safety_backup_and_swaps_the_state(tmp_pa
         assert suites["items"][0]["latest_version"] == 1
 
 
-def _pg_available() -> bool:
+def _pg_unreachable() -> str | None:
+    """Why the local PostgreSQL does not answer, or None when it does."""
     import sqlalchemy as sa
+    from sqlalchemy.exc import OperationalError
 
+    engine = sa.create_engine(
+        PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"), connect_args={"connect_timeout": 3}
+    )
     try:
-        engine = sa.create_engine(
-            PG_ADMIN.replace("postgresql://", "postgresql+psycopg://"), connect_args={"connect_timeout": 3}
-        )
         with engine.connect():
-            pass
+            return None
+    except OperationalError as exc:
+        return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    finally:
         engine.dispose()
-        return True
-    except Exception:
-        return False
 
 
 @pytest.fixture
 def pg_databases() -> Iterator[tuple[str, str]]:
-    """Two fresh databases (the live store and a restore target), dropped afterwards."""
-    if not _pg_available():
-        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
+    """Two fresh databases (the live store and a restore target), dropped afterwards. As for the store's
+    tests (tests/core/conftest.py): PostgreSQL down fails with how to start it, unless
+    MLOPS_MCP_SKIP_POSTGRES=1 skips."""
+    if os.environ.get("MLOPS_MCP_SKIP_POSTGRES") == "1":
+        pytest.skip("MLOPS_MCP_SKIP_POSTGRES=1")
+    reason = _pg_unreachable()
+    if reason is not None:
+        pytest.fail(
+            f"PostgreSQL at 127.0.0.1:5432 is not reachable ({reason}); start it with `{PG_START}` "
+            "or set MLOPS_MCP_SKIP_POSTGRES=1 to skip these tests.",
+            pytrace=False,
+        )
     import sqlalchemy as sa
 
     names = [f"mlops_bk_{uuid.uuid4().hex[:10]}" for _ in range(2)]
@@ -113,6 +126,7 @@ def pg_databases() -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
+@pytest.mark.postgres
 async def test_postgres_store_backup_and_restore_into_another_database(
     tmp_path: Path, pg_databases: tuple[str, str]
 ) -> None:
@@ -189,10 +203,7 @@ def test_pg_dump_failure_is_one_sentence_without_the_password(tmp_path: Path) ->
     assert "secretpw" not in str(info.value) and "pg_dump failed" in str(info.value)
 
 
-@pytest.mark.skipif(
-    __import__("importlib").util.find_spec("mcp_server.gateway.manager") is None,
-    reason="the gateway (#9) is not in this tree yet",
-)
+@pytest.mark.slow
 async def test_restore_in_place_stops_and_restarts_a_running_gateway(tmp_path: Path) -> None:
     from mcp_server.gateway import manager
 
@@ -215,6 +226,7 @@ async def test_restore_in_place_stops_and_restarts_a_running_gateway(tmp_path: P
         app.close()
 
 
+@pytest.mark.postgres
 async def test_postgres_store_restored_in_place(tmp_path: Path, pg_databases: tuple[str, str]) -> None:
     live, _ = pg_databases
     settings = make_settings(tmp_path / "home", tmp_path / "data", store_url=live)

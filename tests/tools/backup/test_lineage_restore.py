@@ -32,6 +32,7 @@ async def _graph(client: Client) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.slow
 async def test_lineage_of_a_restored_endpoint_reads_the_same_after_the_old_home_is_gone(
     tmp_path: Path,
 ) -> None:

@@ -3,7 +3,6 @@ old home is deleted (models load with MLflow, suites validate, endpoints serve).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import sqlite3
@@ -197,19 +196,8 @@ async def test_every_tool_and_restore_into_a_new_home_after_the_old_one_is_gone(
         assert structured(await client.call_tool("backup_list", {}))["total"] == 0
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("mcp_server.gateway.manager") is None
-    or importlib.util.find_spec("mcp_server.tools.deploy.tools") is None,
-    reason="the gateway and deploy tools (#9) are not in this tree yet",
-)
+@pytest.mark.slow
 async def test_a_restored_endpoint_serves_predictions(tmp_path: Path) -> None:
-    from mcp_server.core.registry import all_specs
-
-    names = {s.name for s in all_specs()}
-    if not {"deploy_create_endpoint", "deploy_predict", "registry_register_model"} <= names:
-        pytest.skip(
-            "deploy_create_endpoint / deploy_predict / registry_register_model are not registered yet"
-        )
     data = tmp_path / "data"
     old = make_settings(tmp_path / "old" / "home", data)
     async with connect(old) as client:

@@ -66,10 +66,14 @@ async def test_serve_predict_status_list_delete(
     assert again["created"] is False
     from sqlalchemy import select
 
-    from mcp_server.core.store.models import DeployRoute
+    from mcp_server.core.store.models import DeployEndpoint, DeployRoute
 
     with app.store.read_session() as session:  # stored home-relative: a home restored elsewhere serves it
-        (stored,) = session.scalars(select(DeployRoute.onnx_dir).where(DeployRoute.version == v1)).all()
+        (stored,) = session.scalars(
+            select(DeployRoute.onnx_dir)
+            .join(DeployEndpoint, DeployEndpoint.id == DeployRoute.endpoint_id)
+            .where(DeployEndpoint.name == "churn-live", DeployRoute.version == v1)
+        ).all()
     assert stored.startswith("home:") and app.workspace.from_stored(stored).is_dir()
 
     gw = await start(client)
@@ -134,6 +138,7 @@ async def test_serve_predict_status_list_delete(
     )
 
 
+@pytest.mark.slow
 async def test_sigkill_then_restart_serves_the_same_endpoints(
     client: Client, app: AppContext, versions: dict[str, Any]
 ) -> None:
@@ -273,6 +278,7 @@ async def test_bad_input_gets_one_clear_error_and_the_gateway_keeps_serving(
     assert metrics["rejected"] >= 4 and metrics["errors"] == 0
 
 
+@pytest.mark.slow
 async def test_routing_change_under_load_drops_nothing(
     client: Client, app: AppContext, versions: dict[str, Any]
 ) -> None:

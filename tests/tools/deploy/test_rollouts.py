@@ -27,7 +27,7 @@ from tests.conftest import assert_tool_error, structured
 from tests.tools.deploy.conftest import MODEL, register
 from tests.tools.deploy.rollout_helpers import MARK_AGE, LoadGen, marked_onnx, wait_for
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # rollouts wait out their canary steps
 
 TERMINAL = ("promoted", "rolled_back", "failed", "aborted")
 

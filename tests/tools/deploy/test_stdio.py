@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 
 import httpx
+import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import PYTHON, server_env, structured
 
 
+@pytest.mark.slow
 async def test_stdio_gateway_start_status_stop(tmp_path: Path) -> None:
     home = tmp_path / "home"
     params = StdioServerParameters(

@@ -58,9 +58,15 @@ async def test_train_logs_a_run_with_held_out_metrics(client: Client, settings: 
     assert run.data.metrics["test_accuracy"] == pytest.approx(data["metrics"]["accuracy"])
     assert run.data.tags["mlops_mcp.dataset"] == data["dataset"]
     assert run.inputs.dataset_inputs[0].dataset.name == data["dataset"]
-    mlmodel = next((settings.home / "mlartifacts").rglob("MLmodel")).read_text()
+    # This run's model among the module home's other runs' models.
+    (mlmodel_file,) = [
+        f
+        for f in (settings.home / "mlartifacts").rglob("MLmodel")
+        if f"run_id: {data['run_id']}" in f.read_text()
+    ]
+    mlmodel = mlmodel_file.read_text()
     assert "serialization_format: skops" in mlmodel and "sklearn.tree._tree.Tree" in mlmodel
-    requirements = next((settings.home / "mlartifacts").rglob("requirements.txt")).read_text()
+    requirements = (mlmodel_file.parent / "requirements.txt").read_text()
     assert "scikit-learn==" in requirements and "skops==" in requirements
 
     # A lineage edge dataset -> run.

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import PYTHON, server_env, structured
 from tests.tools.evaluation.conftest import write_datasets
 
 
+@pytest.mark.slow
 async def test_stdio_train_compare_diagnose(tmp_path: Path) -> None:
     home = tmp_path / "home"
     write_datasets(home / "workspace")

@@ -25,6 +25,11 @@ from tests.tools.features.helpers import FEATURES, START, TTL, latest, point_in_
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
+# The module walks one feature repo from init to apply, materialize and serving, in file order, once per
+# online store (building a Feast repo per test would cost more than the tests): its tests stay together on
+# one xdist worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("features")
+
 
 @dataclass
 class Env:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from mcp_server.cli import main as cli_main
 from tests.conftest import PYTHON, server_env
@@ -24,6 +25,7 @@ def _rpc(id_: int | None, method: str, params: dict[str, Any] | None = None) -> 
     return json.dumps(msg) + "\n"
 
 
+@pytest.mark.slow
 def test_stdio_apply_materialize_online_keeps_stdout_jsonrpc(tmp_path: Path) -> None:
     home = tmp_path / "home"
     data = write_workspace(home / "workspace", "stdio")

@@ -17,7 +17,13 @@ from mcp_server.core.context import AppContext
 from tests.conftest import assert_tool_error, structured
 from tests.tools.lake.helpers import make_frame, pandas_filter, read_artifact_frame
 
-pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
+# One Spark session (a JVM) per module: its tests stay on one xdist worker (--dist loadgroup).
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("spark-lake"),
+    pytest.mark.timeout(600),
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +45,26 @@ def spark_app(tmp_path_factory: pytest.TempPathFactory, frame: pd.DataFrame) -> 
     app.close()
 
 
+@pytest.fixture(scope="module")
+async def lake_c(spark_app: AppContext) -> str:
+    """Version 1 of lake dataset `c`, written once (arrow) for every test that reads it, in any order: many
+    small files, 3,000 rows in row groups and files of 1,000 per segment."""
+    server = create_server(spark_app.settings, app=spark_app)
+    async with Client(server, mode="legacy") as client:
+        structured(
+            await client.call_tool(
+                "lake_write",
+                {
+                    "source": "customers.parquet",
+                    "dataset": "c",
+                    "partition_by": ["segment"],
+                    "row_group_size": 1000,
+                },
+            )
+        )
+    return "c"
+
+
 @pytest.fixture
 async def sc(spark_app: AppContext) -> AsyncIterator[Client]:
     server = create_server(spark_app.settings, app=spark_app)
@@ -51,20 +77,8 @@ def ordered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 async def test_read_and_compact_on_spark_match_arrow(
-    sc: Client, spark_app: AppContext, frame: pd.DataFrame
+    sc: Client, spark_app: AppContext, frame: pd.DataFrame, lake_c: str
 ) -> None:
-    # Many small files: 3,000 rows in row groups and files of 1,000 per segment.
-    structured(
-        await sc.call_tool(
-            "lake_write",
-            {
-                "source": "customers.parquet",
-                "dataset": "c",
-                "partition_by": ["segment"],
-                "row_group_size": 1000,
-            },
-        )
-    )
     filters = [["age", ">=", 30], ["country", "in", ["fr", "de"]], ["income", "!=", None]]
     args = {"dataset": "c", "filters": filters, "columns": ["id", "age", "income", "country", "signup"]}
     on_arrow = structured(await sc.call_tool("lake_read", {**args, "engine": "arrow"}))
@@ -109,7 +123,7 @@ async def test_read_and_compact_on_spark_match_arrow(
     )
 
 
-async def test_auto_uses_spark_over_the_row_limit(sc: Client, spark_app: AppContext) -> None:
+async def test_auto_uses_spark_over_the_row_limit(sc: Client, spark_app: AppContext, lake_c: str) -> None:
     settings = spark_app.settings
     small = structured(
         await sc.call_tool("lake_read", {"dataset": "c", "version": 1, "include_samples": False})
@@ -150,7 +164,7 @@ async def test_engine_spark_needs_spark(tmp_path: Path) -> None:
         server.app.close()
 
 
-async def test_validation_run_on_a_lake_version(sc: Client, frame: pd.DataFrame) -> None:
+async def test_validation_run_on_a_lake_version(sc: Client, frame: pd.DataFrame, lake_c: str) -> None:
     """validation_run reads `lake:<name>@<version>` where it lives, on Spark; the result's dataset is the
     version's catalog identifier (lineage)."""
     suite = [

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.conftest import PYTHON, server_env, structured
 from tests.tools.lake.helpers import make_frame, write_parquet
 
 
+@pytest.mark.slow
 async def test_stdio_smoke(tmp_path: Path) -> None:
     home = tmp_path / "home"
     frame = make_frame(300)

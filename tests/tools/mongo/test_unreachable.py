@@ -40,6 +40,7 @@ def unreachable_settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.mark.slow
 async def test_find_fails_within_its_deadline_and_health_says_what_to_fix(tmp_path: Path) -> None:
     settings = unreachable_settings(tmp_path)
     server = create_server(settings)
@@ -81,6 +82,7 @@ async def test_find_fails_within_its_deadline_and_health_says_what_to_fix(tmp_pa
     server.app.close()
 
 
+@pytest.mark.slow
 async def test_stdio_mongo_smoke(tmp_path: Path) -> None:
     """Over stdio: the tools list without importing pymongo; a down server is a clean error."""
     home = tmp_path / "home"
@@ -115,7 +117,9 @@ async def test_stdio_mongo_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(
-    not os.environ.get("MLOPS_MCP_TEST_MONGODB_URI"), reason="MLOPS_MCP_TEST_MONGODB_URI not set"
+    not os.environ.get("MLOPS_MCP_TEST_MONGODB_URI"),
+    reason="needs a real MongoDB server (none here; the other mongo tests use mongomock): set "
+    "MLOPS_MCP_TEST_MONGODB_URI=mongodb://host:port to run it",
 )
 async def test_against_a_real_server(tmp_path: Path) -> None:
     import pymongo

@@ -23,7 +23,13 @@ from mcp_server.core.context import AppContext
 from tests.conftest import assert_tool_error, structured
 from tests.tools.quality.conftest import AS_OF, SUITE, faulted, orders
 
-pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
+# One Spark session (a JVM) per module: its tests stay on one xdist worker (--dist loadgroup).
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("spark-quality"),
+    pytest.mark.timeout(600),
+]
 
 RULES = [{"left": "start", "op": "<=", "right": "end"}, {"left": "qty", "op": ">=", "right": 1}]
 QUANTILE_ERROR = 1e-3  # spark_adapter.QUANTILE_ERROR, as documented

@@ -348,12 +348,6 @@ async def test_bad_input_is_one_clear_error(client: Client, trained: Trained) ->
 
 
 async def test_delete_refuses_a_version_that_serves_an_endpoint(client: Client, trained: Trained) -> None:
-    import importlib.util
-
-    import pytest
-
-    if importlib.util.find_spec("mcp_server.tools.deploy.service") is None:
-        pytest.skip("no deploy area")
     await _register(client, "served", trained.regressor_run)
     await _register(client, "served", trained.regressor_run)
     created = await client.call_tool(

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from tests.conftest import assert_tool_error, read_artifact, structured
 from tests.tools.validation.conftest import Harness, people, write
@@ -307,6 +308,7 @@ async def test_suite_lineage_and_progress(vh: Harness) -> None:
     }
 
 
+@pytest.mark.slow
 async def test_regex_suites_run_in_a_killable_worker(vh: Harness) -> None:
     df = pd.DataFrame({"code": [f"AB-{i:04d}" for i in range(300)]})
     df.loc[[7, 70, 170], "code"] = ["ab_1", "XY-12", "AB-12345"]

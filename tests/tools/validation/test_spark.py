@@ -22,7 +22,13 @@ from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from tests.conftest import PYTHON, REPO, assert_tool_error, server_env, structured
 
-pytestmark = [pytest.mark.spark, pytest.mark.timeout(600)]
+# One Spark session (a JVM) per module: its tests stay on one xdist worker (--dist loadgroup).
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("spark-validation"),
+    pytest.mark.timeout(600),
+]
 
 # Every expectation type validation_suggest_suite proposes (adapter.suggest).
 SUGGESTED_TYPES = {
@@ -249,9 +255,10 @@ async def test_auto_picks_spark_above_the_size_limit_and_pandas_below(
             },
         )
     )
-    session = spark_app._clients["spark"].session()  # started by an earlier test of this module
     big = await run(sc, "validation_run", {"dataset": "orders.parquet", "suite": "ids"})  # 400 rows > 300
-    assert spark_app._clients["spark"].session() is session  # started once, reused
+    session = spark_app._clients["spark"].session()
+    dirty = await run(sc, "validation_run", {"dataset": "orders_dirty.parquet", "suite": "ids"})
+    assert "spark" in dirty["engine"] and spark_app._clients["spark"].session() is session  # reused
     small = await run(sc, "validation_run", {"dataset": "small.parquet", "suite": "ids"})  # 200 rows
     assert "spark" in big["engine"] and big["row_count"] == 400
     assert small["engine"].endswith("pandas") and small["row_count"] == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,27 @@ def test_neutral_names_map_per_engine_and_pandas_suites_stay_as_they_are() -> No
     assert len(build_expectations(spark)) == len(build_expectations(pandas)) == len(suite)
 
 
-def test_choose_engine(tmp_path: Path) -> None:
+def test_choose_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     on = Settings(home=tmp_path, spark_master="local[2]", spark_auto_rows=1000, spark_auto_bytes=10**6)
     off = Settings(home=tmp_path, spark_master="off", spark_auto_rows=1000)
     assert spark_master(on) == "local[2]" and spark_master(off) is None
-    assert spark_master(Settings(home=tmp_path)) == "local[*]"  # pyspark is installed (dev extra)
+    assert spark_master(Settings(home=tmp_path, spark_master=" OFF ")) is None
+    # No master configured: local[*] where pyspark can be imported, Spark off (pandas) where it cannot.
+    unset = Settings(home=tmp_path, spark_master=None, spark_auto_rows=1000)
+    found = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else found(name, *a)
+    )
+    assert spark_master(unset) is None
+    assert choose_engine(unset, "auto", 10**9, 10**12) == "pandas"
+    with pytest.raises(InvalidInput, match="spark extra"):
+        choose_engine(unset, "spark", 1, 1)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "pyspark" else found(name, *a)
+    )
+    assert spark_master(unset) == "local[*]"
+    assert choose_engine(unset, "auto", 1001, 10) == "spark"
+    monkeypatch.undo()
     assert choose_engine(on, "auto", 1001, 10) == "spark"
     assert choose_engine(on, "auto", 1000, 10) == "pandas"
     assert choose_engine(on, "auto", None, 10**6 + 1) == "spark"  # CSV: by bytes
