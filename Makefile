@@ -1,5 +1,7 @@
 # The README's commands. `make demo` and `make test` each work on a fresh clone with no other step.
-PYTHON ?= python3
+# Python 3.12 where there is one: coverage then traces through sys.monitoring (pyproject: core = "sysmon"), which
+# makes the measured suite about a quarter faster than 3.11's tracer; 3.11 works too.
+PYTHON ?= $(shell command -v python3.12 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
