@@ -57,6 +57,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def host_name(header: str) -> str:
+    """The name in a Host header value, lowercased, without its port or IPv6 brackets ("" when absent)."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[1:end] if end > 0 else value
+    name, sep, port = value.rpartition(":")
+    return name if sep and ":" not in name and port.isdigit() else value
+
+
 class BearerAuth:
     """ASGI middleware: every request needs `Authorization: Bearer <token>` (constant-time compare)."""
 

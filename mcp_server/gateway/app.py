@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -60,6 +61,8 @@ class Loaded:
     twin: Any
     session: Any
     loaded_at: float
+    dtypes: dict[str, str] = field(default_factory=dict)  # column -> the twin's input dtype
+    nullable: frozenset[str] = frozenset()  # numeric columns with a missing-value rule (see _missing_rules)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,101 @@ def _load_version(onnx_dir: str) -> Loaded:
             feed[inp.name] = np.zeros(shape, dtype=np.float32)
     with contextlib.suppress(Exception):
         session.run(None, feed)
-    return Loaded(onnx_dir, twin, session, time.time())
+    dtypes = {c: str(spec["dtype"]) for spec in twin.spec["inputs"] for c in spec["columns"]}
+    return Loaded(onnx_dir, twin, session, time.time(), dtypes, _missing_rules(rt, twin, session, dtypes))
+
+
+_PROBE_ROWS = 256  # columns probed per session run (rows x columns floats stay small)
+
+
+def _missing_rules(rt: Any, twin: Any, session: Any, dtypes: dict[str, str]) -> frozenset[str]:
+    """The float columns where the served graph turns a missing value into a finite answer.
+
+    twin.json does not record which columns had an imputer (evaluation adds a median imputer only for
+    numeric columns with gaps; HistGradientBoosting and other trees route NaN themselves), so the graph is
+    asked: one row per column with null there and zeros/"" elsewhere. A column counts only when every float
+    output of its row is finite; a model with no float output (labels only) or that fails the probe gets
+    none, so null is refused there.
+    """
+    import numpy as np
+
+    probe = [c for c in twin.columns if dtypes.get(c) in ("float32", "float64")]
+    if not probe:
+        return frozenset()
+    base: dict[str, Any] = {c: "" if dtypes.get(c) == "string" else 0 for c in twin.columns}
+    allowed: set[str] = set()
+    try:
+        for start in range(0, len(probe), _PROBE_ROWS):
+            chunk = probe[start : start + _PROBE_ROWS]
+            rows = [base] + [{**base, c: None} for c in chunk]
+            outputs = rt.run(session, twin, rt.make_feed(twin, rows)).values()
+            floats = [np.asarray(o) for o in outputs if getattr(o, "dtype", None) is not None]
+            floats = [o for o in floats if o.dtype.kind == "f" and o.shape[:1] == (len(rows),)]
+            if not floats:
+                return frozenset()
+            finite = np.all([np.isfinite(o.reshape(len(rows), -1)).all(axis=1) for o in floats], axis=0)
+            if not finite[0]:  # the neutral row itself gives NaN: the probe says nothing
+                return frozenset()
+            allowed.update(c for c, ok in zip(chunk, finite[1:], strict=True) if ok)
+    except Exception as err:  # an odd graph: refuse null rather than guess
+        log.info("missing-value probe failed on %s: %s", twin.name, err)
+        return frozenset()
+    return frozenset(allowed)
+
+
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _too_large(value: float, dtype: str) -> bool:
+    """True when `value` cannot reach an input of `dtype` intact (it would become inf or wrap around)."""
+    if dtype == "int64":
+        return not -(2.0**63) <= value < 2.0**63
+    try:
+        number = float(value)
+    except OverflowError:  # an integer past float64's range (float() raises, not inf)
+        return True
+    return dtype == "float32" and abs(number) > _FLOAT32_MAX
+
+
+def check_values(loaded: Loaded, rows: list[dict[str, Any]]) -> None:
+    """Raise ValueError (one sentence naming the row and feature) on a number the model must not get.
+
+    NaN and +-Infinity (Python's json accepts both literals, and `1e999999` parses as inf) are refused in
+    every column, as is a number the input's type cannot hold (it would reach the model as inf or wrap
+    around); null is refused in a numeric column without a missing-value rule, where the model would
+    answer NaN or a meaningless label. Missing, extra and ill-typed columns are left to the twin's feed.
+    """
+    dtypes, nullable = loaded.dtypes, loaded.nullable
+    for i, row in enumerate(rows):
+        for col, value in row.items():
+            dtype = dtypes.get(col)
+            if dtype is None:
+                continue
+            if value is None:
+                if dtype != "string" and col not in nullable:
+                    raise ValueError(
+                        f"Row {i}: feature {col!r} is null, and the model has no rule for a missing "
+                        "value there; send a number"
+                    )
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            alt = " or null for a missing value" if col in nullable else ""
+            if isinstance(value, float) and math.isnan(value):
+                raise ValueError(f"Row {i}: feature {col!r} is NaN; send a finite number{alt}")
+            if isinstance(value, float) and math.isinf(value):
+                sign = "-" if value < 0 else ""
+                raise ValueError(
+                    f"Row {i}: feature {col!r} is {sign}Infinity (or a number too large for a float); "
+                    f"send a finite number{alt}"
+                )
+            if dtype != "string" and _too_large(value, dtype):
+                text = repr(value)
+                shown = text if len(text) <= 24 else f"a {len(text.lstrip('-'))}-digit number"
+                raise ValueError(
+                    f"Row {i}: feature {col!r} is {shown}, too large for the model's {dtype} input; "
+                    "send a smaller number"
+                )
 
 
 def _picks(table: routing.Table, loaded: dict[str, Loaded]) -> dict[str, Pick]:
@@ -311,6 +408,11 @@ def parse_rows(payload: Any, max_batch: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _predict(rt: Any, loaded: Loaded, rows: list[dict[str, Any]]) -> list[Any]:
+    check_values(loaded, rows)  # a ValueError here is a rejected row, like the feed's own checks
+    return rt.predict(loaded.session, loaded.twin, rows)  # type: ignore[no-any-return]
+
+
 def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
     settings = gateway.settings
     rt = runtime()
@@ -341,9 +443,9 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
         started = time.perf_counter()
         try:
             if len(rows) <= INLINE_ROWS:
-                out = rt.predict(loaded.session, loaded.twin, rows)
+                out = _predict(rt, loaded, rows)
             else:
-                out = await asyncio.to_thread(rt.predict, loaded.session, loaded.twin, rows)
+                out = await asyncio.to_thread(_predict, rt, loaded, rows)
         except ValueError as err:
             gateway.metrics.error(endpoint, version, rejected=True)
             return _error(400, f"{str(err).rstrip('.')}.")
@@ -461,3 +563,41 @@ class HealthOpen:
             await self.open(scope, receive, send)
         else:
             await self.guarded(scope, receive, send)
+
+
+class LoopbackHosts:
+    """Host check for a gateway bound to a loopback address (DNS rebinding, as the MCP transport does).
+
+    A page on evil.example that re-resolves its name to 127.0.0.1 reaches the gateway with
+    `Host: evil.example`; only loopback names (localhost, 127.0.0.1, [::1], any port) are answered, others
+    get 421. A non-loopback bind has no such check: it needs a bearer token, and no setting lists its
+    public names.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from mcp_server.core.net import host_name, is_loopback
+
+        if scope["type"] == "http":
+            given = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            if not is_loopback(host_name(given)):
+                shown = json.dumps(given[:80])
+                body = json.dumps(
+                    {
+                        "error": f"The Host header {shown} is not a loopback name; this gateway listens on "
+                        "a loopback address and answers only localhost, 127.0.0.1 or [::1] (DNS-rebinding "
+                        "protection)."
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 421,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import MlopsError
 
@@ -30,7 +30,7 @@ def run(
     import uvicorn
 
     from mcp_server.core.net import is_loopback
-    from mcp_server.gateway.app import Gateway, HealthOpen, build_app
+    from mcp_server.gateway.app import Gateway, HealthOpen, LoopbackHosts, build_app
 
     host = host or settings.gateway_host
     port = settings.gateway_port if port is None else port
@@ -49,8 +49,11 @@ def run(
         store.ensure_ready()
     gateway = Gateway(settings, store=store, routes_file=routes_file)
     app = build_app(gateway, parent_pid=parent_pid)
+    served: Any = HealthOpen(app, token) if token else app
+    if is_loopback(host):
+        served = LoopbackHosts(served)  # DNS rebinding; outermost, so a foreign Host learns nothing else
     config = uvicorn.Config(
-        HealthOpen(app, token) if token else app,
+        served,
         host=host,
         port=port,
         log_level="warning",
