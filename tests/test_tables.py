@@ -49,3 +49,38 @@ def test_limits(tmp_path: Path) -> None:
             read_table(tmp_path / name, **LIMITS)
     with pytest.raises(LimitExceeded, match="byte limit"):
         read_table(tmp_path / "big.csv", max_rows=10_000, max_bytes=100)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1 << 22])
+@pytest.mark.parametrize(
+    ("text", "lines", "refused_line"),
+    [
+        ("[[1]]\n[[[1]]]\n", True, 2),
+        ('{"a": "[[[[[[[[["}\n', True, None),  # brackets inside a string are text
+        ('["\\\\", [[[1]]]]\n', True, 1),  # an escaped backslash does not escape the quote after it
+        ('["\\"[[[[[[", 1]\n', True, None),  # an escaped quote does not end the string
+        ('"]]]]]]]]\n[[[1]]]\n', True, 2),  # an unclosed string ends with its line in JSON Lines
+        ('[1,\n"]]]]]]]]",\n[[[2]]]]', False, 3),
+        ("[[1],\n[2]]", False, None),
+    ],
+)
+def test_json_depth(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
+    text: str,
+    lines: bool,
+    refused_line: int | None,
+) -> None:
+    from mcp_server.core import tables
+
+    monkeypatch.setattr(tables, "_DEPTH_CHUNK", chunk)
+    path = tmp_path / ("t.jsonl" if lines else "t.json")
+    path.write_text(text)
+    if refused_line is None:
+        tables.check_json_depth(path, lines=lines, limit=2)
+    else:
+        with pytest.raises(
+            LimitExceeded, match=f"^Line {refused_line} of 't.json.?' nests deeper than 2 levels"
+        ):
+            tables.check_json_depth(path, lines=lines, limit=2)

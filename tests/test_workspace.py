@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from mcp import Client
 
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import InvalidInput, MlopsError, NotFound, OutsideWorkspace
 from mcp_server.core.workspace import Workspace, check_name
+from tests.conftest import assert_tool_error, structured
 
 
 @pytest.fixture
@@ -124,3 +128,46 @@ def test_bad_names(name: str) -> None:
 def test_good_names() -> None:
     for name in ("iris", "model-1.2_x", "A" * 128):
         assert check_name(name) == name
+
+
+# -- through a real MCP client (#22 item 10): names the kernel refuses get one sentence, not a crash --------
+
+LONG_NAME = "a" * 300 + ".csv"
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("validation_run", {"dataset": LONG_NAME, "suite": "s"}),
+        ("lake_write", {"source": f"sub/{LONG_NAME}", "dataset": "long"}),
+        ("quality_profile", {"dataset": LONG_NAME}),
+        ("lake_convert", {"path": "ok.csv", "output": "é" * 200 + ".parquet"}),  # 400+ bytes, 200 chars
+    ],
+)
+async def test_component_over_255_bytes_is_refused(
+    client: Client, settings: Settings, tool: str, args: dict[str, Any]
+) -> None:
+    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+    (settings.workspace_dir / "ok.csv").write_text("a\n1\n")
+    structured(await client.call_tool("server_info", {}))  # warm: the 1 s after is for a live server
+    message = assert_tool_error(await client.call_tool(tool, args), "over the 255-byte limit", "shorter")
+    assert "internal error" not in message
+    with anyio.fail_after(1):
+        structured(await client.call_tool("server_info", {}))
+    assert sorted(p.name for p in settings.workspace_dir.iterdir()) == ["ok.csv"]
+    assert not (settings.home / "lake" / "raw" / "long").exists()
+
+
+async def test_long_names_near_the_limit_still_work(client: Client, settings: Settings) -> None:
+    settings.workspace_dir.mkdir(parents=True, exist_ok=True)
+    name = "b" * 251 + ".csv"  # 255 bytes; its default .parquet twin would be 259
+    (settings.workspace_dir / name).write_text("a\n1\n")
+    assert_tool_error(await client.call_tool("lake_convert", {"path": name}), "over the 255-byte limit")
+    out = structured(await client.call_tool("lake_convert", {"path": name, "output": "c" * 247 + ".parquet"}))
+    assert out["rows"] == 1  # the atomic write's temp name stays short too
+
+
+async def test_path_with_a_lone_surrogate_is_refused(client: Client) -> None:
+    assert_tool_error(
+        await client.call_tool("lake_write", {"source": "d\ud800.csv", "dataset": "x"}), "not valid Unicode"
+    )

@@ -19,7 +19,8 @@ from typing import Any
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; when the block succeeds it is fsynced and renamed over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # At most 60 characters of the name (240 bytes): a long final name must not push the temp one past 255.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name[:60]}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -23,6 +23,12 @@ FORMATS = {
     ".ndjson": "jsonl",
 }
 
+# JSON parsers (pyarrow's RapidJSON, pandas' ujson, Python's json) recurse once per level: a line nested
+# 20,000 deep overflows the C stack and kills the process. Real records nest a few levels; refuse more.
+MAX_JSON_DEPTH = 64
+_DEPTH_CHUNK = 1 << 22
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}\n')
+
 
 def table_format(path: Path, what: str = "table") -> str:
     fmt = FORMATS.get(path.suffix.lower())
@@ -34,7 +40,7 @@ def table_format(path: Path, what: str = "table") -> str:
 
 
 def check_file(path: Path, max_bytes: int) -> None:
-    """A data file to read: there, not empty and within MLOPS_MCP_MAX_FILE_BYTES."""
+    """A data file to read: there, not empty, within MLOPS_MCP_MAX_FILE_BYTES and, for JSON, not too deep."""
     if not path.is_file():
         raise NotFound(f"No file '{path.name}' at that path.")
     size = path.stat().st_size
@@ -44,6 +50,61 @@ def check_file(path: Path, max_bytes: int) -> None:
         raise LimitExceeded(
             f"'{path.name}' is {size} bytes, over the {max_bytes}-byte limit (MLOPS_MCP_MAX_FILE_BYTES)."
         )
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt in ("json", "jsonl"):
+        check_json_depth(path, lines=fmt == "jsonl")
+
+
+def check_json_depth(path: Path, *, lines: bool, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse a JSON (`lines`: JSON Lines) file nested deeper than `limit` before any parser sees it.
+
+    One streaming pass over the bytes, vectorised and without recursion: escapes are dropped, only quotes,
+    brackets and newlines are kept, and brackets inside strings do not count. In JSON Lines every line
+    starts afresh, as the readers split lines before parsing them.
+    """
+    import numpy as np
+
+    depth = 0  # open brackets carried into the chunk (of the current line, in JSON Lines)
+    quotes = 0  # 1 while the chunk starts inside a string
+    carry = b""  # a trailing run of backslashes, kept with the character it escapes
+    line = 1
+    with path.open("rb") as fh:
+        while True:
+            raw = fh.read(_DEPTH_CHUNK)
+            buf = carry + raw
+            if not buf:
+                return
+            kept = len(buf.rstrip(b"\\")) if raw else len(buf)
+            buf, carry = buf[:kept], buf[kept:]
+            if b"\\" in buf:  # pairs first, so a run of backslashes keeps only its parity
+                buf = buf.replace(b"\\\\", b"").replace(b'\\"', b"")
+            marks = np.frombuffer(buf.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+            if marks.size == 0:
+                continue
+            quote = np.cumsum(marks == ord('"'), dtype=np.int64) + quotes
+            step = (
+                (marks == ord("[")).astype(np.int64)
+                + (marks == ord("{"))
+                - (marks == ord("]"))
+                - (marks == ord("}"))
+            )
+            if lines:
+                last_newline = np.maximum.accumulate(np.where(marks == ord("\n"), np.arange(marks.size), -1))
+                started = last_newline >= 0
+                at = np.maximum(last_newline, 0)
+                quote = quote - np.where(started, quote[at], 0)
+            level = np.cumsum(np.where(quote % 2 == 1, 0, step)) + depth
+            if lines:
+                level = level - np.where(started, level[at], 0)
+            top = int(np.argmax(level))
+            if level[top] > limit:
+                where = line + int(np.count_nonzero(marks[:top] == ord("\n")))
+                raise LimitExceeded(
+                    f"Line {where} of '{path.name}' nests deeper than {limit} levels; flatten those records "
+                    "(or store the nested part as a JSON string) and try again."
+                )
+            depth, quotes = int(level[-1]), int(quote[-1] % 2)
+            line += int(np.count_nonzero(marks == ord("\n")))
 
 
 def read_table(
@@ -82,6 +143,7 @@ def read_table(
         reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise InvalidInput(f"'{path.name}' could not be read as {fmt.upper()}: {reason}.") from None
     _check_rows(path, len(df), max_rows)
+    df = missing_text_as_nan(df)
     if columns is not None and fmt in ("json", "jsonl"):
         missing = [c for c in columns if c not in df.columns]
         if missing:
@@ -95,6 +157,27 @@ def read_table(
 def _check_rows(path: Path, rows: int, max_rows: int) -> None:
     if rows > max_rows:
         raise LimitExceeded(f"'{path.name}' has more than {max_rows} rows, the limit (MLOPS_MCP_MAX_ROWS).")
+
+
+def missing_text_as_nan(df: pd.DataFrame) -> pd.DataFrame:
+    """Missing text as NaN, whatever the format: CSV gives NaN, Parquet and JSON give None (pd.NA in
+    pandas' string dtype). scikit-learn's imputers count only NaN as missing, so a model trained on the
+    Parquet copy of a CSV learned None as a category (issue #22). Only text columns change, to object dtype."""
+    import numpy as np
+    import pandas as pd
+
+    for i in range(df.shape[1]):
+        s = df.iloc[:, i]
+        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
+            continue
+        missing = s.isna().to_numpy()
+        # Nested JSON values (lists, dicts) and mixed columns keep their None: they are not text.
+        if not missing.any() or pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+            continue
+        values = s.to_numpy(dtype=object, copy=True)
+        values[missing] = np.nan
+        df.isetitem(i, values)
+    return df
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:

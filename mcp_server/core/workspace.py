@@ -17,6 +17,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Percent-encoded '.', '/' or '\\' in a plain path only ever serves to slip past a check.
 _ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 MAX_PATH_CHARS = 4096
+# The kernel's limits (NAME_MAX, PATH_MAX on Linux; macOS and most file systems agree on 255): past them every
+# file call raises ENAMETOOLONG, so such a path is refused here rather than deep inside a library.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4095
 
 
 def check_name(value: str, what: str = "name") -> str:
@@ -102,11 +106,25 @@ class Workspace:
                 raise InvalidInput("The path contains a NUL character; pass a plain path.")
         elif _ENCODED_RE.search(text):
             raise InvalidInput("The path contains percent-encoded characters; pass a plain path.")
+        try:
+            os.fsencode(text)
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800") cannot name a file
+            raise InvalidInput("The path is not valid Unicode text; pass a plain path.") from None
         raw = Path(os.path.expanduser(text)) if text.startswith("~") else Path(text)
         if ".." in raw.parts:
             raise OutsideWorkspace("Paths may not contain '..'; pass a path inside the workspace.")
+        long = next((part for part in raw.parts if len(os.fsencode(part)) > MAX_NAME_BYTES), None)
+        if long is not None:
+            raise InvalidInput(
+                f"The path component '{long[:40]}...' is {len(os.fsencode(long))} bytes, over the "
+                f"{MAX_NAME_BYTES}-byte limit of file and folder names; use a shorter name."
+            )
         candidate = raw if raw.is_absolute() else self.default_root / raw
         resolved = candidate.resolve(strict=False)
+        if len(os.fsencode(resolved)) > MAX_PATH_BYTES:
+            raise InvalidInput(
+                f"The path is over the {MAX_PATH_BYTES}-byte limit once inside its root; use a shorter path."
+            )
         if not any(resolved == root or resolved.is_relative_to(root) for root in self.allowed):
             raise OutsideWorkspace(
                 f"'{value}' is outside the allowed roots; use a path under {self.display(self.default_root)!r} "

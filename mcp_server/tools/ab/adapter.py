@@ -17,6 +17,7 @@ SRM_THRESHOLD = 0.001  # the usual SRM alarm level: a real mismatch gives p far 
 BAYES_DRAWS = 200_000
 BAYES_SEED = 20240611
 BAYES_CHUNK = 50_000
+MAX_UNITS_PER_ARM = 1e12  # beyond any real experiment; past it the float sizes stop being meaningful
 
 PROPORTION_FORMULA = (
     "n_control = (z_(1-a/2) * sqrt(pbar*(1-pbar)*(1+1/r)) + z_power * sqrt(p1*(1-p1) + p2*(1-p2)/r))^2 "
@@ -97,8 +98,14 @@ def design(
 
     comparisons = n_variants - 1
     alpha_c = alpha / comparisons
-    z_a = float(norm.ppf(1 - alpha_c / 2))
+    # isf, not ppf(1 - a/2): 1 - a/2 rounds to 1 (z = inf) for any a/2 under 1e-17.
+    z_a = float(norm.isf(alpha_c / 2))
     z_b = float(norm.ppf(power))
+    if not math.isfinite(z_a):
+        raise InvalidInput(
+            f"alpha {alpha:g} is too small to compute with (its half per comparison underflows to 0); "
+            "use an alpha of at least 1e-300."
+        )
     control_share = shares[0]
     n_control = 0.0
     for share in shares[1:]:
@@ -108,11 +115,18 @@ def design(
             root = z_a * math.sqrt(pbar * (1 - pbar) * (1 + 1 / r)) + z_b * math.sqrt(
                 p1 * (1 - p1) + p2 * (1 - p2) / r
             )
-            need = root**2 / delta**2
+            top = root * root
         else:
             assert std is not None
-            need = (z_a + z_b) ** 2 * std**2 * (1 + 1 / r) / delta**2
+            top = (z_a + z_b) * (z_a + z_b) * std * std * (1 + 1 / r)
+        # x * x, not x ** 2: a float product overflows to inf instead of raising.
+        need = top / (delta * delta) if delta * delta > 0 else math.inf
         n_control = max(n_control, need)
+    if not n_control <= MAX_UNITS_PER_ARM:
+        raise InvalidInput(
+            f"Detecting an effect of {delta:g} at alpha {alpha:g} and power {power:g} needs more than "
+            f"{MAX_UNITS_PER_ARM:.0e} units per arm; use a larger mde or alpha, or a smaller power."
+        )
     per_arm = [math.ceil(n_control * share / control_share) for share in shares]
     return {
         "metric_type": metric_type,

@@ -447,7 +447,7 @@ def convert(
     src = app.workspace.resolve(path, must_exist=True)
     if table_format(src, "source") == "parquet":
         raise InvalidInput(f"'{src.name}' is already Parquet; give a CSV or JSON file.")
-    out = app.workspace.resolve(output) if output else src.with_suffix(".parquet")
+    out = app.workspace.resolve(output or str(src.with_suffix(".parquet")))  # a longer suffix is checked too
     if out.suffix.lower() not in (".parquet", ".pq"):
         raise InvalidInput("The output must be a .parquet file.")
     if out == src:

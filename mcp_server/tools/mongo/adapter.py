@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, LimitExceeded, MlopsError
+from mcp_server.core.tables import check_json_depth
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -294,6 +295,7 @@ def read_documents(path: Path, max_docs: int, max_bytes: int) -> list[Any]:
     size = path.stat().st_size
     if size > max_bytes:
         raise LimitExceeded(f"'{path.name}' is {size} bytes, over the {max_bytes}-byte limit.")
+    check_json_depth(path, lines=suffix != ".json")  # before json.loads and BSON, which recurse per level
 
     def reject(constant: str) -> Any:
         raise ValueError(f"{constant} is not a JSON number")

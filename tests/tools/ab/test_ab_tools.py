@@ -447,3 +447,38 @@ async def test_stdio_smoke(tmp_path: Path) -> None:
     _, p = pooled_z(10, 100, 30, 100)
     assert abs(a["comparisons"][0]["p_value"] - p) < 1e-9
     assert a["decision"] == "ship"
+
+
+# -- alpha, power and mde at the edges of floating point (#22 item 10) ----------------------------------
+
+
+async def test_unusable_alpha_and_effect_are_refused_with_a_sentence(client: Client) -> None:
+    async def refused(tool: str, args: dict[str, Any], *needles: str) -> None:
+        message = assert_tool_error(await client.call_tool(tool, args), *needles)
+        assert "internal error" not in message
+        with anyio.fail_after(1):
+            structured(await client.call_tool("server_info", {}))
+
+    structured(await client.call_tool("server_info", {}))  # warm: the 1 s below is for a live server
+    base = {"metric_type": "proportion", "baseline": 0.1, "mde": 0.02}
+    await refused("ab_design", {**base, "alpha": 5e-324}, "alpha 4.94066e-324 is too small", "1e-300")
+    await refused("ab_design", {**base, "mde": 1e-300}, "more than 1e+12 units per arm", "larger mde")
+    await refused(
+        "ab_design",
+        {"metric_type": "mean", "baseline": 0.0, "std": 1e300, "mde": 1.0, "mde_kind": "absolute"},
+        "more than 1e+12 units per arm",
+    )
+    design = {"baseline": 0.1, "mde": 0.02, "metric_type": "proportion"}
+    exp = {"name": "tiny", "variants": ["a", "b"], "control": "a", "metric": "m"}
+    await refused("ab_create", {**exp, **design, "alpha": 5e-324}, "too small")
+    assert (await call(client, "ab_list"))["total"] == 0  # nothing stored
+
+
+async def test_tiny_alpha_is_computed_in_the_tail(client: Client) -> None:
+    # 1 - 1e-300/2 rounds to 1 in floating point; the critical value comes from the upper tail instead.
+    d = await call(client, "ab_design", metric_type="proportion", baseline=0.1, mde=0.02, alpha=1e-300)
+    za, zb = stats.norm.isf(0.5e-300), stats.norm.ppf(0.8)
+    pbar = 0.11
+    n = (za * math.sqrt(pbar * (1 - pbar) * 2) + zb * math.sqrt(0.1 * 0.9 + 0.12 * 0.88)) ** 2 / 0.02**2
+    assert math.isfinite(za) and za > 37
+    assert d["per_arm"] == [math.ceil(n), math.ceil(n)]

@@ -206,3 +206,30 @@ async def test_files_over_the_limits(tmp_path: Path) -> None:
             )
     finally:
         server.app.close()
+
+
+async def test_strftime_format_that_cannot_parse_is_refused(vh: Harness) -> None:
+    """#22 item 10: "%Y%Y" made GX's own format check raise re.error, reported as an internal error."""
+    import anyio
+
+    structured(await vh.call("server_info", {}))  # warm: the 1 s below is for a live server
+
+    def strftime(fmt: str) -> list[dict]:
+        kwargs = {"column": "day", "strftime_format": fmt}
+        return [{"type": "expect_column_values_to_match_strftime_format", "kwargs": kwargs}]
+
+    for fmt in ("%Y%Y", "%d-%d"):
+        message = assert_tool_error(
+            await create(vh, strftime(fmt), name="dates"), "'strftime_format'", "at most once"
+        )
+        assert "internal error" not in message
+        with anyio.fail_after(1):
+            structured(await vh.call("server_info", {}))
+    assert structured(await vh.call("validation_list_suites", {}))["total"] == 0
+    # A usable format still works end to end.
+    pd.DataFrame({"day": ["2024-01-31", "2024-02-01", "31/01/2024"]}).to_csv(
+        vh.workspace / "d.csv", index=False
+    )
+    structured(await create(vh, strftime("%Y-%m-%d"), name="dates"))
+    report = structured(await vh.call("validation_run", {"dataset": "d.csv", "suite": "dates"}))
+    assert report["success"] is False and report["evaluated"] == 1
