@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     gateway_token: SecretStr | None = None  # bearer token for the gateway; falls back to `token`
     gateway_max_batch: int = Field(1000, ge=1)  # rows per predict request
     gateway_max_body_bytes: int = Field(4 * 1024**2, ge=1024)  # bigger bodies get 413
+    gateway_body_timeout_s: float = Field(10.0, gt=0, le=3600)  # a body not in by then gets 408
     gateway_poll_s: float = Field(0.5, gt=0, le=60)  # how often the gateway checks the routing generation
     gateway_prediction_log_rate: float = Field(0.0, ge=0.0, le=1.0)  # sampled prediction log; 0 = off
     gateway_start_timeout_s: float = Field(30.0, gt=0)
@@ -111,6 +112,9 @@ class Settings(BaseSettings):
     max_output_bytes: int = Field(20_000, ge=1_000)
     max_rows: int = Field(5_000_000, ge=1)
     max_file_bytes: int = Field(2 * 1024**3, ge=1)
+    # A table's size once decoded (Parquet, checked from its metadata before reading): a few KB of zstd
+    # can hold gigabytes.
+    max_decoded_bytes: int = Field(2 * 1024**3, ge=1)
     allow_pickle: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
 

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from mcp_server.core.boundary import progress_reporter as progress_reporter
 from mcp_server.core.config import Settings
 from mcp_server.core.errors import MlopsError
-from mcp_server.core.workspace import Workspace, is_broad_root
+from mcp_server.core.workspace import Workspace, is_broad_root, own_locations
 
 if TYPE_CHECKING:
     from mcp_server.core.store import MetadataStore
@@ -48,7 +48,8 @@ class AppContext:
             )
         if not settings.roots:
             settings.workspace_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings=settings, workspace=Workspace(roots, settings.home))
+        own = own_locations(settings.lake_root, settings.feature_repo)
+        return cls(settings=settings, workspace=Workspace(roots, settings.home, own))
 
     @property
     def store(self) -> MetadataStore:

@@ -12,6 +12,7 @@ from mcp_server.core.errors import InvalidInput, LimitExceeded, NotFound
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 FORMATS = {
     ".csv": "csv",
@@ -108,9 +109,17 @@ def check_json_depth(path: Path, *, lines: bool, limit: int = MAX_JSON_DEPTH) ->
 
 
 def read_table(
-    path: Path, *, max_rows: int, max_bytes: int, columns: list[str] | None = None
+    path: Path,
+    *,
+    max_rows: int,
+    max_bytes: int,
+    columns: list[str] | None = None,
+    max_decoded_bytes: int | None = None,
 ) -> pd.DataFrame:
-    """Load a table inside the limits; every way a file can be unusable becomes one clear error."""
+    """Load a table inside the limits; every way a file can be unusable becomes one clear error.
+
+    `max_decoded_bytes` (None: the default of MLOPS_MCP_MAX_DECODED_BYTES) bounds a Parquet file's size
+    once decoded, checked before it is read (check_parquet_decoded)."""
     import pandas as pd
     import pyarrow as pa
 
@@ -122,6 +131,7 @@ def read_table(
 
             rows = pq.ParquetFile(path).metadata.num_rows
             _check_rows(path, rows, max_rows)
+            check_parquet_decoded(path, _decoded_limit(max_decoded_bytes), columns)
             df = pd.read_parquet(path, columns=columns)
         elif fmt in ("csv", "tsv"):
             df = pd.read_csv(
@@ -152,6 +162,135 @@ def read_table(
     if df.shape[1] == 0:
         raise InvalidInput(f"'{path.name}' has no columns.")
     return df
+
+
+def _decoded_limit(limit: int | None) -> int:
+    if limit is not None:
+        return limit
+    from mcp_server.core.config import Settings
+
+    default = Settings.model_fields["max_decoded_bytes"].default
+    assert isinstance(default, int)
+    return default
+
+
+# What one value costs in pandas beyond its bytes: numbers and pointers to Python objects are 8 bytes.
+_SLOT = 8
+_DICTIONARY = ("PLAIN_DICTIONARY", "RLE_DICTIONARY")
+
+
+def check_parquet_decoded(path: Path, limit: int, columns: list[str] | None = None) -> None:
+    """Refuse a Parquet file (its `columns`, else all) that decodes to more than `limit` bytes, before reading it.
+
+    A few KB of zstd can hold gigabytes (issue #22): the row and file-size limits do not see it. From the
+    metadata: the decompressed pages (total_uncompressed_size) and a lower bound of the decoded values
+    (8 bytes a value; the page bytes for plain strings). A dictionary-encoded string column can decode far
+    beyond its pages (one 1 MB value repeated 20,000 times is 20 GB), and only its dictionary tells: when
+    the metadata cannot rule that out, those columns alone are read as compact dictionaries, row group by
+    row group, and their decoded length summed (dictionary value lengths taken by the indices), stopping
+    at the limit. Memory stays within the pages already checked plus 4 bytes a value.
+    """
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    md = pf.metadata
+    leaves = _selected_leaves(pf.schema_arrow, md.num_columns, columns)
+    pages = decoded = 0
+    unsure = 0  # how far dictionary-encoded strings could still go past `decoded`
+    suspects: dict[int, list[int]] = {}  # row group -> leaves to measure
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        for j in leaves:
+            c = rg.column(j)
+            n, size = c.num_values, c.total_uncompressed_size
+            pages += size
+            if c.physical_type == "BYTE_ARRAY":
+                if c.has_dictionary_page or any(e in _DICTIONARY for e in c.encodings):
+                    decoded += n * _SLOT
+                    unsure += n * size  # no value is longer than its chunk
+                    suspects.setdefault(g, []).append(j)
+                else:
+                    decoded += size + n * _SLOT
+            elif c.physical_type == "BOOLEAN":
+                decoded += n
+            elif c.physical_type == "FIXED_LEN_BYTE_ARRAY":
+                decoded += n * max(md.schema.column(j).length or 0, _SLOT)
+            else:
+                decoded += n * _SLOT
+    if max(pages, decoded) > limit:
+        raise _too_big(path, limit)
+    if decoded + unsure <= limit:
+        return
+    reader = pq.ParquetFile(
+        path, read_dictionary=[md.schema.column(j).path for js in suspects.values() for j in js]
+    )
+    for g, js in suspects.items():
+        table = reader.read_row_group(g, columns=[md.schema.column(j).path for j in js])
+        for column in table.columns:
+            for chunk in column.chunks:
+                decoded += _value_bytes(chunk)
+        del table
+        if decoded > limit:
+            raise _too_big(path, limit)
+
+
+def _too_big(path: Path, limit: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"'{path.name}' decodes to more than {limit} bytes in memory, the limit (MLOPS_MCP_MAX_DECODED_BYTES)."
+    )
+
+
+def _selected_leaves(schema: pa.Schema, total: int, columns: list[str] | None) -> list[int]:
+    """The Parquet leaf columns that reading `columns` (and pandas' index columns) decodes."""
+    import pyarrow as pa
+
+    if columns is None:
+        return list(range(total))
+
+    def count(t: pa.DataType) -> int:
+        if pa.types.is_struct(t):
+            return sum(count(t.field(i).type) for i in range(t.num_fields))
+        if pa.types.is_map(t):
+            return count(t.key_type) + count(t.item_type)
+        if hasattr(t, "value_type") and not pa.types.is_dictionary(t):
+            return count(t.value_type)
+        return 1
+
+    wanted, start = set(columns), 0
+    out: list[int] = []
+    for field in schema:
+        width = count(field.type)
+        if field.name in wanted or field.name.startswith("__index_level_"):
+            out.extend(range(start, start + width))
+        start += width
+    return out if start == total else list(range(total))  # unsure of the mapping: count every column
+
+
+def _value_bytes(arr: pa.Array) -> int:
+    """The value bytes `arr` holds once decoded (its 8-byte slots are counted from the metadata): a dictionary
+    array counts each value's length wherever it is used."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = arr.type
+    if isinstance(arr, pa.DictionaryArray):
+        values = arr.dictionary
+        if (
+            pa.types.is_binary(values.type)
+            or pa.types.is_string(values.type)
+            or pa.types.is_large_binary(values.type)
+            or pa.types.is_large_string(values.type)
+        ):
+            lengths = pc.binary_length(values).cast(pa.int64())
+            used = pc.sum(pc.take(lengths, arr.indices)).as_py() or 0
+        else:
+            used = values.nbytes // max(len(values), 1) * len(arr)
+        return int(used)
+    if isinstance(arr, pa.StructArray):
+        return sum(_value_bytes(arr.field(i)) for i in range(t.num_fields))
+    if hasattr(arr, "values") and hasattr(t, "value_type"):  # lists and maps
+        return _value_bytes(arr.values)
+    return int(arr.nbytes)
 
 
 def _check_rows(path: Path, rows: int, max_rows: int) -> None:

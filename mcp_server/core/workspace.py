@@ -1,13 +1,15 @@
 """Path arguments -> real paths inside the allowed roots (SECURITY.md 1-2).
 
 Every path a caller gives goes through `Workspace.resolve`. The allowlist is the server's configured
-roots plus its home; a client's own roots never widen it.
+roots plus its home; a client's own roots never widen it. A path a tool will write goes through
+`Workspace.resolve_output`, which also refuses the server's own state (lake, suites, MLflow, store, ...).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -21,6 +23,15 @@ MAX_PATH_CHARS = 4096
 # file call raises ENAMETOOLONG, so such a path is refused here rather than deep inside a library.
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4095
+# The server's own state under its home (issue #22.6): only the tools that own these write them, so a caller's
+# `output=` can never overwrite a lake version, a GX suite, an ONNX twin or a database. <home>/workspace and
+# the configured roots outside these stay writable.
+OWN_DIRS = ("lake", "gx", "mlartifacts", "gateway", "backups", "feature_repo", "cache", "reports")
+OWN_FILES = (
+    *(f"{db}{end}" for db in ("metadata.db", "mlflow.db") for end in ("", "-wal", "-shm", "-journal")),
+    "metadata.lock",
+    "feature_repo.json",
+)
 
 
 def check_name(value: str, what: str = "name") -> str:
@@ -39,11 +50,24 @@ def is_broad_root(path: Path) -> bool:
     return resolved == Path(resolved.anchor) or resolved == Path.home().resolve()
 
 
+def own_locations(lake_root: str | None = None, feature_repo: Path | None = None) -> list[Path]:
+    """The extra places the server owns outside the fixed home entries: a local lake root, a Feast repo."""
+    extra: list[Path] = []
+    if lake_root and lake_root.strip() and "://" not in lake_root:
+        extra.append(Path(lake_root).expanduser())
+    if feature_repo is not None:
+        extra.append(Path(feature_repo).expanduser())
+    return extra
+
+
 class Workspace:
-    def __init__(self, roots: list[Path], home: Path) -> None:
+    def __init__(self, roots: list[Path], home: Path, own: Sequence[Path] = ()) -> None:
         self.roots = [Path(r).resolve() for r in roots]
         self.home = Path(home).resolve()
         self.allowed = [*self.roots, *([self.home] if self.home not in self.roots else [])]
+        # Resolved, so a symlinked <home>/lake is compared by where it really is.
+        self.own = [(self.home / n).resolve() for n in (*OWN_DIRS, *OWN_FILES)]
+        self.own += [Path(p).resolve() for p in own]
 
     @property
     def default_root(self) -> Path:
@@ -132,4 +156,16 @@ class Workspace:
             )
         if must_exist and not resolved.exists():
             raise NotFound(f"No file or folder at '{self.display(resolved)}' in the workspace.")
+        return resolved
+
+    def resolve_output(self, value: str) -> Path:
+        """`resolve` for a path a tool will write: also refused when it is (or is under) the server's own state,
+        whatever the roots say; those files change only through the tools that own them."""
+        resolved = self.resolve(value)
+        # A root that holds the home (roots=[home]) must not make the home's state writable either.
+        if any(resolved == own or resolved.is_relative_to(own) for own in self.own):
+            raise OutsideWorkspace(
+                f"{self.display(resolved)!r} is in the server's own state, which no tool writes as an output; "
+                "write the output to a new path in the workspace instead."
+            )
         return resolved

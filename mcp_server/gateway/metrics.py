@@ -1,4 +1,5 @@
-"""Per endpoint and version counters: requests, errors, rejected requests, rows and a latency histogram.
+"""Per endpoint and version counters: requests, errors, rejected requests, rows and a latency histogram
+(plus one gateway-wide count of request bodies that timed out).
 
 One set of counters serves both readers: `/metrics` exposes them in Prometheus text through a
 prometheus_client collector, and a controller (issue #10) takes `snapshot()`s and diffs them into the
@@ -97,6 +98,10 @@ Snapshot = dict[tuple[str, str], VersionStats]
 class Metrics:
     def __init__(self) -> None:
         self.stats: dict[tuple[str, str], VersionStats] = {}
+        self.body_timeouts = 0  # 408s: no endpoint or version is known before the body has arrived
+
+    def body_timeout(self) -> None:
+        self.body_timeouts += 1
 
     def _get(self, endpoint: str, version: str) -> VersionStats:
         key = (endpoint, version)
@@ -161,7 +166,11 @@ class Metrics:
                 running += count
                 cumulative.append(("+Inf" if math.isinf(bound) else repr(bound), running))
             latency.add_metric(values, cumulative, s.latency_sum)
-        yield from (requests, errors, rejected, rows, latency)
+        body_timeouts = CounterMetricFamily(
+            "mlops_gateway_body_timeouts", "Requests whose body did not arrive in time (HTTP 408)."
+        )
+        body_timeouts.add_metric([], self.body_timeouts)
+        yield from (requests, errors, rejected, rows, latency, body_timeouts)
 
     def prometheus_text(self) -> bytes:
         from prometheus_client import CollectorRegistry, generate_latest

@@ -31,6 +31,7 @@ def run(
 
     from mcp_server.core.net import is_loopback
     from mcp_server.gateway.app import Gateway, HealthOpen, LoopbackHosts, build_app
+    from mcp_server.gateway.limits import BodyDeadline
 
     host = host or settings.gateway_host
     port = settings.gateway_port if port is None else port
@@ -51,7 +52,9 @@ def run(
     app = build_app(gateway, parent_pid=parent_pid)
     served: Any = HealthOpen(app, token) if token else app
     if is_loopback(host):
-        served = LoopbackHosts(served)  # DNS rebinding; outermost, so a foreign Host learns nothing else
+        served = LoopbackHosts(served)  # DNS rebinding; a foreign Host learns nothing else
+    # Outermost, so every early refusal above also closes a connection whose body is still trickling in.
+    served = BodyDeadline(served, settings.gateway_body_timeout_s, gateway.metrics.body_timeout)
     config = uvicorn.Config(
         served,
         host=host,

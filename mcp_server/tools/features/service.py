@@ -110,10 +110,10 @@ def scaffold(
     project = _project(project)
     source = app.workspace.resolve(dataset, must_exist=True)
     table_format(source)
-    target = app.workspace.resolve(output)
+    target = app.workspace.resolve_output(output)
     if target.suffix.lower() not in (".yaml", ".yml"):
         raise InvalidInput("`output` must be a .yaml (or .yml) file.")
-    copy = app.workspace.resolve(source_output) if source_output else target.with_suffix(".parquet")
+    copy = app.workspace.resolve_output(source_output) if source_output else target.with_suffix(".parquet")
     if copy.suffix.lower() not in (".parquet", ".pq"):
         raise InvalidInput("`source_output` must be a .parquet file.")
     view = feature_view or re.sub(r"[^A-Za-z0-9_]", "_", source.stem)[:100]
@@ -331,7 +331,7 @@ def get_historical(
     if feature_service is not None:
         check_name(feature_service, "feature service name")
     source = app.workspace.resolve(entity_dataset, must_exist=True)
-    target = app.workspace.resolve(output)
+    target = app.workspace.resolve_output(output)
     table_format(target)
     taken = Conflict(f"'{app.workspace.display(target)}' already exists; give a new output path.")
     if target.exists():

@@ -447,7 +447,8 @@ def convert(
     src = app.workspace.resolve(path, must_exist=True)
     if table_format(src, "source") == "parquet":
         raise InvalidInput(f"'{src.name}' is already Parquet; give a CSV or JSON file.")
-    out = app.workspace.resolve(output or str(src.with_suffix(".parquet")))  # a longer suffix is checked too
+    # A longer suffix is checked too.
+    out = app.workspace.resolve_output(output or str(src.with_suffix(".parquet")))
     if out.suffix.lower() not in (".parquet", ".pq"):
         raise InvalidInput("The output must be a .parquet file.")
     if out == src:

@@ -244,7 +244,12 @@ def training_rows(app: AppContext, loaded: LoadedModel, limit: int | None = None
         raise InvalidInput(
             f"The training table {shown!r} is no longer in the workspace; parity needs its rows."
         )
-    df = read_table(path, max_rows=app.settings.max_rows, max_bytes=app.settings.max_file_bytes)
+    df = read_table(
+        path,
+        max_rows=app.settings.max_rows,
+        max_bytes=app.settings.max_file_bytes,
+        max_decoded_bytes=app.settings.max_decoded_bytes,
+    )
     df.columns = [str(c) for c in df.columns]
     missing = [c for c in loaded.features if c not in df.columns]
     if missing:

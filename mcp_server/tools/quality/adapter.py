@@ -1154,14 +1154,19 @@ def text_fixes(issues: list[dict[str, Any]]) -> list[str]:
     return fixes
 
 
-def read_text_tolerant(path: Path, max_rows: int, max_bytes: int) -> tuple[pd.DataFrame, bool]:
+def read_text_tolerant(
+    path: Path, max_rows: int, max_bytes: int, max_decoded_bytes: int | None = None
+) -> tuple[pd.DataFrame, bool]:
     """read_table, and for a CSV/TSV that is not valid UTF-8 a re-read with U+FFFD for each bad byte."""
     import pandas as pd
 
     from mcp_server.core.tables import read_table, table_format
 
     try:
-        return read_table(path, max_rows=max_rows, max_bytes=max_bytes), False
+        return (
+            read_table(path, max_rows=max_rows, max_bytes=max_bytes, max_decoded_bytes=max_decoded_bytes),
+            False,
+        )
     except InvalidInput:
         fmt = table_format(path)
         if fmt not in ("csv", "tsv"):

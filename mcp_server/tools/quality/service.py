@@ -61,7 +61,10 @@ SCORED = ("completeness", "uniqueness", "validity", "consistency", "timeliness",
 def _read(app: AppContext, path: Path) -> pd.DataFrame:
     from mcp_server.core.tables import read_table
 
-    return read_table(path, max_rows=app.settings.max_rows, max_bytes=app.settings.max_file_bytes)
+    s = app.settings
+    return read_table(
+        path, max_rows=s.max_rows, max_bytes=s.max_file_bytes, max_decoded_bytes=s.max_decoded_bytes
+    )
 
 
 def _engine_name() -> str:
@@ -78,7 +81,7 @@ def _check_threshold(threshold: float | None) -> None:
 def _output_path(app: AppContext, source: Path, output: str, overwrite: bool) -> Path:
     from mcp_server.core.tables import table_format
 
-    target = app.workspace.resolve(output)
+    target = app.workspace.resolve_output(output)
     if not target.suffix:
         target = target.with_name(target.name + ".parquet")
     table_format(target)
@@ -747,7 +750,7 @@ def check_homogeneity(
     s = app.settings
     if dataset is not None:
         path = app.workspace.resolve(dataset, must_exist=True)
-        df, replaced = adapter.read_text_tolerant(path, s.max_rows, s.max_file_bytes)
+        df, replaced = adapter.read_text_tolerant(path, s.max_rows, s.max_file_bytes, s.max_decoded_bytes)
         issues = adapter.text_issues(df, columns, include_samples)
         fixes = adapter.text_fixes(issues)
         if replaced:
