@@ -41,11 +41,14 @@ def build_settings(args: argparse.Namespace) -> Any:
 
 
 def _setup_logging(level: str) -> None:
+    from mcp_server.core.store.redact import install_log_redaction
+
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_log_redaction()  # every line on stderr masked: URL passwords, tokens, key=value secrets
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -231,7 +231,7 @@ async def test_a_repeated_idempotency_key_writes_once(tclient: Client) -> None:
 async def test_the_call_deadline_reaches_the_service(tclient: Client) -> None:
     started = time.monotonic()
     late = await tclient.call_tool("demo_late_service", {"deadline_s": 0.5})
-    assert_tool_error(late, "demo_late_service", "0.5s deadline")
+    assert_tool_error(late, "demo_late_service", "0.5 s deadline")
     assert time.monotonic() - started < 3
     structured(await tclient.call_tool("demo_echo", {"value": "still answering"}))
 

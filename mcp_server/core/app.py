@@ -36,6 +36,7 @@ from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
 from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
 from mcp_server.core.resources import list_dynamic, register_resources
+from mcp_server.core.store.redact import mask_text
 
 log = logging.getLogger("mlops_mcp")
 
@@ -128,11 +129,14 @@ class MlopsServer(MCPServer[AppContext]):
                     raise ToolError(error) from None
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
-            if isinstance(exc.__cause__, ValidationError):
-                error = _argument_error(name, exc.__cause__)
-                raise ToolError(error) from exc.__cause__
-            error = str(exc)
-            raise
+            # The one place a tool's error text is made: masked once (core/store/redact.py) for the
+            # client, the SDK's log line and the audit row alike.
+            cause = exc.__cause__
+            text = _argument_error(name, cause) if isinstance(cause, ValidationError) else str(exc)
+            error = mask_text(text)
+            if error == str(exc):
+                raise
+            raise type(exc)(error) from cause
         finally:
             if spec is not None and not spec.read_only:
                 await self._audit(spec, arguments, context, error, time.perf_counter() - started)
@@ -146,6 +150,7 @@ class MlopsServer(MCPServer[AppContext]):
         seconds: float,
     ) -> None:
         client = client_name(context)
+        # Secret-named arguments dropped here; every other value is masked by the store (redact()).
         redacted = {k: ("<secret>" if k in spec.secret_args else v) for k, v in arguments.items()}
         try:
             await anyio.to_thread.run_sync(

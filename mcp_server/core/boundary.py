@@ -43,8 +43,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 WORKER_MARGIN_S = 1.0  # a killable worker stops this much before the call's deadline
+SCOPE_MARGIN_S = 0.05  # a service's thread is given up this much before the tool's scope ends
 ProgressFn = Callable[[float, float | None, str | None], None]
 ReportFn = Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as asked: 0.5 -> '0.5', 120.0 -> '120', 0.25 -> '0.25' (never rounded up to a whole second)."""
+    return f"{seconds:.2f}".rstrip("0").rstrip(".")
 
 
 def call_deadline(settings: Settings, tool_default: float | None, requested: float | None = None) -> float:
@@ -72,6 +78,7 @@ class Control:
         self.seconds = budget if budget is not None else seconds  # the whole call's deadline, as shown
         self.deadline = time.monotonic() + seconds
         self.what = what
+        self.doing: str | None = None  # the last step message, named by the deadline error
         self._progress = progress
         self._cancelled = threading.Event()
 
@@ -103,15 +110,23 @@ class Control:
             raise self.late()
 
     def late(self, worker: bool = False) -> DeadlineExceeded:
+        """The deadline error: the deadline as asked (0.5 s, not rounded) and the last step reported;
+        a worker's likely cause (a regex, ...) only when that worker was the one stopped."""
+        doing = f" (last step reported: '{self.doing[:80]}')" if self.doing else ""
         stopped = "its worker was stopped" if worker else "was stopped"
         return DeadlineExceeded(
-            f"{self.what} did not finish within its {self.seconds:g}s deadline and {stopped}; "
-            "try a smaller input or a longer deadline_s."
+            f"{self._what(worker)} did not finish within its {seconds_text(self.seconds)} s deadline{doing} "
+            f"and {stopped}; try a smaller input or a longer deadline_s."
         )
+
+    def _what(self, worker: bool) -> str:
+        return self.what
 
     def step(self, done: float, total: float | None = None, message: str | None = None) -> None:
         """Call between steps: stops a cancelled or late call, otherwise reports progress."""
         self.check()
+        if message:
+            self.doing = message
         if self._progress is not None:
             self._progress(done, total, message)
 
@@ -128,10 +143,15 @@ class _WorkerControl(Control):
     """A worker's control: the call's cancellation, a deadline WORKER_MARGIN_S earlier than the call's."""
 
     def __init__(self, call: Control, cause: str | None) -> None:
-        what = f"{call.what} ({cause})" if cause else call.what
         margin = min(WORKER_MARGIN_S, call.remaining() / 10)
-        super().__init__(max(0.05, call.remaining() - margin), None, what, budget=call.seconds)
+        super().__init__(max(0.05, call.remaining() - margin), None, call.what, budget=call.seconds)
         self.call = call
+        self.cause = cause
+        self.doing = call.doing
+
+    def _what(self, worker: bool) -> str:
+        # The cause is named only when the worker running that work is the one stopped.
+        return f"{self.what} ({self.cause})" if worker and self.cause else self.what
 
     @property
     def cancelled(self) -> bool:
@@ -191,7 +211,10 @@ async def service_call(ctx: Ctx, fn: Callable[..., T], *args: Any, **kwargs: Any
         seconds = budget = call_deadline(app.settings, None)
         report, what = progress_reporter(ctx), getattr(fn, "__name__", "The call")
     else:
-        seconds, budget, report, what = call.left(), call.seconds, call.report, call.tool
+        # A hair before the tool's own scope ends (registry.bind), so that the error answering the call is
+        # this Control's, naming the deadline as asked and the last step, not the scope's generic one.
+        margin = min(SCOPE_MARGIN_S, call.seconds / 10)
+        seconds, budget, report, what = max(0.05, call.left() - margin), call.seconds, call.report, call.tool
     return await run_sync(fn, app, *args, seconds=seconds, budget=budget, report=report, what=what, **kwargs)
 
 

@@ -25,6 +25,7 @@ import anyio.to_thread
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import InvalidInput
 from mcp_server.core.net import check_url
+from mcp_server.core.store.redact import mask_text
 
 log = logging.getLogger("mlops_mcp")
 
@@ -129,8 +130,9 @@ class Watcher:
                         previous=prev.status,
                         latency_ms=b.latency_ms,
                         threshold_ms=self.threshold_ms,
-                        detail=b.detail,
-                        fix=b.fix,
+                        # What an alert says leaves the process (webhook, command): masked once here.
+                        detail=mask_text(b.detail),
+                        fix=None if b.fix is None else mask_text(b.fix),
                         checked_at=report.checked_at,
                     )
                 )

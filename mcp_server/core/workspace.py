@@ -150,13 +150,28 @@ class Workspace:
                 f"The path is over the {MAX_PATH_BYTES}-byte limit once inside its root; use a shorter path."
             )
         if not any(resolved == root or resolved.is_relative_to(root) for root in self.allowed):
-            raise OutsideWorkspace(
-                f"'{value}' is outside the allowed roots; use a path under {self.display(self.default_root)!r} "
-                "or start the server with --root for that folder."
-            )
+            raise OutsideWorkspace(f"'{value[:200]}' is outside the allowed roots; {self._roots_hint()}.")
         if must_exist and not resolved.exists():
             raise NotFound(f"No file or folder at '{self.display(resolved)}' in the workspace.")
         return resolved
+
+    def _roots_hint(self) -> str:
+        """The roots as a caller can name them (issue #22.9): relative paths resolve under the default root
+        (shown as `<home>/...` when it is in the home); any other root by the absolute path that reaches it."""
+        default = self.default_root
+        first = (
+            "<home>/" + default.relative_to(self.home).as_posix()
+            if default != self.home and default.is_relative_to(self.home)
+            else str(default)
+        )
+        others = [
+            root.relative_to(default).as_posix() if root.is_relative_to(default) else str(root)
+            for root in self.roots[1:]
+        ]
+        hint = f"use a relative path (relative paths resolve under {first!r})"
+        if others:
+            hint += " or a path under " + ", ".join(repr(o) for o in others)
+        return hint + ", or start the server with --root for that folder"
 
     def resolve_output(self, value: str) -> Path:
         """`resolve` for a path a tool will write: also refused when it is (or is under) the server's own state,

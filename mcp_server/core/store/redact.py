@@ -1,9 +1,20 @@
-"""Secret masking for everything the store writes or says: URLs in messages, audit arguments."""
+"""Secret masking, the one copy: every text that leaves the process or is stored goes through `mask_text`.
+
+Tool error texts (core/app.py call_tool), audit rows (store.record_audit), log records (`RedactingFilter`
+on the server's log handlers), health alerts (core/health_watch.py) and stored display texts.
+
+Masked: the password of a URL's user-info with any number of slashes after the scheme (`s3:/u:pw@h`,
+`s3://u:pw@h`, `postgresql+psycopg://u:pw@h/db`), a bare `user:password@host` (`registry/u:pw@x`),
+`password=`/`token=`/`secret=`... pairs, bearer tokens and `Authorization:` values. Left alone:
+`name@version`, lineage ids (`dataset:iris@abc123`, `suite:s@3`), image digests (`name:tag@sha256:...`)
+and `a:b` without an '@'.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import re
 from typing import Any
@@ -30,9 +41,40 @@ SECRET_KEY_PARTS = (
 MAX_DEPTH = 32
 MAX_STRING = 65_536
 
-# Bounded repeats keep both patterns linear on long argument strings.
-# user:password@ inside any URL-looking text.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://[^\s/:@]{0,256}:)[^\s@]{0,1024}@")
+# Bounded repeats keep the patterns linear on long argument strings.
+# user:password@ inside any URL-looking text, with one to three slashes after the scheme: a path
+# normalised by the workspace turns "s3://" into "s3:/".
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}:/{1,3}[^\s/:@]{0,256}:)[^\s@]{0,1024}@")
+# A bare user:password@host (a Docker reference "registry/u:pw@x", "u:pw@host:5432"): at the start of a
+# token or after a '/'; the user has no ':', the password no '/' or '@'. Not an image digest after '@'.
+_BARE_USERINFO = re.compile(
+    r"(?<![^\s/'\"=(\[,;<`])([A-Za-z0-9._~%+-]{1,128}:)[^\s/@'\"`]{1,256}@"
+    r"(?![a-z0-9]{1,16}:[0-9a-f]{16})(?=[A-Za-z0-9\[])"
+)
+# Words before "name:x@y" that make it an identifier, not credentials (core/lineage.py KINDS and the like).
+_NOT_USERS = frozenset(
+    {
+        "dataset",
+        "suite",
+        "validation",
+        "run",
+        "model",
+        "onnx",
+        "featureview",
+        "endpoint",
+        "rollout",
+        "backup",
+        "workflow",
+        "alias",
+        "home",
+    }
+)
+# Bearer tokens and Authorization header values ("Authorization: Basic abc=", "Bearer eyJ...").
+# A token has eight or more characters and a digit, so prose ("needs a bearer token") stays as it is.
+_BEARER = re.compile(r"(?i)\b(bearer\s{1,8})(?=[A-Za-z._~+/-]{0,4096}[0-9])[A-Za-z0-9._~+/-]{8,4096}=*")
+_AUTHORIZATION = re.compile(
+    r"(?i)\b(authorization[\"']?\s{0,8}[:=]\s{0,8}[\"']?)(?!bearer\s)(?:(?:basic|token|digest)\s{1,8})?[^\s,;'\"]{1,4096}"
+)
 # key=value secrets inside DSNs and query strings ("... password=x", "?db_token=y&").
 _KEY_VALUE = re.compile(
     r"(?i)((?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key)[a-z0-9_]{0,40})(\s{0,8}=\s{0,8})[^\s&;,'\"]+"
@@ -60,7 +102,47 @@ def mask_url(url: str) -> str:
 def mask_text(text: str) -> str:
     """Mask URL passwords and key=value secrets inside free text (error messages, argument strings)."""
     text = _URL_USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
+    text = _BARE_USERINFO.sub(_mask_bare, text)
+    text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     return _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+def _mask_bare(match: re.Match[str]) -> str:
+    user = match.group(1)
+    if user[:-1].lower() in _NOT_USERS or match.group(0).endswith(f"{REDACTED}@"):
+        return match.group(0)
+    return f"{user}{REDACTED}@"
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter: the record's message, traceback and stack text masked by `mask_text`.
+
+    On a handler (not a logger) so records propagated from every library's logger pass through it too.
+    """
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: the handler reports it as logging does
+            return True
+        record.msg, record.args = mask_text(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        return True
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> None:
+    """Put one `RedactingFilter` on each handler of `logger` (the root logger by default)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
 
 
 _FOLDED_PARTS = tuple(p.replace("_", "") for p in SECRET_KEY_PARTS)

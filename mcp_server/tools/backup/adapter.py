@@ -440,7 +440,10 @@ def read_archive(path: Path, staging: Path | None = None) -> ReadResult:
                     f"unpacks to more than {MAX_EXPANSION}x its size (refused as a decompression bomb)",
                 )
             except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
-                fail("<archive>", f"unreadable ({type(err).__name__}: {str(err)[:120]})")
+                fail(
+                    "<archive>",
+                    f"unreadable ({type(err).__name__}: {_relative_text(err, path, staging)[:120]})",
+                )
             digest = hashed.finish()
     except FileNotFoundError:
         fail("<archive>", "the archive file is missing")
@@ -467,6 +470,18 @@ def read_archive(path: Path, staging: Path | None = None) -> ReadResult:
         if name != MANIFEST and name not in listed:
             fail(name, "in the archive but not in the manifest")
     return ReadResult(manifest, problems, checked, digest)
+
+
+def _relative_text(err: BaseException, archive: Path, staging: Path | None) -> str:
+    """An error's text with the staging folder and the archive's folder taken out: a file the extraction
+    wrote is named as its member in the archive ('files/...'), the archive by its file name; no absolute
+    path outside the roots reaches the caller (issue #22.9)."""
+    text = str(err)
+    for folder in (staging, archive.parent):
+        if folder is not None:
+            for form in dict.fromkeys((str(folder), str(folder.resolve()))):
+                text = text.replace(form + os.sep, "")
+    return text
 
 
 def peek_manifest(path: Path) -> dict[str, Any]:
