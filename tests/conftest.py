@@ -25,11 +25,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """`--dist loadgroup` (the Makefile's): a module marked `xdist_group` runs on one worker. xdist 3.8 tags
     such a test by appending `@<group>` to `item._nodeid`, which pytest 9.2 no longer reads (its node ids
     are structured: pytest-dev/pytest-xdist#1386), so the groups were silently spread over the workers.
-    Tag them where pytest 9.2 keeps the id; a no-op wherever xdist's own tag took."""
+    Tag them where pytest 9.2 keeps the id; a no-op wherever xdist's own tag took.
+
+    Work is handed out in collection order, so the long units go first (the groups, then the tests marked
+    `slow`): collected last, as the alphabet has it, the workflow and Spark groups left one worker busy for
+    a minute after the other had finished."""
     if not getattr(config.option, "loadgroup", False):
         return
     from _pytest.nodeid import NodeId
 
+    grouped = set()
     for item in items:
         names = {
             str(m.args[0] if m.args else m.kwargs.get("name", "default"))
@@ -38,6 +43,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         suffix = "@" + "_".join(sorted(names))
         if names and not item.nodeid.endswith(suffix):
             item._id = NodeId.parse(item.nodeid + suffix)  # type: ignore[attr-defined]
+        if names:
+            grouped.add(item.nodeid)
+    # A stable sort: each module keeps its own order.
+    items.sort(key=lambda it: 0 if it.nodeid in grouped else 1 if it.get_closest_marker("slow") else 2)
 
 
 @pytest.fixture(scope="session")
