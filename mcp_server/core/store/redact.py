@@ -12,6 +12,7 @@ and `a:b` without an '@'.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -51,24 +52,17 @@ _BARE_USERINFO = re.compile(
     r"(?<![^\s/'\"=(\[,;<`])([A-Za-z0-9._~%+-]{1,128}:)[^\s/@'\"`]{1,256}@"
     r"(?![a-z0-9]{1,16}:[0-9a-f]{16})(?=[A-Za-z0-9\[])"
 )
-# Words before "name:x@y" that make it an identifier, not credentials (core/lineage.py KINDS and the like).
-_NOT_USERS = frozenset(
-    {
-        "dataset",
-        "suite",
-        "validation",
-        "run",
-        "model",
-        "onnx",
-        "featureview",
-        "endpoint",
-        "rollout",
-        "backup",
-        "workflow",
-        "alias",
-        "home",
-    }
-)
+# Besides the lineage kinds (core/lineage.py KINDS), words before "name:x@y" that make it an identifier.
+_NOT_USERS_BESIDES_KINDS = ("alias", "home")
+
+
+@functools.cache
+def _not_users() -> frozenset[str]:
+    from mcp_server.core.lineage import KINDS  # not at import: core.lineage imports the store
+
+    return frozenset((*KINDS, *_NOT_USERS_BESIDES_KINDS))
+
+
 # Bearer tokens and Authorization header values ("Authorization: Basic abc=", "Bearer eyJ...").
 # A token has eight or more characters and a digit, so prose ("needs a bearer token") stays as it is.
 _BEARER = re.compile(r"(?i)\b(bearer\s{1,8})(?=[A-Za-z._~+/-]{0,4096}[0-9])[A-Za-z0-9._~+/-]{8,4096}=*")
@@ -110,7 +104,7 @@ def mask_text(text: str) -> str:
 
 def _mask_bare(match: re.Match[str]) -> str:
     user = match.group(1)
-    if user[:-1].lower() in _NOT_USERS or match.group(0).endswith(f"{REDACTED}@"):
+    if user[:-1].lower() in _not_users() or match.group(0).endswith(f"{REDACTED}@"):
         return match.group(0)
     return f"{user}{REDACTED}@"
 
