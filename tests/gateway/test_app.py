@@ -162,44 +162,21 @@ def test_cli_gateway_serves_a_routes_file_and_stops_on_sigterm(
 ) -> None:
     """`mlops-mcp gateway --routes` (the Docker image's command) in the foreground, stopped with SIGTERM."""
     import signal
-    import socket
-    import subprocess
-    import time
 
     import httpx
 
-    from tests.conftest import PYTHON, REPO, server_env
+    from tests.gateway.process import gateway_process
 
     routes_file, clf, _ = routes
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "mcp_server", "gateway", "--routes", str(routes_file), "--port", str(port)],
-        cwd=REPO,
-        env=server_env(tmp_path / "home"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with gateway_process(routes_file, tmp_path / "home") as gateway:
         out = httpx.post(
-            f"http://127.0.0.1:{port}/v1/endpoints/clf/predict",
+            f"{gateway.url}/v1/endpoints/clf/predict",
             json={"rows": [{"a": 1.0, "b": 1.0, "c": 0.0}]},
             timeout=5,
         ).json()
         assert out["predictions"] == clf.predict(np.array([[1.0, 1.0, 0.0]], dtype=np.float32)).tolist()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        stdout, _stderr = proc.communicate(timeout=20)
     # uvicorn shuts down gracefully, then re-raises the captured SIGTERM (exit by that signal).
-    assert proc.returncode in (0, -signal.SIGTERM) and stdout == b""
+    assert gateway.proc.returncode in (0, -signal.SIGTERM) and gateway.stdout == b""
     assert not (tmp_path / "home" / "metadata.db").exists()  # a routes file needs no store
 
 

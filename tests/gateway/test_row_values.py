@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +14,7 @@ import numpy as np
 import pytest
 
 from mcp_server.core.net import host_name, is_loopback
+from tests.gateway.process import gateway_process
 from tests.gateway.test_app import COLUMNS, write_twin
 
 
@@ -60,8 +57,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A gateway on 127.0.0.1 serving "plain" (bare LogisticRegression, float32 input) and "imputed"."""
     from sklearn.linear_model import LogisticRegression
 
-    from tests.conftest import PYTHON, REPO, server_env
-
     root = tmp_path_factory.mktemp("values")
     X = np.random.default_rng(0).normal(size=(200, 3))
     write_twin(
@@ -83,31 +78,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             }
         )
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "mcp_server", "gateway", "--routes", str(routes), "--port", str(port)],
-        cwd=REPO,
-        env=server_env(root / "home"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).json()["versions_loaded"] == 2:
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "the gateway did not start"
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=20)
+    with gateway_process(routes, root / "home", versions=2) as gateway:
+        yield gateway.url
 
 
 def rejected(url: str, endpoint: str) -> float:

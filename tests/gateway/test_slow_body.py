@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from pydantic import ValidationError
 
 from mcp_server.core.config import Settings
 from mcp_server.gateway.limits import BodyDeadline
+from tests.gateway.process import gateway_process
 from tests.gateway.test_app import write_twin
 
 pytestmark = pytest.mark.slow  # spawns a gateway and waits out its body deadline
@@ -34,8 +33,6 @@ GOOD = b'{"rows": [{"a": 0.5, "b": -1.0, "c": 2.0}]}'
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from sklearn.linear_model import LogisticRegression
-
-    from tests.conftest import PYTHON, REPO, server_env
 
     root = tmp_path_factory.mktemp("slowbody")
     X = np.random.default_rng(0).normal(size=(200, 3))
@@ -52,33 +49,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             }
         )
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "mcp_server", "gateway", "--routes", str(routes), "--port", str(port)],
-        cwd=REPO,
-        env=server_env(root / "home", MLOPS_MCP_GATEWAY_BODY_TIMEOUT_S=str(TIMEOUT_S)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).json()["versions_loaded"] == 1:
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "the gateway did not start"
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=20)
-        # The abandoned requests leave no traceback in the gateway's log.
-        assert b"Traceback" not in stderr, stderr.decode(errors="replace")[-2000:]
+    with gateway_process(
+        routes, root / "home", versions=1, MLOPS_MCP_GATEWAY_BODY_TIMEOUT_S=str(TIMEOUT_S)
+    ) as gateway:
+        yield gateway.url
+    # The abandoned requests leave no traceback in the gateway's log.
+    assert b"Traceback" not in gateway.stderr, gateway.stderr.decode(errors="replace")[-2000:]
 
 
 def body_timeouts(url: str) -> float:
