@@ -42,6 +42,13 @@ async def start(client: Client) -> dict[str, Any]:
     return structured(await client.call_tool("deploy_gateway_start", {"port": 0}))
 
 
+async def serving(client: Client, endpoint: str, version: str) -> str:
+    """`endpoint` serving MODEL at `version` on a started gateway: the gateway's URL."""
+    arguments = {"endpoint": endpoint, "model": MODEL, "version": version}
+    structured(await client.call_tool("deploy_create_endpoint", arguments))
+    return str((await start(client))["url"])
+
+
 async def test_serve_predict_status_list_delete(
     client: Client, app: AppContext, versions: dict[str, Any]
 ) -> None:
@@ -194,17 +201,12 @@ async def test_sigkill_then_restart_serves_the_same_endpoints(
 async def test_bad_input_gets_one_clear_error_and_the_gateway_keeps_serving(
     client: Client, app: AppContext, versions: dict[str, Any]
 ) -> None:
-    structured(
-        await client.call_tool(
-            "deploy_create_endpoint", {"endpoint": "churn-bad", "model": MODEL, "version": versions["v1"]}
-        )
-    )
-    gw = await start(client)
-    url = f"{gw['url']}/v1/endpoints/churn-bad/predict"
+    base = await serving(client, "churn-bad", versions["v1"])
+    url = f"{base}/v1/endpoints/churn-bad/predict"
     good = rows_of(app.settings.home, 3)
     limit = app.settings.gateway_max_batch
     cases = [
-        (f"{gw['url']}/v1/endpoints/nope/predict", {"rows": good}, 404, "No endpoint named 'nope'"),
+        (f"{base}/v1/endpoints/nope/predict", {"rows": good}, 404, "No endpoint named 'nope'"),
         (url, {"rows": [{"age": 30, "income": 1.0}]}, 400, "lacks column 'segment'"),
         (url, {"rows": [{"age": "thirty", "income": 1.0, "segment": "a"}]}, 400, "takes a number"),
         (url, {"rows": [{**good[0], "extra": 1}]}, 400, "does not take"),

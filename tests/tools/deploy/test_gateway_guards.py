@@ -12,8 +12,7 @@ from mcp import Client
 
 from mcp_server.core.context import AppContext
 from tests.conftest import structured
-from tests.tools.deploy.conftest import MODEL
-from tests.tools.deploy.test_deploy import rows_of, start
+from tests.tools.deploy.test_deploy import rows_of, serving
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -21,13 +20,8 @@ pytestmark = pytest.mark.timeout(300)
 async def test_non_finite_and_null_values_are_rejected_and_counted(
     client: Client, app: AppContext, versions: dict[str, Any]
 ) -> None:
-    structured(
-        await client.call_tool(
-            "deploy_create_endpoint", {"endpoint": "churn-guard", "model": MODEL, "version": versions["v1"]}
-        )
-    )
-    gw = await start(client)
-    url = f"{gw['url']}/v1/endpoints/churn-guard/predict"
+    base = await serving(client, "churn-guard", versions["v1"])
+    url = f"{base}/v1/endpoints/churn-guard/predict"
     good = rows_of(app.settings.home, 2)
     # example.csv has no gaps, so the model has no imputer: null in a numeric feature has no rule.
     cases = [
@@ -59,20 +53,15 @@ async def test_a_foreign_host_header_is_refused(
     client: Client, app: AppContext, versions: dict[str, Any]
 ) -> None:
     """DNS rebinding: the gateway binds 127.0.0.1, so it answers only loopback names in Host."""
-    structured(
-        await client.call_tool(
-            "deploy_create_endpoint", {"endpoint": "churn-host", "model": MODEL, "version": versions["v1"]}
-        )
-    )
-    gw = await start(client)
-    port = gw["url"].rsplit(":", 1)[1]
-    url = f"{gw['url']}/v1/endpoints/churn-host/predict"
+    base = await serving(client, "churn-host", versions["v1"])
+    port = base.rsplit(":", 1)[1]
+    url = f"{base}/v1/endpoints/churn-host/predict"
     rows = {"rows": rows_of(app.settings.home, 1)}
     with httpx.Client(timeout=10) as http:
         refused = http.post(url, json=rows, headers={"Host": "evil.example"})
         assert refused.status_code == 421, refused.text
         assert "not a loopback name" in refused.json()["error"]
-        assert http.get(f"{gw['url']}/healthz", headers={"Host": f"evil.example:{port}"}).status_code == 421
+        assert http.get(f"{base}/healthz", headers={"Host": f"evil.example:{port}"}).status_code == 421
         served = http.post(url, json=rows, headers={"Host": f"127.0.0.1:{port}"})
         assert served.status_code == 200, served.text
     # The deploy tools reach the gateway by its loopback address, so they still work.
