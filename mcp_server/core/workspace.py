@@ -26,7 +26,7 @@ MAX_PATH_BYTES = 4095
 # The server's own state under its home (issue #22.6): only the tools that own these write them, so a caller's
 # `output=` can never overwrite a lake version, a GX suite, an ONNX twin or a database. <home>/workspace and
 # the configured roots outside these stay writable.
-OWN_DIRS = ("lake", "gx", "mlartifacts", "gateway", "backups", "feature_repo", "cache", "reports")
+OWN_DIRS = ("lake", "gx", "mlartifacts", "gateway", "backups", "keys", "feature_repo", "cache", "reports")
 OWN_FILES = (
     *(f"{db}{end}" for db in ("metadata.db", "mlflow.db") for end in ("", "-wal", "-shm", "-journal")),
     "metadata.lock",

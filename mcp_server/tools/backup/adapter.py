@@ -9,8 +9,14 @@ Archive (`<home>/backups/<id>.tar.gz`, written through core.files.atomic_path):
     files/gx/...                 Great Expectations' project (suites, validation definitions)
     files/feature_repo/...       the Feast repo (registry, online store, feature_store.yaml), feature_repo.json
     files/lake/...               the local lake, when asked (scope "lake")
-    manifest.json                last: SHA-256 and size of every member, scope, what was left out and why,
+    manifest.json                SHA-256 and size of every member, scope, what was left out and why,
                                  the source home, library versions
+    manifest.sig                 last: HMAC-SHA256 of manifest.json with this home's key (keys/backup.key)
+
+Trust: an archive the store has a record of is checked against the record's SHA-256; one without a record
+(copied in, or re-indexed after an in-place restore) must carry a signature made with this home's key. The
+key lives outside backups/, so an archive and `.sha256` file dropped there cannot vouch for themselves
+(issue #22.7); to trust another server's backups, restore them on that server or copy its key file here.
 
 Reading an archive is one streaming pass: every member name and type is checked (no absolute names, no
 '..', no links or devices, only files/, pg/ and manifest.json, and tarfile's "data" filter on top),
@@ -28,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import hmac
 import io
 import json
 import os
@@ -46,19 +53,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, get_args
 
-from mcp_server.core.errors import BackendUnavailable, InvalidInput
+from pydantic import ValidationError
+
+from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput
 from mcp_server.core.files import atomic_path, fsync_dir, write_bytes_atomic, write_text_atomic
 from mcp_server.tools.backup import models as m
 
 if TYPE_CHECKING:
     from mcp_server.core.boundary import Control
 
-FORMAT = "mlops-mcp-backup/2"  # 2: the metadata store holds relative paths (issue 20)
-FORMATS = ("mlops-mcp-backup/1", FORMAT)
+FORMATS: tuple[str, ...] = get_args(m.Format)
+FORMAT = FORMATS[-1]
 SUFFIX = ".tar.gz"
 MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+KEY_FILE = "keys/backup.key"
+KEY_BYTES = 32
 ID_RE = re.compile(r"^bk-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
 SQLITE_HEADER = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -102,6 +114,82 @@ def versions() -> dict[str, str]:
 def sha256_file(path: Path) -> str:
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+# -- signing ------------------------------------------------------------------------------------------
+
+
+def signing_key(home: Path) -> bytes:
+    """This home's backup key: 32 random bytes in <home>/keys/backup.key (mode 0600), made on first use.
+    Made under a temporary name and linked into place, so two processes never end up with two keys."""
+    path = home / KEY_FILE
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_bytes(KEY_BYTES))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # fails if another process linked its key first: that one is kept
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        fsync_dir(path.parent)
+    key = path.read_bytes()
+    if len(key) != KEY_BYTES:
+        raise Conflict(
+            f"The backup signing key <home>/{KEY_FILE} is damaged (not {KEY_BYTES} bytes); put back a copy or "
+            "delete it to make a new one (archives signed with the old key then verify only through their records)."
+        )
+    return key
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of a key, so that an archive signed elsewhere can say so."""
+    return hashlib.sha256(b"mlops-mcp backup key\0" + key).hexdigest()[:12]
+
+
+def sign(manifest: bytes, key: bytes) -> bytes:
+    mac = hmac.new(key, manifest, "sha256").hexdigest()
+    return json.dumps({"alg": "HMAC-SHA256", "key_id": key_id(key), "mac": mac}).encode()
+
+
+def signature_problem(manifest: bytes, signature: bytes | None, key: bytes) -> str | None:
+    """Why `signature` does not vouch for `manifest` under `key`, or None when it does."""
+    if signature is None:
+        return (
+            "has no signature, so it was not made by this server; only an archive signed with this home's "
+            "key verifies without a record"
+        )
+    try:
+        found = json.loads(signature)
+        their_id, mac = str(found["key_id"]), str(found["mac"])
+    except (ValueError, TypeError, KeyError):
+        return "has an unreadable signature (manifest.sig)"
+    if their_id != key_id(key):
+        return (
+            f"is signed with another server's key (key id {their_id[:12]}, this home's is {key_id(key)}); "
+            "restore it on that server, or copy that server's keys/backup.key here"
+        )
+    if not hmac.compare_digest(mac, hmac.new(key, manifest, "sha256").hexdigest()):
+        return "does not match its signature: manifest.json was changed after the backup was made"
+    return None
+
+
+def parse_manifest(raw: bytes) -> tuple[m.Manifest | None, str | None]:
+    """The manifest, or why it is not one (one sentence naming the first field that is wrong)."""
+    try:
+        return m.Manifest.model_validate_json(raw), None
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the document"
+        if first["type"] == "json_invalid":
+            return None, "is not valid JSON"
+        return None, f"is not a {FORMAT} manifest ({where}: {first['msg'][:80]})"
 
 
 # -- copying ------------------------------------------------------------------------------------------
@@ -284,10 +372,15 @@ class _Writer:
 
 
 def write_archive(
-    path: Path, sources: Sequence[tuple[Path, str]], manifest: dict[str, Any], control: Control | None
+    path: Path,
+    sources: Sequence[tuple[Path, str]],
+    manifest: dict[str, Any],
+    key: bytes,
+    control: Control | None,
 ) -> tuple[int, int, str]:
-    """Write each (file or folder, member name), then the manifest with every member's SHA-256, as the
-    gzip'd tar `path` (atomically) and its .sha256 file beside it; -> (members, bytes, SHA-256)."""
+    """Write each (file or folder, member name), then the manifest with every member's SHA-256 and its
+    signature, as the gzip'd tar `path` (atomically) and its .sha256 file beside it;
+    -> (members, bytes, SHA-256)."""
     with (
         atomic_path(path) as tmp,
         tmp.open("wb") as raw,
@@ -299,6 +392,7 @@ def write_archive(
             writer.add(source, name)
         text = json.dumps({**manifest, "members": writer.members}, indent=1, sort_keys=True)
         writer.add_bytes(text.encode(), MANIFEST)
+        writer.add_bytes(sign(text.encode(), key), SIGNATURE)
     digest = sha256_file(path)
     write_text_atomic(sidecar(path), f"{digest}  {path.name}\n")
     fsync_dir(path.parent)
@@ -336,10 +430,12 @@ def member_problem(member: tarfile.TarInfo) -> str | None:
     if not (member.isfile() or member.isdir()):
         return "a device, FIFO or other special file"
     top = PurePosixPath(name).parts[0]
-    if name != MANIFEST and top not in ("files", "pg"):
-        return "a name outside files/, pg/ and manifest.json"
+    if name not in (MANIFEST, SIGNATURE) and top not in ("files", "pg"):
+        return "a name outside files/, pg/, manifest.json and manifest.sig"
     if member.isfile() and name == MANIFEST and member.size > 64 * 1024 * 1024:
         return "a manifest over 64 MiB"
+    if member.isfile() and name == SIGNATURE and member.size > 4096:
+        return "a signature over 4 KiB"
     return None
 
 
@@ -349,10 +445,12 @@ class _TooBig(Exception):
 
 @dataclass
 class ReadResult:
-    manifest: dict[str, Any] | None
+    manifest: m.Manifest | None
     problems: list[m.Problem]
     checked: int
     archive_sha256: str | None
+    manifest_bytes: bytes | None = None  # as signed
+    signature: bytes | None = None
 
 
 def read_archive(path: Path, staging: Path | None = None) -> ReadResult:
@@ -360,7 +458,7 @@ def read_archive(path: Path, staging: Path | None = None) -> ReadResult:
     compare with the manifest."""
     problems: list[m.Problem] = []
     seen: dict[str, tuple[str, int]] = {}
-    manifest: dict[str, Any] | None = None
+    kept: dict[str, bytes] = {}  # the manifest and its signature, as read
     checked = 0
 
     def fail(member: str, problem: str) -> None:
@@ -402,9 +500,9 @@ def read_archive(path: Path, staging: Path | None = None) -> ReadResult:
                         assert fh is not None
                         sha = hashlib.sha256()
                         size = 0
-                        buffer = bytearray() if member.name == MANIFEST else None
+                        buffer = bytearray() if member.name in (MANIFEST, SIGNATURE) else None
                         out = None
-                        if staging is not None and member.name != MANIFEST:
+                        if staging is not None and buffer is None:
                             target = staging / member.name
                             target.parent.mkdir(parents=True, exist_ok=True)
                             out = open(target, "xb")  # noqa: SIM115
@@ -425,10 +523,7 @@ def read_archive(path: Path, staging: Path | None = None) -> ReadResult:
                         checked += 1
                         seen[member.name] = (sha.hexdigest(), size)
                         if buffer is not None:
-                            try:
-                                manifest = json.loads(bytes(buffer))
-                            except ValueError:
-                                fail(MANIFEST, "is not valid JSON")
+                            kept[member.name] = bytes(buffer)
                 trailing = False
                 while chunk := gz.read(CHUNK):
                     trailing = trailing or bool(chunk.strip(b"\0"))
@@ -447,29 +542,24 @@ def read_archive(path: Path, staging: Path | None = None) -> ReadResult:
             digest = hashed.finish()
     except FileNotFoundError:
         fail("<archive>", "the archive file is missing")
+    signed, signature = kept.get(MANIFEST), kept.get(SIGNATURE)
+    manifest, why = parse_manifest(signed) if signed is not None else (None, "missing")
     if manifest is None:
-        if not any(p.member == MANIFEST for p in problems):
-            fail(MANIFEST, "missing")
-        return ReadResult(None, problems, checked, digest)
-    if manifest.get("format") not in FORMATS or not isinstance(manifest.get("members"), list):
-        fail(MANIFEST, f"is not a {FORMAT} manifest")
-        return ReadResult(manifest, problems, checked, digest)
-    listed: dict[str, dict[str, Any]] = {}
-    for entry in manifest["members"]:
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            listed[entry["name"]] = entry
+        fail(MANIFEST, why or "missing")
+        return ReadResult(None, problems, checked, digest, signed, signature)
+    listed = {entry.name: entry for entry in manifest.members}
     for name, entry in listed.items():
         got = seen.get(name)
         if got is None:
             fail(name, "listed in the manifest but missing from the archive")
-        elif got[0] != entry.get("sha256"):
+        elif got[0] != entry.sha256:
             fail(name, "SHA-256 does not match the manifest")
-        elif got[1] != entry.get("size"):
+        elif got[1] != entry.size:
             fail(name, "size does not match the manifest")
     for name in seen:
-        if name != MANIFEST and name not in listed:
+        if name not in (MANIFEST, SIGNATURE) and name not in listed:
             fail(name, "in the archive but not in the manifest")
-    return ReadResult(manifest, problems, checked, digest)
+    return ReadResult(manifest, problems, checked, digest, signed, signature)
 
 
 def _relative_text(err: BaseException, archive: Path, staging: Path | None) -> str:
@@ -484,18 +574,20 @@ def _relative_text(err: BaseException, archive: Path, staging: Path | None) -> s
     return text
 
 
-def peek_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of an archive without a record (listing only; verify reads everything); {} if none."""
+def peek(path: Path) -> tuple[bytes | None, bytes | None]:
+    """The manifest and signature of an archive without a record, as stored (listing and re-indexing;
+    verify reads everything); None for what is missing or unreadable."""
+    found: dict[str, bytes] = {}
     with (
-        contextlib.suppress(tarfile.TarError, OSError, ValueError, EOFError),
+        contextlib.suppress(tarfile.TarError, OSError, ValueError, EOFError, zlib.error),
         tarfile.open(path, "r:gz") as tar,
     ):
         for member in tar:
-            if member.name == MANIFEST and member.isfile() and member.size < 64 * 1024 * 1024:
+            if member.name in (MANIFEST, SIGNATURE) and member_problem(member) is None and member.isfile():
                 fh = tar.extractfile(member)
-                found = json.loads(fh.read()) if fh is not None else None
-                return found if isinstance(found, dict) else {}
-    return {}
+                if fh is not None:
+                    found[member.name] = fh.read()
+    return found.get(MANIFEST), found.get(SIGNATURE)
 
 
 def integrity(staged_files: Path) -> dict[str, str]:
@@ -503,8 +595,12 @@ def integrity(staged_files: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in ("metadata.db", "mlflow.db"):
         if (staged_files / name).is_file():
-            with closing(sqlite3.connect(staged_files / name)) as con:
-                rows = con.execute("PRAGMA integrity_check").fetchall()
+            try:
+                with closing(sqlite3.connect(staged_files / name)) as con:
+                    rows = con.execute("PRAGMA integrity_check").fetchall()
+            except sqlite3.DatabaseError as err:  # "file is not a database" and the like
+                out[name] = f"not a readable SQLite database ({err})"
+                continue
             out[name] = "ok" if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:3])
     return out
 

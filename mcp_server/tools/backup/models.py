@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from mcp_server.core.output import Page
 
 Part = Literal["metadata", "models", "suites", "features", "lake"]
+Format = Literal["mlops-mcp-backup/1", "mlops-mcp-backup/2"]  # 2: the store holds relative paths (issue 20)
 Scope = Literal["all", "metadata", "models", "suites", "features", "lake"]
 Target = Literal["new_home", "in_place"]
 
@@ -17,6 +18,27 @@ Target = Literal["new_home", "in_place"]
 class Excluded(BaseModel):
     what: str = Field(description="What was left out, e.g. 'models' or 'lake'.")
     why: str = Field(description="Why it is not in the archive and what to do about it.")
+
+
+class Member(BaseModel):
+    name: str
+    sha256: str
+    size: int
+
+
+class Manifest(BaseModel):
+    """manifest.json as read back: what verify, list and restore rely on. An archive whose manifest does
+    not have this shape is refused as a whole, before any of its fields is used (issue #22.10)."""
+
+    format: Format
+    id: str
+    created_at: datetime | None = None
+    reason: str | None = Field(None, max_length=64)
+    scope: list[Part]
+    source_home: str | None = None
+    lake_root: str | None = None
+    not_included: list[Excluded] = Field(default_factory=list)
+    members: list[Member]
 
 
 class BackupCreated(BaseModel):

@@ -17,13 +17,14 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mcp_server.core.boundary import Control
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
@@ -169,7 +170,11 @@ def create(
         }
         final = archive_path(app, backup_id)
         members, size, digest = adapter.write_archive(
-            final, [(s, n) for s, n in sources if s.exists()], manifest, control
+            final,
+            [(s, n) for s, n in sources if s.exists()],
+            manifest,
+            adapter.signing_key(settings.home),
+            control,
         )
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -303,7 +308,7 @@ def verify(app: AppContext, control: Control, backup_id: str) -> m.VerifyResult:
     """Read every member of the archive and check it against the manifest, the record or .sha256 file."""
     loc = locate(app, backup_id)
     result = adapter.read_archive(loc.path)
-    problems = archive_problems(loc, result)
+    problems = archive_problems(app, loc, result)
     if loc.recorded:
         _note_verified(app, loc.id, not problems)
     return m.VerifyResult(
@@ -315,10 +320,16 @@ def verify(app: AppContext, control: Control, backup_id: str) -> m.VerifyResult:
     )
 
 
-def archive_problems(loc: Located, result: adapter.ReadResult) -> list[m.Problem]:
+def archive_problems(app: AppContext, loc: Located, result: adapter.ReadResult) -> list[m.Problem]:
     """The member problems plus the whole-archive checks: SHA-256 against the record (or the .sha256
-    file) and the manifest's id."""
+    file), for an archive without a record this home's signature, and the manifest's id."""
     problems = list(result.problems)
+    if not loc.recorded and result.manifest_bytes is not None:
+        why = adapter.signature_problem(
+            result.manifest_bytes, result.signature, adapter.signing_key(app.settings.home)
+        )
+        if why is not None:
+            problems.insert(0, m.Problem(member="<archive>", problem=why))
     if loc.sha256 is None:
         problems.insert(
             0,
@@ -332,7 +343,7 @@ def archive_problems(loc: Located, result: adapter.ReadResult) -> list[m.Problem
         problems.insert(
             0, m.Problem(member="<archive>", problem=f"SHA-256 of the archive does not match {what}")
         )
-    if result.manifest is not None and result.manifest.get("id") != loc.id:
+    if result.manifest is not None and result.manifest.id != loc.id:
         problems.append(m.Problem(member=adapter.MANIFEST, problem="belongs to another backup id"))
     return problems[: adapter.MAX_PROBLEMS]
 
@@ -380,19 +391,16 @@ def list_backups(app: AppContext) -> list[m.BackupInfo]:
         backup_id = path.name[: -len(adapter.SUFFIX)]
         if not adapter.ID_RE.match(backup_id) or backup_id in items:
             continue
-        manifest = adapter.peek_manifest(path)
-        created = None
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            created = datetime.fromisoformat(manifest["created_at"])
-        scope, members = manifest.get("scope"), manifest.get("members")
+        raw, _ = adapter.peek(path)
+        manifest = adapter.parse_manifest(raw)[0] if raw is not None else None
         items[backup_id] = m.BackupInfo(
             id=backup_id,
             path=f"<home>/{BACKUPS_DIR}/{path.name}",
-            reason=str(manifest["reason"])[:16] if manifest.get("reason") else None,
-            scope=[str(s) for s in scope][:10] if isinstance(scope, list) else [],
+            reason=manifest.reason[:16] if manifest and manifest.reason else None,
+            scope=list(manifest.scope) if manifest else [],
             bytes=path.stat().st_size,
-            members=len(members) if isinstance(members, list) and members else None,
-            created_at=created,
+            members=len(manifest.members) or None if manifest else None,
+            created_at=manifest.created_at if manifest else None,
             recorded=False,
             present=True,
         )
@@ -400,12 +408,17 @@ def list_backups(app: AppContext) -> list[m.BackupInfo]:
 
 
 def reindex(app: AppContext) -> int:
-    """Record archives in <home>/backups that the store does not know (after an in-place restore)."""
+    """Record archives in <home>/backups that the store does not know (after an in-place restore) and
+    that this home signed: a record is trust, so a foreign archive never gets one this way."""
     added = 0
+    key = adapter.signing_key(app.settings.home)
     for info in list_backups(app):
         if info.recorded:
             continue
         path = archive_path(app, info.id)
+        raw, signature = adapter.peek(path)
+        if raw is None or adapter.signature_problem(raw, signature, key) is not None:
+            continue
         record(
             app,
             info.id,
@@ -490,14 +503,14 @@ def restore(
 
 
 @contextlib.contextmanager
-def _staged(app: AppContext, backup_id: str, parent: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+def _staged(app: AppContext, backup_id: str, parent: Path) -> Iterator[tuple[Path, m.Manifest]]:
     """Verify and extract in one pass into a staging folder under `parent`; refuse on any problem."""
     loc = locate(app, backup_id)
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".restore-{loc.id}-", dir=parent))
     try:
         result = adapter.read_archive(loc.path, staging)
-        problems = archive_problems(loc, result)
+        problems = archive_problems(app, loc, result)
         if loc.recorded:
             _note_verified(app, loc.id, not problems and result.manifest is not None)
         if problems or result.manifest is None:
@@ -513,15 +526,20 @@ def _staged(app: AppContext, backup_id: str, parent: Path) -> Iterator[tuple[Pat
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _rewrite(files: Path, manifest: dict[str, Any], home: Path, pg_url: str | None) -> list[m.Rewrite]:
+def _rewrite(files: Path, manifest: m.Manifest, home: Path, pg_url: str | None) -> list[m.Rewrite]:
     """Point what libraries store absolutely (MLflow's artifact root, the Feast repo) at `home`; the
     server's own records are relative and stay as they are."""
-    old_home = str(manifest.get("source_home") or "")
-    pairs = adapter.path_pairs(old_home, home, manifest.get("lake_root")) if old_home else []
+    old_home = manifest.source_home or ""
+    pairs = adapter.path_pairs(old_home, home, manifest.lake_root) if old_home else []
     if not pairs:
         return []
-    adapter.drop_fingerprints(files / "metadata.db", pg_url, old_home)
-    out = adapter.rewrite_mlflow(files / "mlflow.db", pairs) if (files / "mlflow.db").is_file() else []
+    try:
+        adapter.drop_fingerprints(files / "metadata.db", pg_url, old_home)
+        out = adapter.rewrite_mlflow(files / "mlflow.db", pairs) if (files / "mlflow.db").is_file() else []
+    except sqlite3.Error as err:  # a database that passed integrity_check but is not the one expected
+        raise Conflict(
+            f"A database in the backup does not hold what the server expects ({err}); nothing was restored."
+        ) from None
     return out + adapter.rewrite_feast(files / "feature_repo", files / "feature_repo.json", pairs)
 
 
@@ -532,13 +550,11 @@ def _checked(files: Path, what: str) -> dict[str, str]:
     return checks
 
 
-def _notes(manifest: dict[str, Any], home: Path) -> list[str]:
+def _notes(manifest: m.Manifest, home: Path) -> list[str]:
     notes = []
-    if manifest.get("format") != adapter.FORMAT and manifest.get("source_home") != str(home):
-        notes.append(OLD_FORMAT_NOTE.format(home=manifest.get("source_home")))
-    return notes + [
-        f"Not in the backup: {e.get('what')}: {e.get('why')}" for e in manifest.get("not_included", [])
-    ]
+    if manifest.format != adapter.FORMAT and manifest.source_home != str(home):
+        notes.append(OLD_FORMAT_NOTE.format(home=manifest.source_home))
+    return notes + [f"Not in the backup: {e.what}: {e.why}" for e in manifest.not_included]
 
 
 def _restore_new_home(
@@ -555,6 +571,7 @@ def _restore_new_home(
     pg_url = _check_pg_target(store_url, app.settings.url_allowlist) if store_url else None
     with _staged(app, backup_id, root) as (staging, manifest):
         files = staging / "files"
+        checks = _checked(files, "restored")
         has_dump = (staging / "pg" / "metadata.dump").is_file()
         notes: list[str] = []
         if has_dump and pg_url is None:
@@ -577,7 +594,6 @@ def _restore_new_home(
             )
         control.step(3, 4, "pointing MLflow and Feast at the new home")
         rewrites = _rewrite(files, manifest, final, pg_url)
-        checks = _checked(files, "restored")
         for sub in ("workspace", BACKUPS_DIR, "reports"):
             (files / sub).mkdir(exist_ok=True)
         os.chmod(files, 0o700)
@@ -588,7 +604,7 @@ def _restore_new_home(
         id=backup_id,
         target="new_home",
         home=name,
-        parts=[str(p) for p in manifest.get("scope", [])],
+        parts=list(manifest.scope),
         rewrites=rewrites,
         integrity=checks,
         safety_backup=None,
@@ -652,7 +668,8 @@ def _restore_in_place(app: AppContext, control: Control, backup_id: str) -> m.Re
     control.step(1, 5, "verifying and extracting")
     with _staged(app, backup_id, home) as (staging, manifest):
         files = staging / "files"
-        parts = [str(p) for p in manifest.get("scope", [])]
+        checks = _checked(files, "replaced")  # before the safety backup: a bad archive costs nothing
+        parts: list[str] = list(manifest.scope)
         has_dump = (staging / "pg" / "metadata.dump").is_file()
         if "metadata" in parts and has_dump != (store.dialect == "postgresql"):
             raise InvalidInput(
@@ -663,8 +680,7 @@ def _restore_in_place(app: AppContext, control: Control, backup_id: str) -> m.Re
         # The safety backup reports no progress of its own.
         quiet = Control(control.remaining(), None, control.what, budget=control.seconds)
         safety = create(app, quiet, [p for p in parts if p in PARTS] or ["all"], "safety")
-        rewrites = _rewrite(files, manifest, home, None) if manifest.get("source_home") != str(home) else []
-        checks = _checked(files, "replaced")
+        rewrites = _rewrite(files, manifest, home, None) if manifest.source_home != str(home) else []
         control.step(3, 5, "stopping the gateway")
         was_running = manager.status(app).running
         if was_running:

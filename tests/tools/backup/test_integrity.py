@@ -95,13 +95,17 @@ async def test_a_flipped_byte_fails_verify_and_restore_refuses_it(tmp_path: Path
             ),
         )
         fixed.replace(other)
-        # ...and a .sha256 file that matches the changed archive: only the member checksum can tell.
+        # ...and a .sha256 file that matches the changed archive: the manifest's signature (the id was
+        # edited) and the member's checksum tell.
         digest = hashlib.sha256(other.read_bytes()).hexdigest()
         adapter.sidecar(other).write_text(f"{digest}  {other.name}\n")
         result = structured(await client.call_tool("backup_verify", {"id": other_id}))
         assert result["ok"] is False
-        assert [p["problem"] for p in result["problems"]] == ["SHA-256 does not match the manifest"]
-        assert result["problems"][0]["member"].startswith("files/gx/expectations/s@1")
+        assert [p["problem"] for p in result["problems"]] == [
+            "does not match its signature: manifest.json was changed after the backup was made",
+            "SHA-256 does not match the manifest",
+        ]
+        assert result["problems"][1]["member"].startswith("files/gx/expectations/s@1")
         assert_tool_error(
             await client.call_tool(
                 "backup_restore", {"id": other_id, "target": "new_home", "new_home": "r2"}
@@ -184,7 +188,10 @@ def test_member_checks() -> None:
     assert adapter.member_problem(info("files/x", tarfile.LNKTYPE)) == "a link"
     assert adapter.member_problem(info("files/x", tarfile.CHRTYPE)) == "a device, FIFO or other special file"
     assert adapter.member_problem(info("files/x", tarfile.FIFOTYPE)) == "a device, FIFO or other special file"
-    assert adapter.member_problem(info("elsewhere/x")) == "a name outside files/, pg/ and manifest.json"
+    assert (
+        adapter.member_problem(info("elsewhere/x"))
+        == "a name outside files/, pg/, manifest.json and manifest.sig"
+    )
     assert adapter.member_problem(info("C:/x")) == "an absolute name"
 
 
@@ -291,7 +298,7 @@ def test_manifest_lists_members_versions_and_exclusions(tmp_path: Path) -> None:
         with tarfile.open(settings.home / "backups" / f"{created.id}.tar.gz") as tar:
             names = tar.getnames()
             manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
-        assert names[-1] == "manifest.json"
+        assert names[-2:] == ["manifest.json", "manifest.sig"]
         assert manifest["source_home"] == str(settings.home)
         assert manifest["scope"] == ["metadata"]
         assert {m["name"] for m in manifest["members"]} == {"files/metadata.db"}

@@ -107,7 +107,7 @@ async def test_every_tool_and_restore_into_a_new_home_after_the_old_one_is_gone(
         assert listed["items"][0]["recorded"] is True and listed["items"][0]["present"] is True
         verified = structured(await client.call_tool("backup_verify", {"id": created["id"]}))
         assert verified["ok"] is True and verified["problems"] == []
-        assert verified["checked"] == created["members"] + 1  # + the manifest
+        assert verified["checked"] == created["members"] + 2  # + the manifest and its signature
         assert verified["archive_sha256"] == created["sha256"]
         listed = structured(await client.call_tool("backup_list", {}))
         assert listed["items"][0]["verified_ok"] is True
