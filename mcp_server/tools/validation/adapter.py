@@ -11,7 +11,10 @@ Runs validate a batch (`validate`), so GX stores no results of its own: ours liv
 
 Versioning: every save of `<name>` stores a new GX suite named `<name>@<N+1>`; `<name>` resolves to the
 highest N. Ad-hoc integrity checks run on a separate ephemeral context, so they leave nothing behind.
-A context is not thread-safe: every use goes through `GxEngine.lock`.
+A context is not thread-safe: every use goes through `GxEngine.lock`. Several processes share one project
+(servers on one home, the killable workers): `<home>/gx/.mlops.lock` is held exclusively while one of
+them writes (opening the project, saving or deleting a suite) and shared while one reads, and GX's store
+files are written through core/files.py (temporary name, fsync, rename), never in place.
 
 Nothing here imports the MCP SDK; errors are the project's own (mcp_server.core.errors).
 """
@@ -28,13 +31,15 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.conditions import mask
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
+from mcp_server.core.files import write_bytes_atomic
+from mcp_server.core.store._locks import FileLock
 from mcp_server.core.values import number, plain
 
 if TYPE_CHECKING:
@@ -131,6 +136,10 @@ ENGINE_TYPES: dict[str, dict[str, list[str]]] = {
 }
 TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
 ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|uuid|guid|(^|_)key$)")
+# The GX project's lock across processes (under <home>/gx), and how long a call waits for it.
+STORE_LOCK = ".mlops.lock"
+STORE_LOCK_TIMEOUT_S = 30.0
+STORE_BUSY = "The Great Expectations suite store is locked by another server process; retry in a moment."
 
 log = logging.getLogger("mlops_mcp.validation")
 
@@ -428,10 +437,15 @@ class GxEngine:
         quiet_gx()  # again: importing GX created loggers that set themselves to INFO
         self.home = Path(home)
         self.lock = threading.RLock()
+        self._file_lock = FileLock(self.home / "gx" / STORE_LOCK) if FileLock.available() else None
+        self._held: str | None = None  # "shared" or "exclusive" while this engine holds the file lock
         self._gx = gx
         self._adhoc: Any = None
-        with self.lock:
+        # Exclusive: opening a project writes great_expectations.yml in place (creating it, saving the
+        # variables, adding the data source), and another process must not read it half written.
+        with self._store_lock(exclusive=True):
             self.context = gx.get_context(mode="file", project_root_dir=str(self.home))
+            _atomic_store_writes(self.context)
             bars = self.context.variables.progress_bars
             if (
                 not bars
@@ -446,6 +460,36 @@ class GxEngine:
                 self.context.enable_analytics(False)
             self.batch_definition = _batch_definition(self.context)
 
+    @contextlib.contextmanager
+    def _store_lock(self, *, exclusive: bool) -> Iterator[None]:
+        """This process's threads (`self.lock`), then the other processes on the project (the file lock:
+        exclusive to write, shared to read). Conflict when another process holds it past the timeout."""
+        with self.lock:
+            if self._held == "exclusive" or (self._held == "shared" and not exclusive):
+                yield  # the outer hold covers it
+                return
+            if self._held == "shared":  # pragma: no cover - a programming error, not a state
+                raise RuntimeError("the GX store lock cannot be upgraded from shared to exclusive")
+            if self._file_lock is None:  # no flock (Windows): only this process's threads are coordinated
+                yield
+                return
+            deadline = time.monotonic() + STORE_LOCK_TIMEOUT_S
+            fds: tuple[int, ...] | None
+            if exclusive:
+                fds = self._file_lock.acquire_exclusive(deadline)
+            else:
+                fd = self._file_lock.acquire_shared(deadline)
+                fds = None if fd is None else (fd,)
+            if fds is None:
+                raise Conflict(STORE_BUSY)
+            self._held = "exclusive" if exclusive else "shared"
+            try:
+                yield
+            finally:
+                self._held = None
+                for fd in reversed(fds):
+                    os.close(fd)
+
     # -- suites --
 
     def _versions_by_name(self) -> dict[str, list[int]]:
@@ -457,11 +501,11 @@ class GxEngine:
         return {k: sorted(v) for k, v in sorted(found.items())}
 
     def versions(self, name: str) -> list[int]:
-        with self.lock:
+        with self._store_lock(exclusive=False):
             return self._versions_by_name().get(name, [])
 
     def list_suites(self) -> list[SuiteVersion]:
-        with self.lock:
+        with self._store_lock(exclusive=False):
             out = []
             for name, versions in self._versions_by_name().items():
                 suite = self._load(name, versions[-1], versions)
@@ -472,7 +516,10 @@ class GxEngine:
         self, name: str, specs: list[dict[str, Any]], description: str | None = None, used_up_to: int = 0
     ) -> SuiteVersion:
         """Save `specs` as the next version of `name`. `used_up_to` is the highest version any stored result
-        recorded: a deleted version's number is never given to different expectations."""
+        recorded: a deleted version's number is never given to different expectations.
+
+        Choosing the number and writing the version happen under the exclusive store lock, so writers in
+        other processes each get their own next version instead of writing the same file at once."""
         from great_expectations import exceptions as gx_exc
         from great_expectations.core.expectation_suite import ExpectationSuite
 
@@ -483,7 +530,7 @@ class GxEngine:
             )
         expectations = build_expectations(specs)
         created = dt.datetime.now(dt.UTC)
-        with self.lock:
+        with self._store_lock(exclusive=True):
             versions = self._versions_by_name().get(name, [])
             version = max(versions[-1] if versions else 0, used_up_to) + 1
             gx_name = f"{name}@{version}"
@@ -503,7 +550,8 @@ class GxEngine:
                     self._gx.ValidationDefinition(name=gx_name, data=self.batch_definition, suite=suite)
                 )
             except gx_exc.DataContextError:
-                if version in self._versions_by_name().get(name, []):  # another process saved it first
+                # Another process saved it first: only where no file lock coordinates the processes.
+                if version in self._versions_by_name().get(name, []):
                     raise Conflict(
                         f"Another writer saved suite '{gx_name}' at the same moment; save again to get the "
                         "next version."
@@ -526,7 +574,7 @@ class GxEngine:
 
     def resolve(self, ref: str) -> SuiteVersion:
         name, version = parse_ref(ref)
-        with self.lock:
+        with self._store_lock(exclusive=False):
             versions = self._versions_by_name().get(name, [])
             if not versions:
                 raise NotFound(
@@ -560,7 +608,7 @@ class GxEngine:
     def delete(self, ref: str) -> tuple[str, list[int], list[int]]:
         """Delete one version (`name@N`) or every version (`name`); returns (name, deleted, remaining)."""
         name, version = parse_ref(ref)
-        with self.lock:
+        with self._store_lock(exclusive=True):
             versions = self._versions_by_name().get(name, [])
             if not versions:
                 raise NotFound(f"No suite named '{name}'; list the suites with validation_list_suites.")
@@ -586,11 +634,12 @@ class GxEngine:
     def run_stored(
         self, gx_name: str, df: pd.DataFrame, check: Callable[[], None] | None = None
     ) -> tuple[list[Any], list[str]]:
-        with self.lock:
-            from great_expectations import exceptions as gx_exc
+        from great_expectations import exceptions as gx_exc
 
+        with self.lock:
             try:
-                suite = self.context.suites.get(gx_name)
+                with self._store_lock(exclusive=False):  # only while reading: a run may take long
+                    suite = self.context.suites.get(gx_name)
             except gx_exc.DataContextError:
                 raise NotFound(
                     f"Suite version '{gx_name}' was deleted while the run started; run again."
@@ -652,6 +701,29 @@ def validate(
                 )
             )
     return results
+
+
+def _atomic_store_writes(context: Any) -> None:
+    """Route the suite and validation-definition stores' file writes through core/files.py.
+
+    GX's filesystem backend writes a file in place (`open(path, "wb")`): a reader sees it half written, a
+    crash leaves it so, and two writers of one name interleave their bytes into a file that no longer
+    parses. Its `_set` is replaced, on these backends only, by the same write to a temporary name, fsynced
+    and renamed over the file; keys and paths stay GX's own."""
+    from great_expectations.data_context.store.tuple_store_backend import TupleFilesystemStoreBackend
+
+    for store in (context.expectations_store, context.validation_definition_store):
+        backend = store.store_backend
+        if not isinstance(backend, TupleFilesystemStoreBackend):
+            continue
+
+        def _set(key: Any, value: Any, _backend: Any = backend, **kwargs: Any) -> str:
+            parts = key if isinstance(key, tuple) else key.to_tuple()
+            path = Path(_backend.full_base_directory) / _backend._convert_key_to_filepath(parts)
+            write_bytes_atomic(path, value.encode("utf-8") if isinstance(value, str) else value)
+            return str(path)
+
+        backend._set = _set  # type: ignore[method-assign]
 
 
 def _get(obj: Any, key: str) -> Any:
