@@ -19,12 +19,18 @@
 A service calls `control.step(...)` between steps (progress; stops a cancelled or late call), takes
 inner library timeouts from `control.timeout(...)` and runs work that can hang the process (a caller's
 regex, a user's model) with `control.run_killable(...)`, a worker process killed at the deadline.
+
+A stopped call stops its work (issue #22.4): when the deadline passes or the client cancels, the caller
+gets its answer at once and the service's thread gets `Stopped` raised inside it at the next Python
+instruction it runs, so a library loop (pandas over columns, a forest over trees, joblib over folds, which
+kills its worker processes on the way out) ends there instead of burning a core for minutes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import ctypes
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -64,6 +70,17 @@ class Cancelled(MlopsError):
     kind = "cancelled"
 
 
+class Stopped(BaseException):
+    """Raised inside a service's thread once its call was stopped (deadline passed, client cancelled).
+    A BaseException, so that no library's `except Exception` swallows it and goes on working; nobody
+    sees it: the call was already answered."""
+
+
+def _raise_in_thread(ident: int, exc: type[BaseException] | None) -> None:
+    """Have thread `ident` raise `exc` at its next Python instruction (None: drop one still pending)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
+
+
 class Control:
     """What a service gets from its call: the deadline, cancellation, progress."""
 
@@ -81,6 +98,8 @@ class Control:
         self.doing: str | None = None  # the last step message, named by the deadline error
         self._progress = progress
         self._cancelled = threading.Event()
+        self._thread: int | None = None  # the thread running the work, while it runs (running())
+        self._thread_lock = threading.Lock()
 
     @classmethod
     def unbounded(cls, what: str = "The work") -> Control:
@@ -88,7 +107,26 @@ class Control:
         return cls(365 * 24 * 3600.0, None, what)
 
     def cancel(self) -> None:
+        """Flag the call as stopped, and stop the thread running its work (once)."""
         self._cancelled.set()
+        with self._thread_lock:
+            if self._thread is not None:
+                _raise_in_thread(self._thread, Stopped)
+                self._thread = None
+
+    def running(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(*args, **kwargs)` in this thread as the call's work: `cancel()` stops it from now on."""
+        me = threading.get_ident()
+        with self._thread_lock:
+            self._thread = me
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with self._thread_lock:
+                if self._thread == me:
+                    self._thread = None
+                else:  # cancel() came as the work ended: its Stopped must not fire in the thread pool
+                    _raise_in_thread(me, None)
 
     @property
     def cancelled(self) -> bool:
@@ -241,7 +279,7 @@ async def run_sync(
     try:
         with anyio.fail_after(seconds):
             return await anyio.to_thread.run_sync(
-                lambda: fn(app, control, *args, **kwargs), abandon_on_cancel=True
+                lambda: control.running(fn, app, control, *args, **kwargs), abandon_on_cancel=True
             )
     except TimeoutError:
         control.cancel()

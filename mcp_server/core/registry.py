@@ -22,7 +22,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
 from mcp_server.core.config import Settings
-from mcp_server.core.errors import DeadlineExceeded, MlopsError
+from mcp_server.core.errors import MlopsError
 from mcp_server.core.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from mcp_server.core.output import fit
 
@@ -195,7 +195,7 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
     The wrapper keeps the function's signature (plus `idempotency_key` where the tool takes one from
     here) so the SDK derives the input and output schemas from it.
     """
-    from mcp_server.core.boundary import call_deadline, call_scope, progress_reporter
+    from mcp_server.core.boundary import Control, call_deadline, call_scope, progress_reporter
     from mcp_server.core.errors import from_library
 
     fn = spec.fn
@@ -212,9 +212,7 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
         ):
             result = await fn(**kwargs)
         if scope.cancelled_caught:
-            raise DeadlineExceeded(
-                f"{spec.name} did not finish within its {deadline:g}s deadline and was stopped."
-            )
+            raise Control(deadline, what=spec.name).late()  # the one wording of a deadline error
         return result
 
     @functools.wraps(fn)
