@@ -131,7 +131,7 @@ def read_table(
 
             rows = pq.ParquetFile(path).metadata.num_rows
             _check_rows(path, rows, max_rows)
-            check_parquet_decoded(path, _decoded_limit(max_decoded_bytes), columns)
+            check_parquet_decoded(path, decoded_limit(max_decoded_bytes), columns)
             df = pd.read_parquet(path, columns=columns)
         elif fmt in ("csv", "tsv"):
             df = pd.read_csv(
@@ -164,7 +164,7 @@ def read_table(
     return df
 
 
-def _decoded_limit(limit: int | None) -> int:
+def decoded_limit(limit: int | None) -> int:
     if limit is not None:
         return limit
     from mcp_server.core.config import Settings
@@ -179,8 +179,11 @@ _SLOT = 8
 _DICTIONARY = ("PLAIN_DICTIONARY", "RLE_DICTIONARY")
 
 
-def check_parquet_decoded(path: Path, limit: int, columns: list[str] | None = None) -> None:
-    """Refuse a Parquet file (its `columns`, else all) that decodes to more than `limit` bytes, before reading it.
+def check_parquet_decoded(
+    path: Path, limit: int, columns: list[str] | None = None, *, per_row_group: bool = False
+) -> None:
+    """Refuse a Parquet file (its `columns`, else all) that decodes to more than `limit` bytes, before reading it;
+    with `per_row_group`, for a reader that streams it, a file one of whose row groups does.
 
     A few KB of zstd can hold gigabytes (issue #22): the row and file-size limits do not see it. From the
     metadata: the decompressed pages (total_uncompressed_size) and a lower bound of the decoded values
@@ -195,11 +198,12 @@ def check_parquet_decoded(path: Path, limit: int, columns: list[str] | None = No
     pf = pq.ParquetFile(path)
     md = pf.metadata
     leaves = _selected_leaves(pf.schema_arrow, md.num_columns, columns)
-    pages = decoded = 0
-    unsure = 0  # how far dictionary-encoded strings could still go past `decoded`
+    # Per row group: [decompressed pages, decoded lower bound, how far dictionary strings could go past it].
+    sizes: list[list[int]] = []
     suspects: dict[int, list[int]] = {}  # row group -> leaves to measure
     for g in range(md.num_row_groups):
         rg = md.row_group(g)
+        pages = decoded = unsure = 0
         for j in leaves:
             c = rg.column(j)
             n, size = c.num_values, c.total_uncompressed_size
@@ -217,26 +221,36 @@ def check_parquet_decoded(path: Path, limit: int, columns: list[str] | None = No
                 decoded += n * max(md.schema.column(j).length or 0, _SLOT)
             else:
                 decoded += n * _SLOT
-    if max(pages, decoded) > limit:
-        raise _too_big(path, limit)
-    if decoded + unsure <= limit:
-        return
-    reader = pq.ParquetFile(
-        path, read_dictionary=[md.schema.column(j).path for js in suspects.values() for j in js]
-    )
-    for g, js in suspects.items():
-        table = reader.read_row_group(g, columns=[md.schema.column(j).path for j in js])
-        for column in table.columns:
-            for chunk in column.chunks:
-                decoded += _value_bytes(chunk)
-        del table
-        if decoded > limit:
-            raise _too_big(path, limit)
+        sizes.append([pages, decoded, unsure])
+    scopes = [[g] for g in range(len(sizes))] if per_row_group else [list(range(len(sizes)))]
+    reader = None
+    for groups in scopes:
+        pages, decoded, unsure = (sum(sizes[g][i] for g in groups) for i in range(3))
+        if max(pages, decoded) > limit:
+            raise _too_big(path, limit, per_row_group)
+        if decoded + unsure <= limit:
+            continue
+        if reader is None:
+            reader = pq.ParquetFile(
+                path, read_dictionary=[md.schema.column(j).path for js in suspects.values() for j in js]
+            )
+        for g in groups:
+            if g not in suspects:
+                continue
+            table = reader.read_row_group(g, columns=[md.schema.column(j).path for j in suspects[g]])
+            for column in table.columns:
+                for chunk in column.chunks:
+                    decoded += _value_bytes(chunk)
+            del table
+            if decoded > limit:
+                raise _too_big(path, limit, per_row_group)
 
 
-def _too_big(path: Path, limit: int) -> LimitExceeded:
+def _too_big(path: Path, limit: int, per_row_group: bool = False) -> LimitExceeded:
+    what = "a row group that decodes" if per_row_group else "decodes"
+    where = f"'{path.name}' has {what}" if per_row_group else f"'{path.name}' {what}"
     return LimitExceeded(
-        f"'{path.name}' decodes to more than {limit} bytes in memory, the limit (MLOPS_MCP_MAX_DECODED_BYTES)."
+        f"{where} to more than {limit} bytes in memory, the limit (MLOPS_MCP_MAX_DECODED_BYTES)."
     )
 
 

@@ -304,16 +304,21 @@ def _file_format(fmt: str, what: str) -> Any:
     return "parquet"
 
 
-def open_source(path: Path, max_rows: int, max_bytes: int) -> tuple[ds.Dataset, str]:
-    """A pyarrow dataset over a source file (streamed, never loaded whole unless it is a JSON array)."""
+def open_source(
+    path: Path, max_rows: int, max_bytes: int, max_decoded_bytes: int | None = None
+) -> tuple[ds.Dataset, str]:
+    """A pyarrow dataset over a source file (streamed, never loaded whole unless it is a JSON array).
+    Streamed Parquet is decoded a row group at a time, so no row group may decode past the limit."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    from mcp_server.core.tables import check_file, read_table
+    from mcp_server.core.tables import check_file, check_parquet_decoded, decoded_limit, read_table
 
     fmt = table_format(path, "source")
     check_file(path, max_bytes)
     with _arrow_errors(path.name, fmt):
+        if fmt == "parquet":
+            check_parquet_decoded(path, decoded_limit(max_decoded_bytes), per_row_group=True)
         if fmt != "json":
             dataset = ds.dataset(str(path), format=_file_format(fmt, path.name))
         else:

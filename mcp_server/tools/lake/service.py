@@ -205,7 +205,9 @@ def write(
     name = check_dataset_name(dataset)
     if isinstance(source, str):
         path = app.workspace.resolve(source, must_exist=True)
-        data, _fmt = adapter.open_source(path, app.settings.max_rows, app.settings.max_file_bytes)
+        data, _fmt = adapter.open_source(
+            path, app.settings.max_rows, app.settings.max_file_bytes, app.settings.max_decoded_bytes
+        )
         source_id = dataset_ref(app.store, path, workspace=app.workspace)
     else:
         data = adapter.as_dataset(source)
