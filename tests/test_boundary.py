@@ -38,6 +38,7 @@ async def demo_echo(
 async def demo_tell(ctx: Ctx) -> Echo:
     """Logs to the client (test tool)."""
     await tell(ctx, "warning", "3 rows were dropped")
+    await tell(ctx, "info", "reading s3://user:pw123@host/x.csv")  # a path the caller gave, with a password
     return Echo(value="told", count=1)
 
 
@@ -300,6 +301,8 @@ async def test_log_lines_reach_the_client_and_stderr(
             structured(await session.call_tool("demo_tell", {}))
     assert ("warning", "3 rows were dropped") in received
     assert any(r.getMessage() == "3 rows were dropped" for r in caplog.records)
+    assert ("info", "reading s3://user:***@host/x.csv") in received  # masked, like every text that leaves
+    assert "pw123" not in str(received) and "pw123" not in caplog.text
 
 
 async def test_cancelling_a_call_stops_blocking_work_between_steps(tclient: Client) -> None:

@@ -205,6 +205,10 @@ def test_the_servers_logging_setup_masks_every_line(tmp_path: Path) -> None:
         "    raise ValueError('token=secret123')\n"
         "except ValueError:\n"
         "    logging.getLogger('mlops_mcp').exception('crash')\n"
+        # The HTTP transport's uvicorn, configured as run_http does: its loggers reach the same handlers.
+        "from mcp_server.core.app import uvicorn_config\n"
+        "uvicorn_config(None, '127.0.0.1', 1).configure_logging()\n"
+        "logging.getLogger('uvicorn.error').error('bad request from %s', 'postgresql://u:secret123@db/x')\n"
     )
     done = subprocess.run(
         [PYTHON, "-c", script],
@@ -215,5 +219,5 @@ def test_the_servers_logging_setup_masks_every_line(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "user:***@host" in done.stderr and "token=***" in done.stderr
+    assert "user:***@host" in done.stderr and "token=***" in done.stderr and "u:***@db" in done.stderr
     assert "secret123" not in done.stderr, done.stderr

@@ -334,8 +334,15 @@ def http_app(server: MlopsServer, settings: Settings, host: str, port: int) -> A
     return BearerAuth(app, token) if token else app
 
 
+def uvicorn_config(app: Any, host: str, port: int) -> Any:
+    """uvicorn without its own logging config: its loggers propagate to the handlers `serve` installed,
+    whose filter masks secrets (uvicorn's default config gives them handlers of their own, unmasked)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None)
+
+
 async def run_http(server: MlopsServer, settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    config = uvicorn.Config(http_app(server, settings, host, port), host=host, port=port, log_level="warning")
-    await uvicorn.Server(config).serve()
+    await uvicorn.Server(uvicorn_config(http_app(server, settings, host, port), host, port)).serve()

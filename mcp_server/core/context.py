@@ -117,7 +117,11 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 
 async def tell(ctx: Ctx, level: Literal["debug", "info", "warning", "error"], message: str) -> None:
-    """Log a line to stderr and send it to the client as an MCP log notification (when it listens)."""
+    """Log a line to stderr and send it to the client as an MCP log notification (when it listens), masked
+    like every text that leaves the process (a path the caller gave may hold a password)."""
+    from mcp_server.core.store.redact import mask_text
+
+    message = mask_text(message)
     log.log(_LEVELS[level], message)
     with warnings.catch_warnings():
         # MCP deprecated server logging in 2026-07-28 (SEP-2577); clients on earlier versions still show it.
