@@ -4,14 +4,19 @@
 - dates and times become ISO text, Decimal becomes text, bytes become `<N bytes>`;
 - strings longer than `chars` are cut with "..." (`chars=None` keeps them whole);
 - lists, tuples, sets and dicts keep at most `items` entries and `depth` levels (deeper: short text).
+
+Also `copied`: a result model (pydantic or dataclass) from a record's fields of the same names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import math
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CHARS = 200
 ITEMS = 50
@@ -100,3 +105,12 @@ def number(value: Any, digits: int | None = None) -> float | None:
     if not math.isfinite(f):
         return None
     return round(f, digits) if digits is not None else f
+
+
+def copied(cls: type[T], source: Any, **overrides: Any) -> T:
+    """`cls(...)` from the attributes of `source` (a database row, a dataclass) that have its fields' names,
+    with `overrides` on top: the fields that differ are the only ones written out."""
+    fields = getattr(cls, "model_fields", None)
+    names = list(fields) if fields is not None else [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    values = {n: getattr(source, n) for n in names if n not in overrides and hasattr(source, n)}
+    return cls(**values, **overrides)

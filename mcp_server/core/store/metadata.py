@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, MlopsError
 from mcp_server.core.store._locks import FileLock, RWLock, remaining
 from mcp_server.core.store.redact import canonical_json, digest, mask_text, mask_url, redact
+from mcp_server.core.values import copied
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -624,20 +625,7 @@ class MetadataStore:
         if before_id is not None:
             stmt = stmt.where(AuditRecord.id < before_id)
         with self.read_session() as session:
-            return [
-                AuditEntry(
-                    id=r.id,
-                    time=r.time,
-                    tool=r.tool,
-                    client=r.client,
-                    args_digest=r.args_digest,
-                    args_redacted=r.args_redacted,
-                    outcome=r.outcome,
-                    error=r.error,
-                    duration_ms=r.duration_ms,
-                )
-                for r in session.scalars(stmt)
-            ]
+            return [copied(AuditEntry, r) for r in session.scalars(stmt)]
 
     # -- schema ----------------------------------------------------------------------------------
 

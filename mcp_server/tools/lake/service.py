@@ -25,6 +25,7 @@ from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.lineage import dataset_id, record_edge
 from mcp_server.core.output import artifact_uri, paginate
 from mcp_server.core.tables import table_format
+from mcp_server.core.values import copied
 from mcp_server.core.workspace import check_name
 from mcp_server.tools.catalog import records
 from mcp_server.tools.lake.models import (
@@ -399,19 +400,12 @@ def list_datasets(
 
 def version_info(app: AppContext, v: records.VersionInfo, cfg: LakeConfig | None = None) -> LakeVersionInfo:
     """A catalogued version as the lake shows it (catalog_get shows the same fields)."""
-    return LakeVersionInfo(
-        version=v.version,
+    return copied(
+        LakeVersionInfo,
+        v,
         identifier=v.identifier or "",
-        operation=v.operation,
         location=show_location(app, v.location, cfg),
-        rows=v.rows,
-        bytes=v.bytes,
-        files=v.files,
-        row_groups=v.row_groups,
-        compression=v.compression,
-        partition_by=v.partition_by,
         columns=len(v.schema),
-        source=v.source,
         created_at=v.created_at.isoformat(),
     )
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.files import write_json_atomic, write_text_atomic
 from mcp_server.core.output import artifact_uri, decode_cursor, encode_cursor, fit_page, paginate
+from mcp_server.core.values import copied
 from mcp_server.tools.quality import adapter
 from mcp_server.tools.quality.models import (
     CleanResult,
@@ -417,17 +418,9 @@ def history(
         change = None
         if older is not None and r.overall is not None and older.overall is not None:
             change = round(r.overall - older.overall, 6)
+        scores = {d: getattr(r, d) for d in SCORED}
         items.append(
-            HistoryItem(
-                score_id=r.id,
-                dataset_id=r.dataset,
-                overall=r.overall,
-                change=change,
-                passed=r.passed,
-                threshold=r.threshold,
-                scores={d: getattr(r, d) for d in SCORED},
-                created_at=r.created_at,
-            )
+            copied(HistoryItem, r, score_id=r.id, dataset_id=r.dataset, change=change, scores=scores)
         )
     if total == 0:
         trend = "none"

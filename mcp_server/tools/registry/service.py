@@ -39,6 +39,7 @@ from mcp_server.core.mlmodels import (
     short,
 )
 from mcp_server.core.tracking import mlflow_client
+from mcp_server.core.values import copied
 from mcp_server.tools.onnx import service as onnx_service
 from mcp_server.tools.registry import adapter
 from mcp_server.tools.registry import models as rm
@@ -478,17 +479,7 @@ def _pg_lock(session: Any, name: str, alias: str) -> None:
 
 
 def _event(row: Any) -> Any:
-
-    return rm.AliasEvent(
-        id=row.id,
-        action=row.action,
-        from_version=row.from_version,
-        to_version=row.to_version,
-        reason=row.reason,
-        client=row.client,
-        at=row.created_at.isoformat(),
-        undone=row.popped_at is not None,
-    )
+    return copied(rm.AliasEvent, row, at=row.created_at.isoformat(), undone=row.popped_at is not None)
 
 
 def set_alias(

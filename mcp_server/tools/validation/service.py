@@ -25,6 +25,7 @@ from mcp_server.core.boundary import Control
 from mcp_server.core.errors import InvalidInput, NotFound
 from mcp_server.core.files import write_json_atomic, write_text_atomic
 from mcp_server.core.output import artifact_uri, decode_cursor, encode_cursor, fit_page, paginate
+from mcp_server.core.values import copied
 from mcp_server.core.workspace import check_name
 from mcp_server.tools.validation import adapter
 from mcp_server.tools.validation.models import (
@@ -212,13 +213,9 @@ def get_suite(
 
     def build(n: int) -> SuiteDetail:
         page = paginate(expectations, encode_cursor(offset) if offset else None, n)
-        return SuiteDetail(
-            name=sv.name,
-            version=sv.version,
-            ref=sv.ref,
-            versions=sv.versions,
-            created_at=sv.created_at,
-            description=sv.description,
+        return copied(
+            SuiteDetail,
+            sv,
             expectation_count=len(expectations),
             expectations=page.items,
             next_cursor=page.next_cursor,

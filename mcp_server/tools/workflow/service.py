@@ -11,6 +11,7 @@ from mcp_server.core.boundary import Control
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import InvalidInput, NotFound
 from mcp_server.core.output import decode_cursor, encode_cursor
+from mcp_server.core.values import copied
 from mcp_server.core.workspace import check_name
 from mcp_server.tools.workflow.models import (
     GATE_ORDER,
@@ -52,29 +53,15 @@ def _status(app: AppContext, row: Any, gates: list[Any]) -> WorkflowStatus:
     state = row.state
     if state == "running" and not runner.is_live(row.id):
         state = "interrupted"  # its thread is gone: the server that ran it stopped
-    return WorkflowStatus(
+    return copied(
+        WorkflowStatus,
+        row,
         workflow_id=row.id,
-        kind=row.kind,
-        model=row.model,
-        candidate_version=row.candidate_version,
-        champion_version=row.champion_version,
-        endpoint=row.endpoint,
         state=state,
-        current_gate=row.current_gate,
-        reason=row.reason,
         gates=[
-            GateReport(
-                gate=g.gate,
-                state=g.state,
-                summary=g.summary,
-                detail=json.loads(g.detail) if g.detail else None,
-                started_at=g.started_at,
-                finished_at=g.finished_at,
-            )
+            copied(GateReport, g, detail=json.loads(g.detail) if g.detail else None)
             for g in sorted(gates, key=lambda g: g.position)
         ],
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 
