@@ -299,6 +299,8 @@ def build_expectations(specs: list[dict[str, Any]]) -> list[Any]:
             _check_partition(kwargs["partition_object"], where)
         if isinstance(kwargs.get("strftime_format"), str):
             _check_strftime(kwargs["strftime_format"], where)
+        if "json_schema" in kwargs:
+            _check_json_schema(kwargs["json_schema"], where)
         try:
             config = ExpectationConfiguration(type=etype, kwargs=kwargs, meta=spec.get("meta") or {})
             built.append(config.to_domain_obj())
@@ -335,6 +337,28 @@ def _check_strftime(fmt: str, where: str) -> None:
             f"{where}: 'strftime_format' {_show(fmt)} cannot parse the dates it formats ({str(err)[:120]}); "
             "use each directive (such as %Y) at most once."
         ) from None
+
+
+REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _check_json_schema(schema: Any, where: str) -> None:
+    """Only references inside the schema itself ('#...'): jsonschema fetches any other `$ref` over the
+    network while it validates, which would let a suite make the server request any URL it can reach."""
+    todo = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for key in REF_KEYWORDS:
+                ref = node.get(key)
+                if ref is not None and not (isinstance(ref, str) and ref.startswith("#")):
+                    raise InvalidInput(
+                        f"{where}: 'json_schema' refers to {_show(ref)} outside itself; only references "
+                        "within the schema ('#/$defs/...') are allowed, so put the referenced schema under $defs."
+                    )
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
 
 
 def _is_number(value: Any) -> bool:

@@ -258,3 +258,58 @@ async def test_json_schema_patterns_run_in_the_killable_worker(vh: Harness) -> N
     assert_tool_error(result, "deadline", "stopped", "regular expression")
     assert elapsed < deadline + 3, elapsed
     await answers(vh)
+
+
+async def test_a_json_schema_may_not_refer_outside_itself(vh: Harness) -> None:
+    """jsonschema fetches a remote `$ref` while it validates: a suite could make the server request any URL."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"type": "string"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    listener = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{listener.server_port}/evil.json"
+        for schema in (
+            {"$ref": url},
+            {"type": "object", "properties": {"k": {"allOf": [{"$ref": url}]}}},
+            {"$dynamicRef": "file:///etc/passwd"},
+        ):
+            kwargs = {"column": "j", "json_schema": schema}
+            spec = [{"type": "expect_column_values_to_match_json_schema", "kwargs": kwargs}]
+            rule = {
+                "kind": "expectation",
+                "type": "expect_column_values_to_match_json_schema",
+                "kwargs": kwargs,
+            }
+            for tool, args in (
+                ("validation_create_suite", {"name": "remote", "expectations": spec}),
+                ("validation_check_integrity", {"dataset": "j.csv", "rules": [rule]}),
+            ):
+                write(pd.DataFrame({"j": ['{"k": "x"}']}), vh.workspace / "j.csv")
+                assert_tool_error(
+                    await vh.call(tool, args), "'json_schema' refers to", "outside itself", "$defs"
+                )
+        local = {"$defs": {"s": {"type": "string"}}, "properties": {"k": {"$ref": "#/$defs/s"}}}
+        spec = [
+            {
+                "type": "expect_column_values_to_match_json_schema",
+                "kwargs": {"column": "j", "json_schema": local},
+            }
+        ]
+        structured(await vh.call("validation_create_suite", {"name": "local", "expectations": spec}))
+        assert hits == []
+    finally:
+        listener.shutdown()
+    await answers(vh)
