@@ -157,3 +157,16 @@ def test_a_worker_cause_is_named_only_when_the_worker_was_stopped() -> None:
     assert "worker was stopped" in worker.late(worker=True).message
     plain = worker.late().message
     assert "regular expression" not in plain and "0.5 s deadline" in plain and "reading the dataset" in plain
+
+
+async def test_a_gateway_host_that_does_not_resolve_is_one_sentence(
+    client: Client, settings: Settings
+) -> None:
+    """It was an internal error (socket.gaierror); a password in it is masked like any other."""
+    for host in ("u:pw123@127.0.0.1", "no-such-host.invalid"):
+        message = assert_tool_error(
+            await client.call_tool("deploy_gateway_start", {"host": host, "port": 0}),
+            "is not an address this machine can bind",
+        )
+        assert "internal error" not in message and "pw123" not in message
+    assert not (settings.home / "gateway" / "gateway.json").exists()

@@ -171,3 +171,14 @@ async def test_path_with_a_lone_surrogate_is_refused(client: Client) -> None:
     assert_tool_error(
         await client.call_tool("lake_write", {"source": "d\ud800.csv", "dataset": "x"}), "not valid Unicode"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["s3://user:pw123@host/x.parquet", "https://u:pw123@h:1/x.csv", "gs://bucket/x.csv", "HTTP://h/x"],
+)
+def test_a_url_is_not_a_local_path(ws: Workspace, value: str) -> None:
+    """It became a local folder named 's3:' with the password in its name (issue #22 stress run)."""
+    with pytest.raises(InvalidInput, match="is a URL") as err:
+        ws.resolve(value)
+    assert "pw123" not in str(err.value)

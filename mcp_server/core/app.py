@@ -312,7 +312,78 @@ async def run_stdio(server: MlopsServer) -> None:
     protocol_out = guard_stdout()
     async with stdio_server(stdout=anyio.wrap_file(protocol_out)) as (read_stream, write_stream):
         lowlevel = server._lowlevel_server  # the SDK's own run_stdio_async does the same
-        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        send, receive = anyio.create_memory_object_stream[Any](0)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_answer_unreadable, read_stream, send, write_stream)
+            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
+            tg.cancel_scope.cancel()
+
+
+async def _answer_unreadable(read_stream: Any, forward: Any, write_stream: Any) -> None:
+    """Pass the SDK's incoming messages on, answering the lines it could not read: the SDK only logs those
+    (at DEBUG) and a client waits for its reply forever. A lone UTF-16 surrogate ("\\ud800") or JSON nested
+    past the reader's limit gets a JSON-RPC error with the request's id."""
+    async with forward:
+        async for item in read_stream:
+            reply = unreadable_reply(item) if isinstance(item, Exception) else None
+            if reply is None:
+                await forward.send(item)
+            else:
+                await write_stream.send(reply)
+
+
+def unreadable_reply(exc: Exception) -> Any:
+    """The JSON-RPC error answering a line the SDK failed to parse, or None when there is nobody to answer."""
+    import mcp_types as types
+    from mcp.shared.message import SessionMessage
+
+    errors = exc.errors() if isinstance(exc, ValidationError) else []
+    raw = errors[0].get("input") if errors else None
+    if not isinstance(raw, str) or errors[0]["type"] != "json_invalid":
+        return None
+    request_id = top_level_id(raw)
+    if request_id is None:
+        return None  # a notification, or no id to be found: a reply could not be matched anyway
+    why = str(errors[0].get("msg", ""))
+    if "recursion limit" in why:
+        text = "The request nests its JSON deeper than this server reads; send flatter arguments."
+    elif "escape" in why or "surrogate" in why:
+        text = "The request holds a lone UTF-16 surrogate (such as \\ud800), which is not text; send valid Unicode."
+    else:
+        text = f"The request is not valid JSON ({why[:120]})."
+    error = types.ErrorData(code=types.PARSE_ERROR, message=text)
+    return SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error))
+
+
+def top_level_id(raw: str) -> int | str | None:
+    """The `"id"` member of a JSON-RPC message's top-level object, read without parsing the rest (which
+    is what could not be parsed): one pass that skips strings and tracks depth."""
+    depth, i, n = 0, 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == '"':
+            end = i + 1
+            while end < n and raw[end] != '"':
+                end += 2 if raw[end] == "\\" else 1
+            key = raw[i + 1 : end]
+            i = end + 1
+            if depth == 1 and key == "id":
+                rest = raw[i:].lstrip()
+                if rest.startswith(":"):
+                    value = rest[1:].lstrip()
+                    try:
+                        found, _ = json.JSONDecoder().raw_decode(value[:300])
+                    except ValueError:
+                        return None
+                    ok = isinstance(found, str) or (isinstance(found, int) and not isinstance(found, bool))
+                    return found if ok else None
+            continue
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        i += 1
+    return None
 
 
 def http_app(server: MlopsServer, settings: Settings, host: str, port: int) -> Any:

@@ -17,6 +17,7 @@ from mcp_server.core.errors import InvalidInput, NotFound, OutsideWorkspace
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Percent-encoded '.', '/' or '\\' in a plain path only ever serves to slip past a check.
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,30}://")  # one letter: a Windows drive
 _ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 MAX_PATH_CHARS = 4096
 # The kernel's limits (NAME_MAX, PATH_MAX on Linux; macOS and most file systems agree on 255): past them every
@@ -128,6 +129,12 @@ class Workspace:
             text = unquote(parts.path)
             if "\x00" in text:
                 raise InvalidInput("The path contains a NUL character; pass a plain path.")
+        elif _URL_RE.match(text):
+            # "s3://u:pw@host/x" would otherwise become a local folder named "s3:" (and keep the password).
+            raise InvalidInput(
+                f"'{text.split(':', 1)[0][:20]}://...' is a URL; this argument takes a path in the workspace "
+                "(or a file:// URI)."
+            )
         elif _ENCODED_RE.search(text):
             raise InvalidInput("The path contains percent-encoded characters; pass a plain path.")
         try:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from mcp_server.core.errors import BackendUnavailable, Conflict
+from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput
 from mcp_server.core.files import write_text_atomic
 
 if TYPE_CHECKING:
@@ -221,6 +221,13 @@ def _start(app: AppContext, host: str | None, port: int | None) -> GatewayStatus
     settings = app.settings
     state = _read_state(app) if restarted else None
     host = host or (state or {}).get("host") or settings.gateway_host
+    try:
+        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidInput(
+            f"The gateway host {host!r} is not an address this machine can bind; give an IP address such as "
+            "127.0.0.1 (loopback) or 0.0.0.0 (every interface, with the gateway token)."
+        ) from None
     if port is None:
         port = int((state or {}).get("port") or settings.gateway_port)
     if port == 0:

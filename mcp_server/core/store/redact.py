@@ -52,6 +52,7 @@ _BARE_USERINFO = re.compile(
     r"(?<![^\s/'\"=(\[,;<`])([A-Za-z0-9._~%+-]{1,128}:)[^\s/@'\"`]{1,256}@"
     r"(?![a-z0-9]{1,16}:[0-9a-f]{16})(?=[A-Za-z0-9\[])"
 )
+_USER = re.compile(r"[A-Za-z0-9._~%+-]{1,128}")
 # Besides the lineage kinds (core/lineage.py KINDS), words before "name:x@y" that make it an identifier.
 _NOT_USERS_BESIDES_KINDS = ("alias", "home")
 
@@ -103,9 +104,16 @@ def mask_text(text: str) -> str:
 
 
 def _mask_bare(match: re.Match[str]) -> str:
-    user = match.group(1)
-    if user[:-1].lower() in _not_users() or match.group(0).endswith(f"{REDACTED}@"):
-        return match.group(0)
+    user, whole = match.group(1), match.group(0)
+    if whole.endswith(f"{REDACTED}@"):
+        return whole
+    if user[:-1].lower() in _not_users():
+        # An identifier's kind ("dataset:"), but what follows may still be user:password@ of a path the
+        # caller gave ("dataset:user:pw@host/x.csv@abc"); "dataset:home:x.csv@abc" stays.
+        inner, sep, _ = whole[len(user) :].partition(":")
+        if sep and _USER.fullmatch(inner) and inner.lower() not in _not_users():
+            return f"{user}{inner}:{REDACTED}@"
+        return whole
     return f"{user}{REDACTED}@"
 
 

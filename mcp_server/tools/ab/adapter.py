@@ -51,8 +51,12 @@ def normalize_allocation(allocation: Sequence[float] | None, k: int) -> list[flo
         raise InvalidInput(f"allocation has {len(allocation)} shares for {k} variants; give one per variant.")
     if any(not math.isfinite(w) or w <= 0 for w in allocation):
         raise InvalidInput("Every allocation share must be a positive number.")
-    total = float(sum(allocation))
-    return [float(w) / total for w in allocation]
+    top = float(max(allocation))  # scaled first: shares like [1e308, 1e308] would sum to infinity
+    scaled = [float(w) / top for w in allocation]
+    if min(scaled) < 1e-6:
+        raise InvalidInput("The smallest allocation share must be at least a millionth of the largest.")
+    total = sum(scaled)
+    return [w / total for w in scaled]
 
 
 def design(
@@ -122,12 +126,13 @@ def design(
         # x * x, not x ** 2: a float product overflows to inf instead of raising.
         need = top / (delta * delta) if delta * delta > 0 else math.inf
         n_control = max(n_control, need)
-    if not n_control <= MAX_UNITS_PER_ARM:
+    if not n_control * max(shares) / control_share <= MAX_UNITS_PER_ARM:
         raise InvalidInput(
             f"Detecting an effect of {delta:g} at alpha {alpha:g} and power {power:g} needs more than "
             f"{MAX_UNITS_PER_ARM:.0e} units per arm; use a larger mde or alpha, or a smaller power."
         )
-    per_arm = [math.ceil(n_control * share / control_share) for share in shares]
+    # At least 2 a arm: a variance needs two units (a std of 1e-300 would otherwise plan 0).
+    per_arm = [max(2, math.ceil(n_control * share / control_share)) for share in shares]
     return {
         "metric_type": metric_type,
         "per_arm": per_arm,

@@ -468,6 +468,16 @@ async def test_unusable_alpha_and_effect_are_refused_with_a_sentence(client: Cli
         {"metric_type": "mean", "baseline": 0.0, "std": 1e300, "mde": 1.0, "mde_kind": "absolute"},
         "more than 1e+12 units per arm",
     )
+    # Shares at the edges: [1e308, 1e308] summed to infinity (a division by zero), [1e-300, 1] planned 2e306
+    # units for one arm past the per-arm limit.
+    await refused("ab_design", {**base, "allocation": [1e308, 1e308, 0.0]}, "allocation has 3 shares")
+    equal = await call(client, "ab_design", **base, allocation=[1e308, 1e308])
+    assert equal["per_arm"] == (await call(client, "ab_design", **base))["per_arm"]
+    await refused("ab_design", {**base, "allocation": [1e-300, 1]}, "at least a millionth of the largest")
+    lopsided = await call(client, "ab_design", **base, allocation=[1, 1e-5])
+    assert max(lopsided["per_arm"]) <= 1e12
+    tiny_std = {"metric_type": "mean", "baseline": 0.0, "std": 5e-324, "mde": 1.0, "mde_kind": "absolute"}
+    assert (await call(client, "ab_design", **tiny_std))["per_arm"] == [2, 2]
     design = {"baseline": 0.1, "mde": 0.02, "metric_type": "proportion"}
     exp = {"name": "tiny", "variants": ["a", "b"], "control": "a", "metric": "m"}
     await refused("ab_create", {**exp, **design, "alpha": 5e-324}, "too small")

@@ -77,27 +77,7 @@ async def test_servers_saving_one_suite_at_once_each_get_their_own_version(tmp_p
                 if connected == SERVERS:
                     ready.set()
                 await ready.wait()  # every server up before anyone saves: the calls overlap
-
-                async def save(call: int) -> None:
-                    result = await client.call_tool(
-                        "validation_create_suite", {"name": "same", "expectations": suite(index, call)}
-                    )
-                    if result.is_error:
-                        errors.append(clear_error(result))
-                    else:
-                        assert result.structured_content is not None
-                        saved.append((index, call, result.structured_content))
-
-                async def read() -> None:
-                    result = await client.call_tool("validation_get_suite", {"suite": "same"})
-                    if result.is_error:  # before the first save lands: "No suite named 'same'; ..."
-                        assert "No suite named 'same'" in clear_error(result)
-
-                async with anyio.create_task_group() as tg:
-                    for call in range(SAVES):
-                        tg.start_soon(save, call)
-                        if call < READS:
-                            tg.start_soon(read)
+                await _save_and_read(client, index, SAVES, READS, saved, errors)
                 info = await client.call_tool("server_info", {})
                 infos.append(not info.is_error and info.structured_content is not None)
                 finished.append(index)
@@ -172,24 +152,37 @@ async def _hammer(
     server: Any, index: int, saves: int, saved: list[tuple[int, int, dict[str, Any]]], errors: list[str]
 ) -> None:
     async with Client(server, mode="legacy") as client:
-
-        async def save(call: int) -> None:
-            result = await client.call_tool(
-                "validation_create_suite", {"name": "same", "expectations": suite(index, call)}
-            )
-            if result.is_error:
-                errors.append(clear_error(result))
-            else:
-                assert result.structured_content is not None
-                saved.append((index, call, result.structured_content))
-
-        async def read() -> None:
-            result = await client.call_tool("validation_get_suite", {"suite": "same"})
-            if result.is_error:
-                assert "No suite named 'same'" in clear_error(result)
-
-        async with anyio.create_task_group() as tg:
-            for call in range(saves):
-                tg.start_soon(save, call)
-                tg.start_soon(read)
+        await _save_and_read(client, index, saves, saves, saved, errors)
         assert not (await client.call_tool("server_info", {})).is_error
+
+
+async def _save_and_read(
+    client: Client,
+    index: int,
+    saves: int,
+    reads: int,
+    saved: list[tuple[int, int, dict[str, Any]]],
+    errors: list[str],
+) -> None:
+    """`saves` saves of suite 'same' and `reads` reads of it, all at once, from one client."""
+
+    async def save(call: int) -> None:
+        result = await client.call_tool(
+            "validation_create_suite", {"name": "same", "expectations": suite(index, call)}
+        )
+        if result.is_error:
+            errors.append(clear_error(result))
+        else:
+            assert result.structured_content is not None
+            saved.append((index, call, result.structured_content))
+
+    async def read() -> None:
+        result = await client.call_tool("validation_get_suite", {"suite": "same"})
+        if result.is_error:  # before the first save lands: "No suite named 'same'; ..."
+            assert "No suite named 'same'" in clear_error(result)
+
+    async with anyio.create_task_group() as tg:
+        for call in range(saves):
+            tg.start_soon(save, call)
+            if call < reads:
+                tg.start_soon(read)
