@@ -238,9 +238,18 @@ def _collect(cursor: Any, limit: int, offset: int, budget: int) -> Page:
 
 
 def _limit(app: AppContext, control: Control) -> contextlib.AbstractContextManager[Any]:
-    """The operations inside end within MLOPS_MCP_MONGO_TIMEOUT_S and never past the call's deadline."""
+    """The operations inside end within MLOPS_MCP_MONGO_TIMEOUT_S and never past the call's deadline.
+
+    Under a pymongo.timeout (timeoutMS) pymongo ignores serverSelectionTimeoutMS, so an unreachable server
+    would cost the whole operation timeout: while no server is known, a ping under the server-selection
+    timeout goes first and fails fast."""
     import pymongo
 
+    client = client_for(app)
+    if isinstance(client, pymongo.MongoClient) and not client.topology_description.has_readable_server():
+        selection = min(app.settings.mongo_server_selection_timeout_s, app.settings.mongo_timeout_s)
+        with pymongo.timeout(control.timeout(selection)):
+            client.admin.command("ping")
     return pymongo.timeout(control.timeout(app.settings.mongo_timeout_s))
 
 

@@ -168,3 +168,20 @@ async def test_against_a_real_server(tmp_path: Path) -> None:
     finally:
         server.app.close()
         pymongo.MongoClient(uri).drop_database(database)
+
+
+async def test_an_unreachable_server_costs_the_server_selection_timeout_not_the_operation_timeout(
+    tmp_path: Path,
+) -> None:
+    """Under pymongo's timeoutMS (CSOT) serverSelectionTimeoutMS is ignored: a find waited the whole 30 s."""
+    settings = unreachable_settings(tmp_path).model_copy(update={"mongo_timeout_s": 30.0})
+    server = create_server(settings)
+    async with Client(server, mode="legacy") as client:
+        for tool, args in (
+            ("mongo_find", {"collection": "events", "filter": {}}),
+            ("mongo_insert", {"collection": "events", "documents": [{"a": 1}]}),
+        ):
+            started = time.perf_counter()
+            assert_tool_error(await client.call_tool(tool, args), "did not answer")
+            assert time.perf_counter() - started < settings.mongo_server_selection_timeout_s + 2.0, tool
+    server.app.close()
