@@ -182,3 +182,18 @@ def test_a_url_is_not_a_local_path(ws: Workspace, value: str) -> None:
     with pytest.raises(InvalidInput, match="is a URL") as err:
         ws.resolve(value)
     assert "pw123" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "value", ["s3:/user:pw123@host/x.parquet", "user:pw123@host/x.parquet", "a/u:pw123@h/x.csv"]
+)
+def test_a_path_holding_a_credential_is_refused(ws: Workspace, value: str) -> None:
+    """It became a local file whose name, shown in results and stored in lineage, held the password."""
+    with pytest.raises(InvalidInput, match="looks like a user:password@ credential") as err:
+        ws.resolve(value)
+    assert "pw123" not in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["data/iris.csv", "people@2024.csv", "a:b.csv", "team/model@2.onnx"])
+def test_paths_with_at_or_colon_alone_still_resolve(ws: Workspace, value: str) -> None:
+    assert ws.resolve(value).name == Path(value).name

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from mcp_server.core.errors import InvalidInput, NotFound, OutsideWorkspace
+from mcp_server.core.store.redact import mask_text
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Percent-encoded '.', '/' or '\\' in a plain path only ever serves to slip past a check.
@@ -134,6 +135,13 @@ class Workspace:
             raise InvalidInput(
                 f"'{text.split(':', 1)[0][:20]}://...' is a URL; this argument takes a path in the workspace "
                 "(or a file:// URI)."
+            )
+        elif mask_text(text) != text:
+            # "s3:/u:pw@host/x" or "u:pw@host/x" would become a local file whose name (then shown in
+            # results and stored in lineage) holds the password: the one masking rule decides what is one.
+            raise InvalidInput(
+                "The path holds what looks like a user:password@ credential; pass a plain path (credentials "
+                "belong in the server's settings, never in a path)."
             )
         elif _ENCODED_RE.search(text):
             raise InvalidInput("The path contains percent-encoded characters; pass a plain path.")
