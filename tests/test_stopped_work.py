@@ -14,8 +14,13 @@ import pandas as pd
 import psutil
 import pytest
 from mcp import Client, StdioServerParameters
+from pydantic import BaseModel
 
-from mcp_server.core.boundary import Control, Stopped
+from mcp_server.core.app import create_server
+from mcp_server.core.boundary import Control, Stopped, service_call
+from mcp_server.core.config import Settings
+from mcp_server.core.context import Ctx
+from mcp_server.core.registry import ToolSpec
 from tests.conftest import PYTHON, assert_tool_error, server_env
 
 
@@ -149,3 +154,41 @@ def test_a_cancel_that_comes_as_the_work_ends_never_fires_later_in_the_thread() 
         thread.join(5)
         leaked += fired.is_set()
     assert leaked == 0
+
+
+FINISHED: list[str] = []
+
+
+def _spin_then_note(app: object, control: Control, name: str) -> str:
+    _spin(app, control, 1.0)  # one step with no control.step inside
+    FINISHED.append(name)
+    return name
+
+
+class Done(BaseModel):
+    name: str
+
+
+async def demo_read_spin(ctx: Ctx) -> Done:
+    """Read-only work past its deadline (test tool)."""
+    return Done(name=await service_call(ctx, _spin_then_note, "read"))
+
+
+async def demo_write_spin(ctx: Ctx) -> Done:
+    """A write past its deadline (test tool): its step is left to finish."""
+    return Done(name=await service_call(ctx, _spin_then_note, "write"))
+
+
+async def test_read_only_work_is_cut_and_a_write_finishes_its_step(tmp_path: Path) -> None:
+    tools = (
+        ToolSpec(demo_read_spin, core=False, read_only=True, deadline_s=0.3),
+        ToolSpec(demo_write_spin, core=False, read_only=False, deadline_s=0.3),
+    )
+    server = create_server(Settings(home=tmp_path / "home"), extra_tools=tools)
+    FINISHED.clear()
+    async with Client(server, mode="legacy") as client:
+        for tool in ("demo_read_spin", "demo_write_spin"):
+            assert_tool_error(await client.call_tool(tool, {}), "deadline")
+        await anyio.sleep(2)
+    server.app.close()
+    assert FINISHED == ["write"]  # cut mid-step: read-only; never cut between two commits: a write

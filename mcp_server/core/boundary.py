@@ -21,9 +21,12 @@ inner library timeouts from `control.timeout(...)` and runs work that can hang t
 regex, a user's model) with `control.run_killable(...)`, a worker process killed at the deadline.
 
 A stopped call stops its work (issue #22.4): when the deadline passes or the client cancels, the caller
-gets its answer at once and the service's thread gets `Stopped` raised inside it at the next Python
-instruction it runs, so a library loop (pandas over columns, a forest over trees, joblib over folds, which
-kills its worker processes on the way out) ends there instead of burning a core for minutes.
+gets its answer at once and the service stops at its next `control.step`. A tool whose spec is
+interruptible (read-only tools, and those that write only through one library transaction) goes further:
+its thread gets `Stopped` raised inside it at the next Python instruction it runs, so a library loop
+(pandas over columns, a forest over trees, joblib over folds, which kills its worker processes on the way
+out) ends there instead of burning a core for minutes. Other writes are left to finish their step, so a
+stop never cuts between two related commits.
 """
 
 from __future__ import annotations
@@ -206,6 +209,7 @@ class _Call:
     tool: str
     report: ReportFn | None
     started: float
+    interruptible: bool
 
     def left(self) -> float:
         return max(0.05, self.seconds - (time.monotonic() - self.started))
@@ -215,9 +219,11 @@ _CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("mlops_call
 
 
 @contextlib.contextmanager
-def call_scope(seconds: float, tool: str, report: ReportFn | None = None) -> Any:
+def call_scope(
+    seconds: float, tool: str, report: ReportFn | None = None, *, interruptible: bool = True
+) -> Any:
     """Set by registry.bind around a tool: what service_call needs to build the call's Control."""
-    token = _CALL.set(_Call(seconds, tool, report, time.monotonic()))
+    token = _CALL.set(_Call(seconds, tool, report, time.monotonic(), interruptible))
     try:
         yield
     finally:
@@ -245,6 +251,7 @@ async def service_call(ctx: Ctx, fn: Callable[..., T], *args: Any, **kwargs: Any
     app = app_context(ctx)
     call = _CALL.get()
     report: ReportFn | None
+    interruptible = call is None or call.interruptible
     if call is None:  # called outside registry.bind (a test calling a tool function directly)
         seconds = budget = call_deadline(app.settings, None)
         report, what = progress_reporter(ctx), getattr(fn, "__name__", "The call")
@@ -253,7 +260,17 @@ async def service_call(ctx: Ctx, fn: Callable[..., T], *args: Any, **kwargs: Any
         # this Control's, naming the deadline as asked and the last step, not the scope's generic one.
         margin = min(SCOPE_MARGIN_S, call.seconds / 10)
         seconds, budget, report, what = max(0.05, call.left() - margin), call.seconds, call.report, call.tool
-    return await run_sync(fn, app, *args, seconds=seconds, budget=budget, report=report, what=what, **kwargs)
+    return await run_sync(
+        fn,
+        app,
+        *args,
+        seconds=seconds,
+        budget=budget,
+        report=report,
+        what=what,
+        interruptible=interruptible,
+        **kwargs,
+    )
 
 
 async def run_sync(
@@ -264,9 +281,11 @@ async def run_sync(
     budget: float | None = None,
     report: ReportFn | None = None,
     what: str = "The call",
+    interruptible: bool = True,
     **kwargs: Any,
 ) -> T:
-    """`fn(app, control, *args, **kwargs)` in a worker thread under a deadline of `seconds`."""
+    """`fn(app, control, *args, **kwargs)` in a worker thread under a deadline of `seconds`; stopped inside
+    that thread when the call is, if `interruptible`."""
     progress: ProgressFn | None = None
     if report is not None:
         token = anyio.lowlevel.current_token()
@@ -276,11 +295,15 @@ async def run_sync(
                 anyio.from_thread.run(report, done, total, message, token=token)
 
     control = Control(seconds, progress, what, budget=budget)
+
+    def work() -> T:
+        if interruptible:
+            return control.running(fn, app, control, *args, **kwargs)
+        return fn(app, control, *args, **kwargs)
+
     try:
         with anyio.fail_after(seconds):
-            return await anyio.to_thread.run_sync(
-                lambda: control.running(fn, app, control, *args, **kwargs), abandon_on_cancel=True
-            )
+            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
     except TimeoutError:
         control.cancel()
         raise control.late() from None

@@ -45,6 +45,9 @@ class ToolSpec:
     # Argument names never stored or logged (the audit log redacts them).
     secret_args: tuple[str, ...] = ()
     deadline_s: float | None = None
+    # Whether a stopped call's thread is stopped mid-step (core/boundary.py): None means read-only tools
+    # only; a write whose library keeps it whole when cut (an MLflow run ends FAILED) may say True.
+    interruptible: bool | None = None
 
     @property
     def name(self) -> str:
@@ -207,7 +210,12 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
         deadline = call_deadline(settings, spec.deadline_s, kwargs.get("deadline_s"))
         ctx = kwargs.get("ctx")
         with (
-            call_scope(deadline, spec.name, progress_reporter(ctx) if ctx is not None else None),
+            call_scope(
+                deadline,
+                spec.name,
+                progress_reporter(ctx) if ctx is not None else None,
+                interruptible=spec.read_only if spec.interruptible is None else spec.interruptible,
+            ),
             anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope,
         ):
             result = await fn(**kwargs)

@@ -21,7 +21,10 @@ from mcp_server.tools.evaluation.tools import (
 )
 
 TOOLS = (
-    ToolSpec(evaluation_train_model, core=True, read_only=False, deadline_s=TRAIN_DEADLINE_S),
+    # Interruptible: the time goes to fitting, and a run cut while it logs ends FAILED in MLflow.
+    ToolSpec(
+        evaluation_train_model, core=True, read_only=False, deadline_s=TRAIN_DEADLINE_S, interruptible=True
+    ),
     ToolSpec(evaluation_list_runs, core=False, read_only=True, idempotent=True),
     ToolSpec(
         evaluation_cross_validate, core=False, read_only=True, idempotent=True, deadline_s=HEAVY_DEADLINE_S
