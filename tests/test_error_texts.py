@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 from pydantic import BaseModel
@@ -169,4 +170,6 @@ async def test_a_gateway_host_that_does_not_resolve_is_one_sentence(
             "is not an address this machine can bind",
         )
         assert "internal error" not in message and "pw123" not in message
+    with anyio.fail_after(1):
+        assert not (await client.call_tool("server_info", {})).is_error
     assert not (settings.home / "gateway" / "gateway.json").exists()

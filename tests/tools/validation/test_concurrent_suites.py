@@ -78,7 +78,8 @@ async def test_servers_saving_one_suite_at_once_each_get_their_own_version(tmp_p
                     ready.set()
                 await ready.wait()  # every server up before anyone saves: the calls overlap
                 await _save_and_read(client, index, SAVES, READS, saved, errors)
-                info = await client.call_tool("server_info", {})
+                with anyio.fail_after(1):
+                    info = await client.call_tool("server_info", {})
                 infos.append(not info.is_error and info.structured_content is not None)
                 finished.append(index)
                 if len(finished) == SERVERS:
