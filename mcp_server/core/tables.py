@@ -5,6 +5,7 @@ pandas and pyarrow are imported inside the functions: the server starts without 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,8 @@ from mcp_server.core.errors import InvalidInput, LimitExceeded, NotFound
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+
+    from mcp_server.core.config import Settings
 
 FORMATS = {
     ".csv": "csv",
@@ -108,37 +111,42 @@ def check_json_depth(path: Path, *, lines: bool, limit: int = MAX_JSON_DEPTH) ->
             line += int(np.count_nonzero(marks == ord("\n")))
 
 
-def read_table(
-    path: Path,
-    *,
-    max_rows: int,
-    max_bytes: int,
-    columns: list[str] | None = None,
-    max_decoded_bytes: int | None = None,
-) -> pd.DataFrame:
-    """Load a table inside the limits; every way a file can be unusable becomes one clear error.
+@dataclass(frozen=True)
+class TableLimits:
+    """How much of a table one read may take: rows, bytes on disk and, for Parquet, bytes once decoded
+    (MLOPS_MCP_MAX_ROWS, MLOPS_MCP_MAX_FILE_BYTES, MLOPS_MCP_MAX_DECODED_BYTES)."""
 
-    `max_decoded_bytes` (None: the default of MLOPS_MCP_MAX_DECODED_BYTES) bounds a Parquet file's size
-    once decoded, checked before it is read (check_parquet_decoded)."""
+    rows: int
+    file_bytes: int
+    decoded_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> TableLimits:
+        return cls(settings.max_rows, settings.max_file_bytes, settings.max_decoded_bytes)
+
+
+def read_table(path: Path, limits: TableLimits, *, columns: list[str] | None = None) -> pd.DataFrame:
+    """Load a table inside the limits; every way a file can be unusable becomes one clear error. A Parquet
+    file's decoded size is checked before it is read (check_parquet_decoded)."""
     import pandas as pd
     import pyarrow as pa
 
     fmt = table_format(path)
-    check_file(path, max_bytes)
+    check_file(path, limits.file_bytes)
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
             rows = pq.ParquetFile(path).metadata.num_rows
-            _check_rows(path, rows, max_rows)
-            check_parquet_decoded(path, decoded_limit(max_decoded_bytes), columns)
+            _check_rows(path, rows, limits.rows)
+            check_parquet_decoded(path, limits.decoded_bytes, columns)
             df = pd.read_parquet(path, columns=columns)
         elif fmt in ("csv", "tsv"):
             df = pd.read_csv(
-                path, sep="," if fmt == "csv" else "\t", nrows=max_rows + 1, usecols=columns, engine="c"
+                path, sep="," if fmt == "csv" else "\t", nrows=limits.rows + 1, usecols=columns, engine="c"
             )
         elif fmt == "jsonl":
-            df = pd.read_json(path, lines=True, nrows=max_rows + 1)
+            df = pd.read_json(path, lines=True, nrows=limits.rows + 1)
         else:
             df = pd.read_json(path)
     except (LimitExceeded, InvalidInput):
@@ -152,7 +160,7 @@ def read_table(
     ) as err:
         reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise InvalidInput(f"'{path.name}' could not be read as {fmt.upper()}: {reason}.") from None
-    _check_rows(path, len(df), max_rows)
+    _check_rows(path, len(df), limits.rows)
     df = missing_text_as_nan(df)
     if columns is not None and fmt in ("json", "jsonl"):
         missing = [c for c in columns if c not in df.columns]
@@ -162,16 +170,6 @@ def read_table(
     if df.shape[1] == 0:
         raise InvalidInput(f"'{path.name}' has no columns.")
     return df
-
-
-def decoded_limit(limit: int | None) -> int:
-    if limit is not None:
-        return limit
-    from mcp_server.core.config import Settings
-
-    default = Settings.model_fields["max_decoded_bytes"].default
-    assert isinstance(default, int)
-    return default
 
 
 # What one value costs in pandas beyond its bytes: numbers and pointers to Python objects are 8 bytes.

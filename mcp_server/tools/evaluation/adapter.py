@@ -46,7 +46,7 @@ from mcp_server.core.mlmodels import (
     skops_types,
 )
 from mcp_server.core.output import artifact_uri
-from mcp_server.core.tables import read_table
+from mcp_server.core.tables import TableLimits, read_table
 from mcp_server.core.tracking import (
     EXPERIMENT,
     backend_errors,
@@ -239,12 +239,7 @@ class Table:
 
 def load_table(app: AppContext, path: Path, target: str, features: list[str] | None, task: str) -> Table:
     """Read the table inside the limits and split it into X and y, with one clear error per problem."""
-    df = read_table(
-        path,
-        max_rows=app.settings.max_rows,
-        max_bytes=app.settings.max_file_bytes,
-        max_decoded_bytes=app.settings.max_decoded_bytes,
-    )
+    df = read_table(path, TableLimits.of(app.settings))
     return split_xy(df, target, features, task)
 
 
@@ -1130,12 +1125,7 @@ def _model_and_data(
 
 def model_table(app: AppContext, path: Path, loaded: LoadedModel, target: str, who: str) -> Table:
     """The table split for a fitted model: X holds exactly the model's own feature columns."""
-    df = read_table(
-        path,
-        max_rows=app.settings.max_rows,
-        max_bytes=app.settings.max_file_bytes,
-        max_decoded_bytes=app.settings.max_decoded_bytes,
-    )
+    df = read_table(path, TableLimits.of(app.settings))
     df.columns = [str(c) for c in df.columns]
     missing = [f for f in loaded.features if f not in df.columns]
     if missing:

@@ -41,6 +41,7 @@ from mcp_server.core.errors import (
     NotFound,
 )
 from mcp_server.core.files import write_text_atomic
+from mcp_server.core.tables import TableLimits
 from mcp_server.core.values import plain
 from mcp_server.tools.features.definitions import (
     SUPPORTED_SOURCE_SUFFIXES,
@@ -1081,11 +1082,11 @@ def get_online(
     return {"project": store.project, "features": feature_cols, "rows": rows, "missing": missing_rows}
 
 
-def read_entity_frame(path: Path, timestamp_column: str, max_rows: int, max_bytes: int) -> pd.DataFrame:
+def read_entity_frame(path: Path, timestamp_column: str, limits: TableLimits) -> pd.DataFrame:
 
     from mcp_server.core.tables import read_table
 
-    df = read_table(path, max_rows=max_rows, max_bytes=max_bytes)
+    df = read_table(path, limits)
     if timestamp_column not in df.columns:
         raise InvalidInput(
             f"'{path.name}' has no '{timestamp_column}' column; give the entity rows' timestamps there or pass "
@@ -1190,7 +1191,7 @@ def historical_frame(
 
 
 def offline_frame(
-    repo: FeastRepo, project: str | None, view_name: str, max_rows: int, max_bytes: int
+    repo: FeastRepo, project: str | None, view_name: str, limits: TableLimits
 ) -> tuple[pd.DataFrame, str, Path]:
     """A feature view's offline data: its source's join keys, timestamp and feature columns."""
     from feast import FileSource
@@ -1208,7 +1209,7 @@ def offline_frame(
         if not path.is_absolute():
             path = repo.path / path
         columns = [*view.join_keys, src.timestamp_field, *[f.name for f in view.features]]
-        return read_table(path, max_rows=max_rows, max_bytes=max_bytes, columns=columns), store.project, path
+        return read_table(path, limits, columns=columns), store.project, path
 
 
 def now_utc() -> datetime:
@@ -1255,8 +1256,7 @@ def scaffold(
     project: str,
     view: str,
     ttl: str,
-    max_rows: int,
-    max_bytes: int,
+    limits: TableLimits,
 ) -> dict[str, Any]:
     """Draft a definitions file for one table: one entity, one source, one view, one service.
 
@@ -1270,7 +1270,7 @@ def scaffold(
 
     if definitions.exists():
         raise Conflict(f"'{definitions.name}' already exists; give a new `output` path.")
-    df = read_table(dataset, max_rows=max_rows, max_bytes=max_bytes)
+    df = read_table(dataset, limits)
     for col, what in ((entity_column, "entity_column"), (timestamp_column, "timestamp_column")):
         if col not in df.columns:
             raise InvalidInput(f"'{dataset.name}' has no column '{col}' (the {what}).")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import Conflict, InvalidInput
 from mcp_server.core.output import paginate
+from mcp_server.core.tables import TableLimits
 from mcp_server.core.values import plain
 from mcp_server.core.workspace import check_name
 from mcp_server.tools.features.definitions import OBJECT_RE, check_project, parse_ttl
@@ -133,9 +134,17 @@ def scaffold(
         return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
     proj = project or feast_repo(app).default_project()
-    limits = (app.settings.max_rows, app.settings.max_file_bytes)
     result = adapter.scaffold(
-        source, entity_column, timestamp_column, target, copy, ref, proj, view, ttl, *limits
+        source,
+        entity_column,
+        timestamp_column,
+        target,
+        copy,
+        ref,
+        proj,
+        view,
+        ttl,
+        TableLimits.of(app.settings),
     )
     return ScaffoldResult(
         definitions=app.workspace.display(result["definitions"]),
@@ -340,9 +349,7 @@ def get_historical(
         raise InvalidInput("The output must be a new file, not the entity dataset.")
 
     started = time.perf_counter()
-    entity_df = adapter.read_entity_frame(
-        source, timestamp_column, app.settings.max_rows, app.settings.max_file_bytes
-    )
+    entity_df = adapter.read_entity_frame(source, timestamp_column, TableLimits.of(app.settings))
     control.step(0, None, f"read {len(entity_df)} entity rows")
     frame, sel, proj = adapter.historical_frame(
         feast_repo(app),
@@ -402,8 +409,9 @@ def validate(
     project = _project(project)
     check_name(feature_view, "feature view name")
     validation.parse_ref(suite)
-    limits = (app.settings.max_rows, app.settings.max_file_bytes)
-    df, proj, path = adapter.offline_frame(feast_repo(app), project, feature_view, *limits)
+    df, proj, path = adapter.offline_frame(
+        feast_repo(app), project, feature_view, TableLimits.of(app.settings)
+    )
     sv = validation.resolve_suite(app, suite)
     missing = [c for c in validation.referenced_columns(sv.expectations) if c not in df.columns]
     if missing:

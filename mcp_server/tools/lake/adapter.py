@@ -25,7 +25,7 @@ from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, L
 from mcp_server.core.files import atomic_path
 from mcp_server.core.net import check_url
 from mcp_server.core.store.redact import mask_url
-from mcp_server.core.tables import table_format
+from mcp_server.core.tables import TableLimits, table_format
 from mcp_server.core.values import plain
 
 if TYPE_CHECKING:
@@ -304,25 +304,23 @@ def _file_format(fmt: str, what: str) -> Any:
     return "parquet"
 
 
-def open_source(
-    path: Path, max_rows: int, max_bytes: int, max_decoded_bytes: int | None = None
-) -> tuple[ds.Dataset, str]:
+def open_source(path: Path, limits: TableLimits) -> tuple[ds.Dataset, str]:
     """A pyarrow dataset over a source file (streamed, never loaded whole unless it is a JSON array).
     Streamed Parquet is decoded a row group at a time, so no row group may decode past the limit."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    from mcp_server.core.tables import check_file, check_parquet_decoded, decoded_limit, read_table
+    from mcp_server.core.tables import check_file, check_parquet_decoded, read_table
 
     fmt = table_format(path, "source")
-    check_file(path, max_bytes)
+    check_file(path, limits.file_bytes)
     with _arrow_errors(path.name, fmt):
         if fmt == "parquet":
-            check_parquet_decoded(path, decoded_limit(max_decoded_bytes), per_row_group=True)
+            check_parquet_decoded(path, limits.decoded_bytes, per_row_group=True)
         if fmt != "json":
             dataset = ds.dataset(str(path), format=_file_format(fmt, path.name))
         else:
-            df = read_table(path, max_rows=max_rows, max_bytes=max_bytes)
+            df = read_table(path, limits)
             dataset = ds.dataset(pa.Table.from_pandas(df, preserve_index=False))
         _ = dataset.schema
     if len(dataset.schema) == 0:
@@ -810,17 +808,17 @@ def full_scan_seconds(path: Path, fmt: str) -> float:
 
 
 def convert_to_parquet(
-    source: Path, out: Path, *, compression: str, max_rows: int, max_bytes: int, step: Step = _noop_step
+    source: Path, out: Path, *, compression: str, limits: TableLimits, step: Step = _noop_step
 ) -> ConvertStats:
     """CSV/TSV/JSON(L) -> one Parquet file, streamed batch by batch and written atomically."""
     import pyarrow.parquet as pq
 
-    dataset, fmt = open_source(source, max_rows, max_bytes)
+    dataset, fmt = open_source(source, limits)
     schema = dataset.schema.remove_metadata()
     rows = 0
     with _arrow_errors(source.name, fmt):
         with atomic_path(out) as tmp, pq.ParquetWriter(str(tmp), schema, compression=compression) as writer:
-            for batch in _bounded_batches(dataset, max_rows, step, source.name):
+            for batch in _bounded_batches(dataset, limits.rows, step, source.name):
                 writer.write_batch(batch.replace_schema_metadata(None))
                 rows += batch.num_rows
         source_scan = full_scan_seconds(source, fmt)

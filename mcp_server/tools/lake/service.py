@@ -24,7 +24,7 @@ from mcp_server.core.datasets import dataset_ref
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.lineage import dataset_id, record_edge
 from mcp_server.core.output import artifact_uri, paginate
-from mcp_server.core.tables import table_format
+from mcp_server.core.tables import TableLimits, table_format
 from mcp_server.core.values import copied
 from mcp_server.core.workspace import check_name
 from mcp_server.tools.catalog import records
@@ -206,9 +206,7 @@ def write(
     name = check_dataset_name(dataset)
     if isinstance(source, str):
         path = app.workspace.resolve(source, must_exist=True)
-        data, _fmt = adapter.open_source(
-            path, app.settings.max_rows, app.settings.max_file_bytes, app.settings.max_decoded_bytes
-        )
+        data, _fmt = adapter.open_source(path, TableLimits.of(app.settings))
         source_id = dataset_ref(app.store, path, workspace=app.workspace)
     else:
         data = adapter.as_dataset(source)
@@ -458,8 +456,7 @@ def convert(
         src,
         out,
         compression=compression,
-        max_rows=app.settings.max_rows,
-        max_bytes=app.settings.max_file_bytes,
+        limits=TableLimits.of(app.settings),
         step=control.step,
     )
     out_id = dataset_ref(app.store, out, workspace=app.workspace)

@@ -228,7 +228,7 @@ def parity(
 
 def training_rows(app: AppContext, loaded: LoadedModel, limit: int | None = None) -> Any:
     """Up to `limit` rows (the model's feature columns) of the table the model was trained on."""
-    from mcp_server.core.tables import read_table
+    from mcp_server.core.tables import TableLimits, read_table
 
     stored = loaded.tags.get(TAG + "dataset_path")
     if not stored or stored == "<outside>":
@@ -244,12 +244,7 @@ def training_rows(app: AppContext, loaded: LoadedModel, limit: int | None = None
         raise InvalidInput(
             f"The training table {shown!r} is no longer in the workspace; parity needs its rows."
         )
-    df = read_table(
-        path,
-        max_rows=app.settings.max_rows,
-        max_bytes=app.settings.max_file_bytes,
-        max_decoded_bytes=app.settings.max_decoded_bytes,
-    )
+    df = read_table(path, TableLimits.of(app.settings))
     df.columns = [str(c) for c in df.columns]
     missing = [c for c in loaded.features if c not in df.columns]
     if missing:

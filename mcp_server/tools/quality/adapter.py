@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_server.core.conditions import COMPARISONS, mask
 from mcp_server.core.errors import InvalidInput, MissingExtra
 from mcp_server.core.files import atomic_path
+from mcp_server.core.tables import TableLimits
 from mcp_server.core.values import number, plain
 
 if TYPE_CHECKING:
@@ -1154,19 +1155,14 @@ def text_fixes(issues: list[dict[str, Any]]) -> list[str]:
     return fixes
 
 
-def read_text_tolerant(
-    path: Path, max_rows: int, max_bytes: int, max_decoded_bytes: int | None = None
-) -> tuple[pd.DataFrame, bool]:
+def read_text_tolerant(path: Path, limits: TableLimits) -> tuple[pd.DataFrame, bool]:
     """read_table, and for a CSV/TSV that is not valid UTF-8 a re-read with U+FFFD for each bad byte."""
     import pandas as pd
 
     from mcp_server.core.tables import read_table, table_format
 
     try:
-        return (
-            read_table(path, max_rows=max_rows, max_bytes=max_bytes, max_decoded_bytes=max_decoded_bytes),
-            False,
-        )
+        return read_table(path, limits), False
     except InvalidInput:
         fmt = table_format(path)
         if fmt not in ("csv", "tsv"):
@@ -1178,12 +1174,14 @@ def read_text_tolerant(
         except UnicodeDecodeError:
             pass
     df = pd.read_csv(
-        path, sep="," if fmt == "csv" else "\t", nrows=max_rows + 1, encoding_errors="replace", engine="c"
+        path, sep="," if fmt == "csv" else "\t", nrows=limits.rows + 1, encoding_errors="replace", engine="c"
     )
-    if len(df) > max_rows:
+    if len(df) > limits.rows:
         from mcp_server.core.errors import LimitExceeded
 
-        raise LimitExceeded(f"'{path.name}' has more than {max_rows} rows, the limit (MLOPS_MCP_MAX_ROWS).")
+        raise LimitExceeded(
+            f"'{path.name}' has more than {limits.rows} rows, the limit (MLOPS_MCP_MAX_ROWS)."
+        )
     return df, True
 
 

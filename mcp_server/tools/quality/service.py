@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.files import write_json_atomic, write_text_atomic
 from mcp_server.core.output import artifact_uri, decode_cursor, encode_cursor, fit_page, paginate
+from mcp_server.core.tables import TableLimits
 from mcp_server.core.values import copied
 from mcp_server.tools.quality import adapter
 from mcp_server.tools.quality.models import (
@@ -62,10 +63,7 @@ SCORED = ("completeness", "uniqueness", "validity", "consistency", "timeliness",
 def _read(app: AppContext, path: Path) -> pd.DataFrame:
     from mcp_server.core.tables import read_table
 
-    s = app.settings
-    return read_table(
-        path, max_rows=s.max_rows, max_bytes=s.max_file_bytes, max_decoded_bytes=s.max_decoded_bytes
-    )
+    return read_table(path, TableLimits.of(app.settings))
 
 
 def _engine_name() -> str:
@@ -743,7 +741,7 @@ def check_homogeneity(
     s = app.settings
     if dataset is not None:
         path = app.workspace.resolve(dataset, must_exist=True)
-        df, replaced = adapter.read_text_tolerant(path, s.max_rows, s.max_file_bytes, s.max_decoded_bytes)
+        df, replaced = adapter.read_text_tolerant(path, TableLimits.of(s))
         issues = adapter.text_issues(df, columns, include_samples)
         fixes = adapter.text_fixes(issues)
         if replaced:

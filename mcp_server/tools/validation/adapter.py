@@ -40,6 +40,7 @@ from mcp_server.core.conditions import mask
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.files import write_bytes_atomic
 from mcp_server.core.store._locks import FileLock
+from mcp_server.core.tables import TableLimits
 from mcp_server.core.values import number, plain
 
 if TYPE_CHECKING:
@@ -778,8 +779,7 @@ class Job:
 
     home: str
     path: str
-    max_rows: int
-    max_bytes: int
+    limits: TableLimits
     include_samples: bool
     gx_name: str | None = None  # a stored suite version
     expectations: list[dict[str, Any]] = field(default_factory=list)  # the suite's or the rules'
@@ -787,10 +787,10 @@ class Job:
     references: dict[str, str] = field(default_factory=dict)  # rule reference path -> resolved path
 
 
-def read(path: str, max_rows: int, max_bytes: int) -> pd.DataFrame:
+def read(path: str, limits: TableLimits) -> pd.DataFrame:
     from mcp_server.core.tables import read_table
 
-    return read_table(Path(path), max_rows=max_rows, max_bytes=max_bytes)
+    return read_table(Path(path), limits)
 
 
 def check_columns(df: Any, wanted: list[str], what: str, path: str) -> None:
@@ -818,7 +818,7 @@ def run_job(
     check = control.check if control is not None else None
     started = time.perf_counter()
     step(0, 4, "reading the dataset")
-    df = read(job.path, job.max_rows, job.max_bytes) if frame is None else frame
+    df = read(job.path, job.limits) if frame is None else frame
     step(1, 4, f"validating {len(df)} rows with Great Expectations")
     labels: dict[int, tuple[str | None, str | None]] = {}
     if job.gx_name is not None:
@@ -1075,7 +1075,7 @@ class PandasRules(Rules):
     def reference_values(self, path: str, column: str, i: int) -> list[Any]:
         import pandas as pd
 
-        ref = read(path, self.job.max_rows, self.job.max_bytes)
+        ref = read(path, self.job.limits)
         check_columns(ref, [column], f"Rule {i}", path)
         return list(plain(pd.unique(ref[column].dropna()).tolist(), chars=None, items=10**9))
 

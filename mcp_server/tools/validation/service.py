@@ -25,6 +25,7 @@ from mcp_server.core.boundary import Control
 from mcp_server.core.errors import InvalidInput, NotFound
 from mcp_server.core.files import write_json_atomic, write_text_atomic
 from mcp_server.core.output import artifact_uri, decode_cursor, encode_cursor, fit_page, paginate
+from mcp_server.core.tables import TableLimits
 from mcp_server.core.values import copied
 from mcp_server.core.workspace import check_name
 from mcp_server.tools.validation import adapter
@@ -147,7 +148,7 @@ def suggest_suite(
     path = app.workspace.resolve(dataset, must_exist=True)
     check_name(name, "suite name")
     settings = app.settings
-    df = adapter.read(str(path), settings.max_rows, settings.max_file_bytes)
+    df = adapter.read(str(path), TableLimits.of(settings))
     control.step(1, 3, "profiling the dataset")
     specs = adapter.suggest(df, max_categories)
     adapter.build_expectations(specs)  # every proposal is a valid GX expectation
@@ -239,8 +240,7 @@ def _job(app: AppContext, path: Path, include_samples: bool, **kwargs: Any) -> a
     return adapter.Job(
         home=str(s.home),
         path=str(path),
-        max_rows=s.max_rows,
-        max_bytes=s.max_file_bytes,
+        limits=TableLimits.of(s),
         include_samples=include_samples,
         **kwargs,
     )

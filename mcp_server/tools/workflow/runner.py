@@ -396,11 +396,11 @@ def _replay(run: Run, rows: list[dict[str, Any]], stop: threading.Event) -> int:
 def _replay_rows(run: Run) -> list[dict[str, Any]]:
     """Evaluation rows with exactly the candidate's input columns (the gateway refuses extra keys)."""
     from mcp_server.core.mlmodels import onnx_twin
-    from mcp_server.core.tables import read_table
+    from mcp_server.core.tables import TableLimits, read_table
 
     columns = onnx_twin(run.app, run.model, run.candidate).columns
     path = run.app.workspace.resolve(run.dataset, must_exist=True)
-    frame = read_table(path, max_rows=5_000, max_bytes=run.app.settings.max_file_bytes)
+    frame = read_table(path, dataclasses.replace(TableLimits.of(run.app.settings), rows=5_000))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise GateFailed(f"the evaluation data lacks the candidate's input column(s) {missing[:5]}")

@@ -13,7 +13,7 @@ from mcp import Client, StdioServerParameters
 
 from mcp_server.core.config import Settings
 from mcp_server.core.errors import LimitExceeded
-from mcp_server.core.tables import check_parquet_decoded, read_table
+from mcp_server.core.tables import TableLimits, check_parquet_decoded, read_table
 from tests.conftest import PYTHON, assert_tool_error, server_env, structured
 from tests.tools.quality.conftest import Harness, faulted, write
 
@@ -117,7 +117,7 @@ def test_plain_bomb_refused_from_the_metadata(tmp_path: Path) -> None:
     path = bomb(tmp_path / "plain.parquet", 40, 1 * MB, dictionary=False)
     assert path.stat().st_size < 100_000
     with pytest.raises(LimitExceeded, match="MLOPS_MCP_MAX_DECODED_BYTES"):
-        read_table(path, max_rows=1000, max_bytes=MB, max_decoded_bytes=32 * MB)
+        read_table(path, TableLimits(rows=1000, file_bytes=MB, decoded_bytes=32 * MB))
 
 
 def test_nested_dictionary_bomb_refused(tmp_path: Path) -> None:
@@ -132,10 +132,14 @@ def test_nested_dictionary_bomb_refused(tmp_path: Path) -> None:
 def test_only_the_columns_read_count(tmp_path: Path) -> None:
     path = bomb(tmp_path / "bomb.parquet", 2000, 1 * MB)
     with pytest.raises(LimitExceeded):
-        read_table(path, max_rows=10_000, max_bytes=MB, max_decoded_bytes=256 * MB)
-    df = read_table(path, max_rows=10_000, max_bytes=MB, columns=["k"], max_decoded_bytes=256 * MB)
+        read_table(path, TableLimits(rows=10_000, file_bytes=MB, decoded_bytes=256 * MB))
+    df = read_table(path, TableLimits(rows=10_000, file_bytes=MB, decoded_bytes=256 * MB), columns=["k"])
     assert list(df.columns) == ["k"] and len(df) == 2000
 
 
-def test_default_limit_is_the_setting() -> None:
+def test_every_reader_gets_the_settings_limits(tmp_path: Path) -> None:
+    """One TableLimits from the settings: features, validation and lake read with the configured decoded
+    limit too (they had only its default)."""
+    settings = Settings(home=tmp_path, max_rows=7, max_file_bytes=8, max_decoded_bytes=9)
+    assert TableLimits.of(settings) == TableLimits(rows=7, file_bytes=8, decoded_bytes=9)
     assert Settings.model_fields["max_decoded_bytes"].default == 2 * 1024**3

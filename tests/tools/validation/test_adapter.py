@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mcp_server.core.errors import InvalidInput, NotFound
+from mcp_server.core.tables import TableLimits
 from mcp_server.tools.validation import adapter
 from tests.tools.validation.conftest import people, write
 
@@ -63,8 +64,7 @@ def test_suggest_and_run_with_real_gx(tmp_path: Path) -> None:
     job = adapter.Job(
         home=str(tmp_path / "home"),
         path=str(path),
-        max_rows=10_000,
-        max_bytes=10**8,
+        limits=TableLimits(rows=10_000, file_bytes=10**8, decoded_bytes=2**31),
         include_samples=True,
         gx_name=sv.gx_name,
         expectations=sv.expectations,
