@@ -343,6 +343,15 @@ def _check_strftime(fmt: str, where: str) -> None:
 REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
+def check_stored(sv: SuiteVersion) -> None:
+    """What saving checks now and did not always: a suite saved before runs only if it still passes
+    (a json_schema referring outside itself would make the run fetch that URL)."""
+    for i, spec in enumerate(sv.expectations):
+        kwargs = spec.get("kwargs") or {}
+        if "json_schema" in kwargs:
+            _check_json_schema(kwargs["json_schema"], f"Suite '{sv.ref}', expectation {i}")
+
+
 def _check_json_schema(schema: Any, where: str) -> None:
     """Only references inside the schema itself ('#...'): jsonschema fetches any other `$ref` over the
     network while it validates, which would let a suite make the server request any URL it can reach."""

@@ -478,6 +478,7 @@ def run_suite(
     Every outcome comes back when `limit` is None; `dataset_id` names data that is not a workspace file.
     """
     sv = resolve_suite(app, suite) if isinstance(suite, str) else suite
+    adapter.check_stored(sv)
     job = _job(app, path, include_samples, gx_name=sv.gx_name, expectations=sv.expectations)
     return _validate(
         app, control, path, job, engine, suite=sv, frame=frame, limit=limit, dataset_id=dataset_id

@@ -309,6 +309,14 @@ async def test_a_json_schema_may_not_refer_outside_itself(vh: Harness) -> None:
             }
         ]
         structured(await vh.call("validation_create_suite", {"name": "local", "expectations": spec}))
+        # A suite saved before the check (its file edited here to look like one) is refused when it runs.
+        stored = vh.settings.home / "gx" / "expectations" / "local@1.json"
+        stored.write_text(stored.read_text().replace("#/$defs/s", url))
+        assert_tool_error(
+            await vh.call("validation_run", {"dataset": "j.csv", "suite": "local"}),
+            "Suite 'local@1', expectation 0",
+            "outside itself",
+        )
         assert hits == []
     finally:
         listener.shutdown()
