@@ -22,7 +22,9 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
@@ -30,7 +32,7 @@ from pydantic import ValidationError
 from mcp_server import __version__
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext, client_name
-from mcp_server.core.errors import InvalidInput, MlopsError
+from mcp_server.core.errors import InvalidInput, MlopsError, NotFound, OutsideWorkspace
 from mcp_server.core.net import BearerAuth, is_loopback
 from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
 from mcp_server.core.prompts import register_prompts
@@ -93,6 +95,31 @@ class MlopsServer(MCPServer[AppContext]):
         self._tool_manager.get_tool(spec.name).parameters["additionalProperties"] = False  # type: ignore[union-attr]
         self._unregistered.pop(spec.name, None)
 
+    async def _handle_list_tools(self, ctx: Any, params: Any) -> Any:
+        # Every tool comes in one page, so any cursor is one this server never gave (spec: -32602).
+        if params is not None and getattr(params, "cursor", None) is not None:
+            raise MCPError(
+                code=INVALID_PARAMS, message="Invalid cursor: tools/list returns every tool in one page."
+            )
+        return await super()._handle_list_tools(ctx, params)
+
+    async def get_prompt(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        context: Context[AppContext, Any] | None = None,
+    ) -> Any:
+        """An unknown prompt or a missing argument is the caller's mistake: -32602 with one sentence (the
+        SDK answered code 0 and logged a traceback)."""
+        prompt = self._prompt_manager.get_prompt(name)
+        if prompt is None:
+            known = sorted(p.name for p in self._prompt_manager.list_prompts())
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown prompt: {name}; the prompts are {known}.")
+        missing = [a.name for a in prompt.arguments or [] if a.required and a.name not in (arguments or {})]
+        if missing:
+            raise MCPError(code=INVALID_PARAMS, message=f"Prompt {name} needs the argument(s) {missing}.")
+        return await super().get_prompt(name, arguments, context)
+
     async def list_resources(self) -> list[MCPResource]:
         """The fixed resources plus what the areas hold right now (suites, results, reports, endpoints)."""
         return [*await super().list_resources(), *await list_dynamic(self.app)]
@@ -117,6 +144,9 @@ class MlopsServer(MCPServer[AppContext]):
         spec = self.specs.get(name)
         if spec is not None and name in self._unregistered:
             self._register(spec)
+        if spec is None and self._tool_manager.get_tool(name) is None:
+            # The spec's "Unknown tool" is a JSON-RPC error (-32602), not a tool result.
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}; tools/list shows the tools.")
         started = time.perf_counter()
         error: str | None = None
         try:
@@ -282,11 +312,11 @@ def create_server(
         try:
             data, _mime = read_artifact(settings.home, path)
         except MlopsError as err:
-            raise ResourceError(err.message) from None
+            raise resource_error(err) from None
         return data
 
     register_prompts(server)
-    register_resources(server, ResourceError)
+    register_resources(server, resource_error)
     return server
 
 
@@ -403,6 +433,14 @@ def http_app(server: MlopsServer, settings: Settings, host: str, port: int) -> A
     )
     app = server.streamable_http_app(transport_security=security, host=host)
     return BearerAuth(app, token) if token else app
+
+
+def resource_error(err: MlopsError) -> ResourceError:
+    """A resource that is not there (or named badly) is the caller's mistake: the SDK answers -32602 with
+    the uri in `data` for ResourceNotFoundError (SEP-2164); anything else stays an internal error."""
+    if isinstance(err, NotFound | InvalidInput | OutsideWorkspace):
+        return ResourceNotFoundError(err.message)
+    return ResourceError(err.message)
 
 
 def uvicorn_config(app: Any, host: str, port: int) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,8 +196,8 @@ async def list_dynamic(app: AppContext) -> list[MCPResource]:
         return []
 
 
-def register_resources(server: MlopsServer, resource_error: type[Exception]) -> None:
-    """The resource templates; `resource_error` is the SDK's error for a resource that cannot be read
+def register_resources(server: MlopsServer, resource_error: Callable[[MlopsError], Exception]) -> None:
+    """The resource templates; `resource_error` makes the SDK's error for a resource that cannot be read
     (passed in by core/app.py, the one place that imports the SDK's server classes)."""
     app = server.app
 
@@ -206,7 +207,7 @@ def register_resources(server: MlopsServer, resource_error: type[Exception]) -> 
         try:
             return str(await anyio.to_thread.run_sync(read, app, *args))
         except MlopsError as err:
-            raise resource_error(err.message) from None
+            raise resource_error(err) from None
 
     @server.resource(
         "mlops://suites/{name}",

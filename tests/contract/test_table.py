@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from mcp import Client
 
 from mcp_server.core.registry import AREAS, CORE_TOOL_BUDGET, all_specs
-from tests.conftest import assert_tool_error
 from tests.contract.check import GROUPS, REGISTERED, group_of
 from tests.contract.intent import INTENT, hints
 from tests.contract_cases import CASES
@@ -42,5 +42,10 @@ def test_every_registered_tool_has_a_case_an_intent_and_a_group() -> None:
         assert group_of(spec) in GROUPS
 
 
-async def test_unknown_tool_is_a_tool_error(client: Client) -> None:
-    assert_tool_error(await client.call_tool("no_such_tool", {}), "no_such_tool")
+async def test_unknown_tool_is_a_json_rpc_invalid_params_error(client: Client) -> None:
+    """The spec's "Unknown tool" is -32602, not an isError result (tests/test_protocol_errors.py has more)."""
+    from mcp.shared.exceptions import MCPError
+
+    with pytest.raises(MCPError) as err:
+        await client.call_tool("no_such_tool", {})
+    assert err.value.error.code == -32602 and "Unknown tool: no_such_tool" in err.value.error.message

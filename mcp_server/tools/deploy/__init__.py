@@ -63,7 +63,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(deploy_build_image, core=False, read_only=False, open_world=True, deadline_s=BUILD_DEADLINE_S),
     ToolSpec(deploy_export_manifests, core=False, read_only=True, idempotent=True),
     ToolSpec(deploy_canary_start, core=True, read_only=False),
-    ToolSpec(deploy_canary_status, core=False, read_only=True, idempotent=True),
+    ToolSpec(deploy_canary_status, core=True, read_only=True, idempotent=True),
     ToolSpec(deploy_canary_promote, core=False, read_only=False),
     ToolSpec(deploy_canary_abort, core=False, read_only=False, destructive=True),
     ToolSpec(
