@@ -62,3 +62,12 @@ async def test_a_cursor_tools_list_never_gave(client: Client) -> None:
     assert len(tools) > 50
     err = await invalid_params(client.list_tools(cursor="garbage"))
     assert "Invalid cursor" in err.error.message
+
+
+async def test_every_tool_has_a_human_title(client: Client) -> None:
+    """Issue #23 item 7: clients show the title; none was set."""
+    titles = {t.name: t.title for t in (await client.list_tools()).tools}
+    assert all(titles.values()), [n for n, t in titles.items() if not t]
+    assert titles["registry_set_alias"] == "Registry: set alias"
+    assert titles["ab_analyze"] == "A/B test: analyze" and titles["onnx_convert"] == "ONNX: convert"
+    assert len(set(titles.values())) == len(titles)

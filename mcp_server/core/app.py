@@ -87,6 +87,7 @@ class MlopsServer(MCPServer[AppContext]):
         self.add_tool(
             bind(spec, settings),
             name=spec.name,
+            title=spec.title,
             description=spec.description,
             annotations=spec.annotations,
             structured_output=True,

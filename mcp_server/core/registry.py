@@ -30,6 +30,8 @@ log = logging.getLogger("mlops_mcp")
 
 # Core profile budget (ARCHITECTURE "Choosing tools").
 CORE_TOOL_BUDGET = 30
+# How an area is named in a tool's title where capitalising its prefix is not enough.
+AREA_TITLES = {"ab": "A/B test", "onnx": "ONNX", "mongo": "MongoDB", "gx": "GX"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class ToolSpec:
     @property
     def area(self) -> str:
         return self.name.split("_", 1)[0]
+
+    @property
+    def title(self) -> str:
+        """The human title clients show: 'Registry: set alias', 'A/B test: analyze'."""
+        rest = self.name.split("_", 1)[1] if "_" in self.name else self.name
+        return f"{AREA_TITLES.get(self.area, self.area.capitalize())}: {rest.replace('_', ' ')}"
 
     @property
     def description(self) -> str:
