@@ -19,7 +19,17 @@ async def test_nested_report_is_served(client: Client, settings: Settings) -> No
     uri = artifact_uri(settings.home, report)
     assert uri == "mlops://artifacts/reports/validation/r1.html"
     result = await client.read_resource(uri)
-    assert base64.b64decode(result.contents[0].blob) == b"<h1>ok</h1>"  # type: ignore[union-attr]
+    # Issue #23 item 7: its own type, and text as text (it was a base64 blob labelled text/plain).
+    assert result.contents[0].mime_type == "text/html"
+    assert result.contents[0].text == "<h1>ok</h1>"  # type: ignore[union-attr]
+    png = settings.home / "reports" / "quality" / "chart.png"
+    png.parent.mkdir(parents=True)
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    image = (await client.read_resource(artifact_uri(settings.home, png))).contents[0]
+    assert image.mime_type == "image/png"
+    assert base64.b64decode(image.blob) == png.read_bytes()  # type: ignore[union-attr]
+    listed = {str(r.uri): r.mime_type for r in (await client.list_resources()).resources}
+    assert listed[uri] == "text/html" and listed[artifact_uri(settings.home, png)] == "image/png"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ This module and core/context.py are the only ones that import the SDK's server c
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -34,13 +35,14 @@ from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext, client_name
 from mcp_server.core.errors import InvalidInput, MlopsError, NotFound, OutsideWorkspace
 from mcp_server.core.net import BearerAuth, is_loopback
-from mcp_server.core.output import ARTIFACT_TEMPLATE, read_artifact
+from mcp_server.core.output import ARTIFACT_TEMPLATE, artifact_mime, is_text_mime, read_artifact
 from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
 from mcp_server.core.resources import list_dynamic, register_resources
 from mcp_server.core.store.redact import mask_text
 
 log = logging.getLogger("mlops_mcp")
+ARTIFACT_PREFIX = ARTIFACT_TEMPLATE.split("{", 1)[0]  # mlops://artifacts/
 
 INSTRUCTIONS = (
     "ML-ops tools over real libraries. Paths are relative to the server's workspace root unless absolute "
@@ -120,6 +122,24 @@ class MlopsServer(MCPServer[AppContext]):
         if missing:
             raise MCPError(code=INVALID_PARAMS, message=f"Prompt {name} needs the argument(s) {missing}.")
         return await super().get_prompt(name, arguments, context)
+
+    async def read_resource(self, uri: Any, context: Context[AppContext, Any] | None = None) -> Any:
+        """An artifact comes back with its own type (the template has none, so the SDK said text/plain for
+        Parquet, PNG and HTML alike), and as text when it is text."""
+        from mcp.server.lowlevel.helper_types import ReadResourceContents
+
+        results = await super().read_resource(uri, context)
+        if not str(uri).startswith(ARTIFACT_PREFIX) or not isinstance(results, list | tuple):
+            return results
+        mime = artifact_mime(str(uri))
+        out = []
+        for item in results:
+            content = item.content
+            if isinstance(content, bytes) and is_text_mime(mime):
+                with contextlib.suppress(UnicodeDecodeError):
+                    content = content.decode("utf-8")
+            out.append(ReadResourceContents(content=content, mime_type=mime, meta=item.meta))
+        return out
 
     async def list_resources(self) -> list[MCPResource]:
         """The fixed resources plus what the areas hold right now (suites, results, reports, endpoints)."""

@@ -127,6 +127,20 @@ def artifact_uri(home: Path, path: Path) -> str:
     return ARTIFACT_SCHEME + path.resolve().relative_to(home.resolve()).as_posix()
 
 
+# Types the mimetypes module does not know.
+_MIME = {".parquet": "application/vnd.apache.parquet", ".jsonl": "application/jsonl", ".md": "text/markdown"}
+
+
+def artifact_mime(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return _MIME.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def is_text_mime(mime: str) -> bool:
+    """Served as text (resources/read `text`), not base64: reports, JSON, CSV, Markdown."""
+    return mime.startswith("text/") or mime in ("application/json", "application/jsonl")
+
+
 def read_artifact(home: Path, relative: str) -> tuple[bytes, str]:
     """Serve `resources/read` for an artifact link: files under `<home>/reports` only.
 
@@ -138,5 +152,4 @@ def read_artifact(home: Path, relative: str) -> tuple[bytes, str]:
     resolved = Workspace([home], home).resolve(relative)
     if not resolved.is_relative_to(reports) or not resolved.is_file():
         raise NotFound(f"No artifact '{relative}' among the server's reports.")
-    mime = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
-    return resolved.read_bytes(), mime
+    return resolved.read_bytes(), artifact_mime(resolved.name)

@@ -130,7 +130,7 @@ def read_deployment_history(app: AppContext, endpoint: str) -> str:
 
 
 def _listing(app: AppContext) -> list[MCPResource]:
-    from mcp_server.core.output import artifact_uri
+    from mcp_server.core.output import artifact_mime, artifact_uri
 
     items: list[MCPResource] = []
     for name, (version, _path) in sorted(_suite_files(app).items())[:LIST_CAP]:
@@ -148,7 +148,13 @@ def _listing(app: AppContext) -> list[MCPResource]:
         )
         for path in files[:LIST_CAP]:
             kind = "model card" if path.suffix == ".md" else f"{path.parent.name} {path.suffix.lstrip('.')}"
-            items.append(MCPResource(uri=artifact_uri(app.settings.home, path), name=f"{kind}: {path.name}"))
+            items.append(
+                MCPResource(
+                    uri=artifact_uri(app.settings.home, path),
+                    name=f"{kind}: {path.name}",
+                    mime_type=artifact_mime(path.name),
+                )
+            )
     if not _store_ready(app):
         return items
     from sqlalchemy import select
