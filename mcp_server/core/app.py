@@ -336,6 +336,18 @@ def create_server(
             raise resource_error(err) from None
         return data
 
+    @server.completion()
+    async def completion(ref: Any, argument: Any, context: Any) -> Any:
+        from mcp.types import Completion
+
+        from mcp_server.core.completions import complete
+
+        known = dict(getattr(context, "arguments", None) or {})
+        values = await anyio.to_thread.run_sync(
+            complete, server.app, argument.name, argument.value or "", known
+        )
+        return Completion(values=values, total=len(values), has_more=False)
+
     register_prompts(server)
     register_resources(server, resource_error)
     return server
