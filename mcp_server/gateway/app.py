@@ -566,38 +566,50 @@ class HealthOpen:
 
 
 class LoopbackHosts:
-    """Host check for a gateway bound to a loopback address (DNS rebinding, as the MCP transport does).
+    """Host and Origin checks for a gateway bound to a loopback address (as the MCP transport does).
 
     A page on evil.example that re-resolves its name to 127.0.0.1 reaches the gateway with
-    `Host: evil.example`; only loopback names (localhost, 127.0.0.1, [::1], any port) are answered, others
-    get 421. A non-loopback bind has no such check: it needs a bearer token, and no setting lists its
-    public names.
+    `Host: evil.example` (DNS rebinding): only loopback names (localhost, 127.0.0.1, [::1], any port) are
+    answered, others get 421. A page that posts to http://127.0.0.1:<port> directly sends a loopback Host
+    but its own `Origin`: a browser's request from any origin that is not a loopback name gets 403 (clients
+    that are not browsers send no Origin). A non-loopback bind has no such checks: it needs a bearer token,
+    and no setting lists its public names.
     """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        from urllib.parse import urlsplit
+
         from mcp_server.core.net import host_name, is_loopback
 
         if scope["type"] == "http":
-            given = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+            headers = dict(scope.get("headers") or [])
+            given = headers.get(b"host", b"").decode("latin-1")
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            refusal: tuple[int, str] | None = None
             if not is_loopback(host_name(given)):
-                shown = json.dumps(given[:80])
-                body = json.dumps(
-                    {
-                        "error": f"The Host header {shown} is not a loopback name; this gateway listens on "
-                        "a loopback address and answers only localhost, 127.0.0.1 or [::1] (DNS-rebinding "
-                        "protection)."
-                    }
-                ).encode()
+                refusal = (
+                    421,
+                    f"The Host header {json.dumps(given[:80])} is not a loopback name; this gateway listens on "
+                    "a loopback address and answers only localhost, 127.0.0.1 or [::1] (DNS-rebinding "
+                    "protection).",
+                )
+            elif origin and not is_loopback(urlsplit(origin).hostname or ""):
+                refusal = (
+                    403,
+                    f"Requests from the web page at {json.dumps(origin[:80])} are refused; this gateway on a "
+                    "loopback address answers programs and pages served from localhost only.",
+                )
+            if refusal is not None:
                 await send(
                     {
                         "type": "http.response.start",
-                        "status": 421,
+                        "status": refusal[0],
                         "headers": [(b"content-type", b"application/json")],
                     }
                 )
-                await send({"type": "http.response.body", "body": body})
+                await send({"type": "http.response.body", "body": json.dumps({"error": refusal[1]}).encode()})
                 return
         await self.app(scope, receive, send)

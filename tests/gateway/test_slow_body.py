@@ -182,3 +182,17 @@ def test_the_timeout_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         monkeypatch.setenv("MLOPS_MCP_GATEWAY_BODY_TIMEOUT_S", bad)
         with pytest.raises(ValidationError, match="gateway_body_timeout_s"):
             Settings(home=tmp_path)
+
+
+def test_a_web_page_on_another_origin_is_refused(gateway: str) -> None:
+    """A page anywhere on the web can post to http://127.0.0.1:<port> (its Host is loopback); the browser
+    then sends that page's Origin. Programs send none, and pages from localhost still work."""
+    predict = f"{gateway}/v1/endpoints/plain/predict"
+    headers = {"content-type": "application/json"}
+    for origin in ("https://evil.example", "http://127.0.0.1.evil.example:8000", "null"):
+        refused = httpx.post(predict, content=GOOD, headers={**headers, "origin": origin}, timeout=10)
+        assert refused.status_code == 403, origin
+        assert "are refused" in refused.json()["error"]
+    for origin in ("http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:5173"):
+        assert httpx.post(predict, content=GOOD, headers={**headers, "origin": origin}, timeout=10).is_success
+    assert httpx.post(predict, content=GOOD, headers=headers, timeout=10).is_success
