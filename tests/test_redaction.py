@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -147,6 +148,8 @@ async def test_a_url_password_in_a_path_is_masked_in_the_error_and_the_audit_row
             # "s3://..." is refused as a URL, "s3:/..." as a path holding a credential.
             assert "is a URL" in message if "://" in path else "user:password@ credential" in message
             assert "secret123" not in message
+            with anyio.fail_after(1):  # the server still answers at once
+                assert not (await client.call_tool("server_info", {})).is_error
     rows = server.app.store.audit_entries(tool="lake_convert", limit=10)
     server.app.close()
     assert len(rows) == 2 and all(r.outcome == "error" for r in rows)

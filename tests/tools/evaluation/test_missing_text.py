@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,6 +142,8 @@ async def test_every_format_trains_the_same_model_and_parquet_converts(
     )
     assert conv["parity"]["passed"] is True and conv["parity"]["label_agreement"] == 1.0
     assert conv["parity"]["max_abs_diff"] <= 1e-9
+    with anyio.fail_after(1):  # the server still answers at once
+        assert not (await client.call_tool("server_info", {})).is_error
 
 
 async def test_cross_validation_and_model_tests_agree_across_formats(served: tuple[Client, object]) -> None:
