@@ -57,3 +57,26 @@ def gateway_process(
     finally:
         proc.send_signal(signal.SIGTERM)
         gateway.stdout, gateway.stderr = proc.communicate(timeout=20)
+
+
+def serve_plain(root: Path, *others: str) -> Path:
+    """The routes file of a gateway serving "plain" (a bare LogisticRegression on 3 float features, version 1
+    in `<root>/plain1`) and each of `others` from `<root>/<name>1`, written by the caller."""
+    import json
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.gateway.test_app import write_twin
+
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    write_twin(
+        root / "plain1", "1", LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)), X, "classification"
+    )
+    endpoints = [
+        {"name": n, "model": "m", "routes": [{"version": "1", "weight": 100, "onnx_dir": f"{n}1"}]}
+        for n in ("plain", *others)
+    ]
+    routes = root / "routes.json"
+    routes.write_text(json.dumps({"endpoints": endpoints}))
+    return routes

@@ -4,7 +4,6 @@ rejected; a Host header that is not a loopback name gets 421 on a loopback bind.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +13,8 @@ import numpy as np
 import pytest
 
 from mcp_server.core.net import host_name, is_loopback
-from tests.gateway.process import gateway_process
-from tests.gateway.test_app import COLUMNS, write_twin
+from tests.gateway.process import gateway_process, serve_plain
+from tests.gateway.test_app import COLUMNS
 
 
 def write_imputed_twin(folder: Path) -> None:
@@ -55,29 +54,9 @@ def write_imputed_twin(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A gateway on 127.0.0.1 serving "plain" (bare LogisticRegression, float32 input) and "imputed"."""
-    from sklearn.linear_model import LogisticRegression
-
     root = tmp_path_factory.mktemp("values")
-    X = np.random.default_rng(0).normal(size=(200, 3))
-    write_twin(
-        root / "plain1", "1", LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)), X, "classification"
-    )
     write_imputed_twin(root / "imputed1")
-    routes = root / "routes.json"
-    routes.write_text(
-        json.dumps(
-            {
-                "endpoints": [
-                    {
-                        "name": n,
-                        "model": "m",
-                        "routes": [{"version": "1", "weight": 100, "onnx_dir": f"{n}1"}],
-                    }
-                    for n in ("plain", "imputed")
-                ]
-            }
-        )
-    )
+    routes = serve_plain(root, "imputed")
     with gateway_process(routes, root / "home", versions=2) as gateway:
         yield gateway.url
 

@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from mcp_server.core.config import Settings
 from mcp_server.gateway.limits import BodyDeadline
-from tests.gateway.process import gateway_process
-from tests.gateway.test_app import write_twin
+from tests.gateway.process import gateway_process, serve_plain
 
 pytestmark = pytest.mark.slow  # spawns a gateway and waits out its body deadline
 
@@ -32,23 +30,8 @@ GOOD = b'{"rows": [{"a": 0.5, "b": -1.0, "c": 2.0}]}'
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from sklearn.linear_model import LogisticRegression
-
     root = tmp_path_factory.mktemp("slowbody")
-    X = np.random.default_rng(0).normal(size=(200, 3))
-    write_twin(
-        root / "plain1", "1", LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)), X, "classification"
-    )
-    routes = root / "routes.json"
-    routes.write_text(
-        json.dumps(
-            {
-                "endpoints": [
-                    {"name": "plain", "model": "m", "routes": [{"version": "1", "onnx_dir": "plain1"}]}
-                ]
-            }
-        )
-    )
+    routes = serve_plain(root)
     with gateway_process(
         routes, root / "home", versions=1, MLOPS_MCP_GATEWAY_BODY_TIMEOUT_S=str(TIMEOUT_S)
     ) as gateway:

@@ -43,35 +43,23 @@ LEVELS = [100_000, 2_000]
 
 @pytest.mark.parametrize("levels", LEVELS)
 @pytest.mark.parametrize("name", ["deep.jsonl", "deep.json"])
-async def test_lake_write_refuses_deep_json(
-    client: Client, settings: Settings, levels: int, name: str
+@pytest.mark.parametrize("tool", ["lake_write", "lake_convert"])
+async def test_lake_tools_refuse_deep_json(
+    client: Client, settings: Settings, tool: str, levels: int, name: str
 ) -> None:
     write_deep(settings.workspace_dir, name, levels)
     structured(await client.call_tool("server_info", {}))  # warm: the 1 s after is for a live server
+    args = {"source": name, "dataset": "deep"} if tool == "lake_write" else {"path": name}
     message = assert_tool_error(
-        await client.call_tool("lake_write", {"source": name, "dataset": "deep"}),
+        await client.call_tool(tool, args),
         "Line 3 of 'deep.json",
         f"nests deeper than {MAX_JSON_DEPTH} levels",
     )
     assert "internal error" not in message
     await still_answers(client)
+    # Nothing written: no lake version, no converted file.
     assert_tool_error(await client.call_tool("lake_versions", {"dataset": "deep"}), "deep")
     assert not (settings.home / "lake" / "raw" / "deep").exists()
-
-
-@pytest.mark.parametrize("levels", LEVELS)
-@pytest.mark.parametrize("name", ["deep.jsonl", "deep.json"])
-async def test_lake_convert_refuses_deep_json(
-    client: Client, settings: Settings, levels: int, name: str
-) -> None:
-    write_deep(settings.workspace_dir, name, levels)
-    structured(await client.call_tool("server_info", {}))  # warm: the 1 s after is for a live server
-    assert_tool_error(
-        await client.call_tool("lake_convert", {"path": name}),
-        "Line 3 of 'deep.json",
-        f"nests deeper than {MAX_JSON_DEPTH} levels",
-    )
-    await still_answers(client)
     assert sorted(p.name for p in settings.workspace_dir.iterdir()) == [name]
 
 
