@@ -8,8 +8,7 @@
     ├── LimitExceeded           rows, bytes, output or time over the configured limit
     │   └── DeadlineExceeded    the call ran past its deadline and was stopped
     ├── BackendUnavailable      a store or service did not answer in time
-    ├── MissingExtra            the area's optional dependencies are not installed
-    └── ReadOnlyMode            a write was asked of a read-only server
+    └── MissingExtra            the area's optional dependencies are not installed
 
 The tool boundary (core/registry.py) turns these into `isError` results with the message
 as it is; any other exception is logged to stderr with a short id and reported as
@@ -62,10 +61,6 @@ class BackendUnavailable(MlopsError):
 
 class MissingExtra(MlopsError):
     kind = "missing_extra"
-
-
-class ReadOnlyMode(MlopsError):
-    kind = "read_only"
 
 
 # Library error codes -> the project's errors. Read by code, never by message text.

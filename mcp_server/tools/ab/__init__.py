@@ -6,14 +6,14 @@ Importing this module is cheap: the statistics libraries load inside the calls (
 from __future__ import annotations
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.ab.tools import ab_analyze, ab_create, ab_design, ab_get, ab_list, ab_record, ab_stop
+from mcp_server.tools.ab import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(ab_design, core=False, read_only=True, idempotent=True),
-    ToolSpec(ab_create, core=True, read_only=False),
-    ToolSpec(ab_record, core=True, read_only=False),
-    ToolSpec(ab_analyze, core=True, read_only=True, idempotent=True),
-    ToolSpec(ab_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(ab_get, core=False, read_only=True, idempotent=True),
-    ToolSpec(ab_stop, core=False, read_only=False, idempotent=True),
+    ToolSpec(t.ab_design, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.ab_create, core=True, read_only=False),
+    ToolSpec(t.ab_record, core=True, read_only=False),
+    ToolSpec(t.ab_analyze, core=True, read_only=True, idempotent=True),
+    ToolSpec(t.ab_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.ab_get, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.ab_stop, core=False, read_only=False, idempotent=True),
 )

@@ -7,26 +7,19 @@ and Feast store absolutely). Importing this module is cheap: nothing heavy is im
 from __future__ import annotations
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.backup.tools import (
-    BACKUP_DEADLINE_S,
-    backup_create,
-    backup_list,
-    backup_prune,
-    backup_restore,
-    backup_verify,
-)
+from mcp_server.tools.backup import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(backup_create, core=True, read_only=False, deadline_s=BACKUP_DEADLINE_S),
-    ToolSpec(backup_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(backup_verify, core=False, read_only=True, idempotent=True, deadline_s=BACKUP_DEADLINE_S),
-    ToolSpec(backup_prune, core=False, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(t.backup_create, core=True, read_only=False, deadline_s=t.BACKUP_DEADLINE_S),
+    ToolSpec(t.backup_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.backup_verify, core=False, read_only=True, idempotent=True, deadline_s=t.BACKUP_DEADLINE_S),
+    ToolSpec(t.backup_prune, core=False, read_only=False, destructive=True, idempotent=True),
     ToolSpec(
-        backup_restore,
+        t.backup_restore,
         core=False,
         read_only=False,
         destructive=True,
         secret_args=("store_url",),
-        deadline_s=BACKUP_DEADLINE_S,
+        deadline_s=t.BACKUP_DEADLINE_S,
     ),
 )

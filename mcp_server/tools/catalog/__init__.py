@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.catalog.tools import catalog_get, catalog_register, catalog_schema_diff, catalog_search
+from mcp_server.tools.catalog import tools as t
 
 TOOLS = (
-    ToolSpec(catalog_register, core=False, read_only=False, idempotent=True),
-    ToolSpec(catalog_search, core=False, read_only=True, idempotent=True),
-    ToolSpec(catalog_get, core=True, read_only=True, idempotent=True),
-    ToolSpec(catalog_schema_diff, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.catalog_register, core=False, read_only=False, idempotent=True),
+    ToolSpec(t.catalog_search, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.catalog_get, core=True, read_only=True, idempotent=True),
+    ToolSpec(t.catalog_schema_diff, core=False, read_only=True, idempotent=True),
 )

@@ -8,18 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.features.tools import (
-    features_apply,
-    features_describe,
-    features_get_historical,
-    features_get_online,
-    features_init,
-    features_list,
-    features_materialize,
-    features_plan,
-    features_scaffold,
-    features_validate,
-)
+from mcp_server.tools.features import tools as t
 
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext
@@ -37,7 +26,7 @@ async def feast_probe(app: AppContext) -> tuple[bool, str, str]:
         return False, "feast is not installed", "pip install 'mlops-mcp[feast]'"
     settings = app.settings
     repo = settings.feature_repo or settings.home / "feature_repo"
-    where = "ready" if (repo / "feature_store.yaml").is_file() else "not created yet (features_init)"
+    where = "ready" if (repo / "feature_store.yaml").is_file() else "not created yet (t.features_init)"
     if settings.feast_online_store != "redis":
         return True, f"repo {where}; online store sqlite", ""
 
@@ -69,14 +58,16 @@ async def feast_probe(app: AppContext) -> tuple[bool, str, str]:
 PROBES = {"feast": feast_probe}
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(features_init, core=False, read_only=False, idempotent=True),
-    ToolSpec(features_scaffold, core=False, read_only=False),
-    ToolSpec(features_plan, core=False, read_only=True, idempotent=True),
-    ToolSpec(features_apply, core=True, read_only=False, destructive=True, idempotent=True),
-    ToolSpec(features_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(features_describe, core=False, read_only=True, idempotent=True),
-    ToolSpec(features_materialize, core=False, read_only=False, idempotent=False, deadline_s=LONG_DEADLINE_S),
-    ToolSpec(features_get_online, core=True, read_only=True, idempotent=True),
-    ToolSpec(features_get_historical, core=False, read_only=False, deadline_s=LONG_DEADLINE_S),
-    ToolSpec(features_validate, core=False, read_only=True),
+    ToolSpec(t.features_init, core=False, read_only=False, idempotent=True),
+    ToolSpec(t.features_scaffold, core=False, read_only=False),
+    ToolSpec(t.features_plan, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.features_apply, core=True, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(t.features_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.features_describe, core=False, read_only=True, idempotent=True),
+    ToolSpec(
+        t.features_materialize, core=False, read_only=False, idempotent=False, deadline_s=LONG_DEADLINE_S
+    ),
+    ToolSpec(t.features_get_online, core=True, read_only=True, idempotent=True),
+    ToolSpec(t.features_get_historical, core=False, read_only=False, deadline_s=LONG_DEADLINE_S),
+    ToolSpec(t.features_validate, core=False, read_only=True),
 )

@@ -7,14 +7,7 @@ import anyio.to_thread
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import MlopsError
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.lake.tools import (
-    lake_compact,
-    lake_convert,
-    lake_list,
-    lake_read,
-    lake_versions,
-    lake_write,
-)
+from mcp_server.tools.lake import tools as t
 
 
 async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
@@ -36,10 +29,10 @@ async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
 PROBES = {"lake": _probe_lake}
 
 TOOLS = (
-    ToolSpec(lake_write, core=True, read_only=False),
-    ToolSpec(lake_read, core=True, read_only=True, idempotent=True),
-    ToolSpec(lake_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(lake_versions, core=False, read_only=True, idempotent=True),
-    ToolSpec(lake_convert, core=False, read_only=False, destructive=True),  # overwrite=true replaces a file
-    ToolSpec(lake_compact, core=False, read_only=False),
+    ToolSpec(t.lake_write, core=True, read_only=False),
+    ToolSpec(t.lake_read, core=True, read_only=True, idempotent=True),
+    ToolSpec(t.lake_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.lake_versions, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.lake_convert, core=False, read_only=False, destructive=True),  # overwrite=true replaces a file
+    ToolSpec(t.lake_compact, core=False, read_only=False),
 )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.lineage.tools import audit_list, lineage_export, lineage_get
+from mcp_server.tools.lineage import tools as t
 
 TOOLS = (
-    ToolSpec(lineage_get, core=True, read_only=True, idempotent=True),
-    ToolSpec(lineage_export, core=False, read_only=True, idempotent=True),
-    ToolSpec(audit_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.lineage_get, core=True, read_only=True, idempotent=True),
+    ToolSpec(t.lineage_export, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.audit_list, core=False, read_only=True, idempotent=True),
 )

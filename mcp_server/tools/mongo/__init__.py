@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from mcp_server.core.context import AppContext
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.mongo.tools import (
-    mongo_aggregate,
-    mongo_create_index,
-    mongo_export,
-    mongo_find,
-    mongo_insert,
-    mongo_list_collections,
-)
+from mcp_server.tools.mongo import tools as t
 
 
 async def _probe_mongo(app: AppContext) -> tuple[bool, str, str]:
@@ -46,10 +39,10 @@ PROBES = {"mongodb": _probe_mongo}
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(mongo_insert, core=False, read_only=False),
-    ToolSpec(mongo_find, core=False, read_only=True, idempotent=True),
-    ToolSpec(mongo_aggregate, core=False, read_only=True, idempotent=True),
-    ToolSpec(mongo_list_collections, core=False, read_only=True, idempotent=True),
-    ToolSpec(mongo_create_index, core=False, read_only=False, idempotent=True),
-    ToolSpec(mongo_export, core=False, read_only=False),
+    ToolSpec(t.mongo_insert, core=False, read_only=False),
+    ToolSpec(t.mongo_find, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.mongo_aggregate, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.mongo_list_collections, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.mongo_create_index, core=False, read_only=False, idempotent=True),
+    ToolSpec(t.mongo_export, core=False, read_only=False),
 )

@@ -8,10 +8,10 @@ area and the gateway use. Importing this module is cheap: the libraries load ins
 from __future__ import annotations
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.onnx.tools import CONVERT_DEADLINE_S, onnx_benchmark, onnx_convert, onnx_inspect
+from mcp_server.tools.onnx import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(onnx_convert, core=True, read_only=False, deadline_s=CONVERT_DEADLINE_S),
-    ToolSpec(onnx_inspect, core=False, read_only=True, idempotent=True),
-    ToolSpec(onnx_benchmark, core=False, read_only=True, idempotent=True, deadline_s=CONVERT_DEADLINE_S),
+    ToolSpec(t.onnx_convert, core=True, read_only=False, deadline_s=t.CONVERT_DEADLINE_S),
+    ToolSpec(t.onnx_inspect, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.onnx_benchmark, core=False, read_only=True, idempotent=True, deadline_s=t.CONVERT_DEADLINE_S),
 )

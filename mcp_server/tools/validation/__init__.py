@@ -7,32 +7,22 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.validation.tools import (
-    validation_check_integrity,
-    validation_create_suite,
-    validation_delete_suite,
-    validation_get_result,
-    validation_get_suite,
-    validation_list_results,
-    validation_list_suites,
-    validation_run,
-    validation_suggest_suite,
-)
+from mcp_server.tools.validation import tools as t
 
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext
 
 
 TOOLS = (
-    ToolSpec(validation_create_suite, core=True, read_only=False),
-    ToolSpec(validation_suggest_suite, core=True, read_only=False),
-    ToolSpec(validation_list_suites, core=False, read_only=True, idempotent=True),
-    ToolSpec(validation_get_suite, core=False, read_only=True, idempotent=True),
-    ToolSpec(validation_delete_suite, core=False, read_only=False, destructive=True, idempotent=True),
-    ToolSpec(validation_run, core=True, read_only=True),
-    ToolSpec(validation_get_result, core=False, read_only=True, idempotent=True),
-    ToolSpec(validation_list_results, core=False, read_only=True, idempotent=True),
-    ToolSpec(validation_check_integrity, core=False, read_only=True),
+    ToolSpec(t.validation_create_suite, core=True, read_only=False),
+    ToolSpec(t.validation_suggest_suite, core=True, read_only=False),
+    ToolSpec(t.validation_list_suites, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.validation_get_suite, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.validation_delete_suite, core=False, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(t.validation_run, core=True, read_only=True),
+    ToolSpec(t.validation_get_result, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.validation_list_results, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.validation_check_integrity, core=False, read_only=True),
 )
 
 

@@ -7,10 +7,10 @@ Importing this module is cheap; the gates run through the areas' own tools (runn
 from __future__ import annotations
 
 from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.workflow.tools import workflow_list, workflow_promote, workflow_status
+from mcp_server.tools.workflow import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(workflow_promote, core=True, read_only=False),
-    ToolSpec(workflow_status, core=True, read_only=True, idempotent=True),
-    ToolSpec(workflow_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.workflow_promote, core=True, read_only=False),
+    ToolSpec(t.workflow_status, core=True, read_only=True, idempotent=True),
+    ToolSpec(t.workflow_list, core=False, read_only=True, idempotent=True),
 )
