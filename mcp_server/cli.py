@@ -48,6 +48,8 @@ def _setup_logging(level: str) -> None:
         level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # the mlops_mcp logger passes every level on, for clients
+        handler.setLevel(getattr(logging, level))
     install_log_redaction()  # every line on stderr masked: URL passwords, tokens, key=value secrets
 
 
@@ -351,10 +353,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
         tool, arguments = "backup_create", {"scope": args.scope or ["all"]}
     elif args.action == "verify":
         tool, arguments = "backup_verify", {"id": args.id or "latest"}
-    elif args.action == "prune":
-        tool, arguments = "backup_prune", {"keep_last": args.keep_last, "keep_daily": args.keep_daily}
+    elif args.action == "prune":  # the operator's command is the confirmation it needs (core/confirm.py)
+        tool = "backup_prune"
+        arguments = {"keep_last": args.keep_last, "keep_daily": args.keep_daily, "confirm": True}
     else:
-        arguments = {"id": args.id or "latest", "target": args.target}
+        arguments = {"id": args.id or "latest", "target": args.target, "confirm": True}  # as for prune
         if args.new_home:
             arguments["new_home"] = args.new_home
         store_url = os.environ.get("MLOPS_MCP_RESTORE_STORE_URL")

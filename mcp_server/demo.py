@@ -258,7 +258,10 @@ class Story:
         self.ok("prediction", f"{preds} served by v{', v'.join(served)}", served == [self.state["candidate"]])
         # The hand rollback: traffic goes back at once (the old version stayed loaded); the alias does not
         # move (registry_rollback would move it).
-        await self.call("deploy_rollback", {"endpoint": ENDPOINT, "reason": "demo: roll back by hand"})
+        # confirm: true is how a client that cannot ask its user (no elicitation) confirms (core/confirm.py).
+        await self.call(
+            "deploy_rollback", {"endpoint": ENDPOINT, "reason": "demo: roll back by hand", "confirm": True}
+        )
         back = await self.call(
             "deploy_predict", {"endpoint": ENDPOINT, "rows": rows.to_dict(orient="records")}
         )

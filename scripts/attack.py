@@ -1406,7 +1406,7 @@ def secret_cases(a: Attack) -> list[Case]:
             Case(
                 "secrets",
                 "backup_restore",
-                {"id": "latest", "target": "in_place", "store_url": dsn},
+                {"id": "latest", "target": "in_place", "store_url": dsn, "confirm": True},
                 label="store_url in_place",
             )
         )
@@ -1682,7 +1682,7 @@ def backup_cases(a: Attack, ids: dict[str, str], foreign_id: str | None) -> list
             Case(
                 "backups",
                 "backup_restore",
-                {"id": bid, "target": "in_place"},
+                {"id": bid, "target": "in_place", "confirm": True},  # past the confirmation
                 label=kind,
                 after=restore_must_fail,
                 own_state=True,

@@ -91,6 +91,44 @@ def structured(result: CallToolResult) -> dict[str, Any]:
     return result.structured_content
 
 
+class Updates:
+    """`notifications/resources/updated` a client received: pass `handler` as the Client's message_handler,
+    then `await updates.after(uri, n)` waits until more than `n` came about `uri` (n: `count(uri)` taken
+    before reading the resource, so an update between the read and the wait is not missed)."""
+
+    def __init__(self) -> None:
+        import anyio
+
+        self.uris: list[str] = []
+        self._changed = anyio.Event()
+
+    async def handler(self, message: Any) -> None:
+        from mcp.types import ResourceUpdatedNotification
+
+        message = getattr(message, "root", message)
+        if isinstance(message, ResourceUpdatedNotification):
+            import anyio
+
+            self.uris.append(str(message.params.uri))
+            self._changed.set()
+            self._changed = anyio.Event()
+
+    def count(self, uri: str) -> int:
+        return self.uris.count(uri)
+
+    async def after(self, uri: str, seen: int, timeout: float = 60.0) -> None:
+        import anyio
+
+        with anyio.fail_after(timeout):
+            while self.count(uri) <= seen:
+                await self._changed.wait()
+
+
+async def read_json(client: Client, uri: str) -> Any:
+    content = (await client.read_resource(uri)).contents[0]
+    return json.loads(getattr(content, "text", ""))
+
+
 async def read_artifact(client: Client, uri: str) -> bytes:
     """An mlops://artifacts/... link read back through resources/read."""
     assert uri.startswith("mlops://artifacts/"), uri

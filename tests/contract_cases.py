@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 Call = tuple[str, Mapping[str, Any]]
+# The contract's client declares no elicitation, so an example that moves production state carries
+# `confirm: true` as such a client must (core/confirm.py; tests/test_confirm.py asks and declines).
+YES: Mapping[str, Any] = {"confirm": True}
 
 
 @dataclass(frozen=True)
@@ -384,7 +387,7 @@ REGISTRY = {
         expect={"alias": "champion", "version": "1", "previous": None},
     ),
     "registry_rollback": Case(
-        example={"name": MODEL, "alias": "champion", "reason": "v2 regressed"},
+        example={"name": MODEL, "alias": "champion", "reason": "v2 regressed", **YES},
         setup=(R_TRAIN, R_TRAIN_B, R_REGISTER, R_REGISTER_B, CHAMPION_1, CHAMPION_2),
         expect={"alias": "champion", "version": "1", "previous": "2"},
     ),
@@ -404,7 +407,7 @@ REGISTRY = {
         expect={"version": "1", "action": "archived"},
     ),
     "registry_delete_version": Case(
-        example={"name": MODEL, "version": "1"},
+        example={"name": MODEL, "version": "1", **YES},
         setup=(R_TRAIN, R_REGISTER),
         expect={"version": "1", "action": "deleted"},
     ),
@@ -482,7 +485,7 @@ DEPLOY = {
         expect={"endpoint": "example-endpoint", "predictions": lambda p: len(p) == 2, "versions": {"1": 2}},
     ),
     "deploy_delete_endpoint": Case(
-        example=AT,
+        example={**AT, **YES},
         setup=D_SERVED,
         expect={"endpoint": "example-endpoint", "deleted": True, "versions": ["1"]},
     ),
@@ -507,17 +510,19 @@ DEPLOY = {
     "deploy_canary_promote": Case(
         example=AT_EP, setup=ON_CANARY, expect={"endpoint": EP, "version": "2", "previous_version": "1"}
     ),
-    "deploy_canary_abort": Case(example=AT_EP, setup=ON_CANARY, expect={"endpoint": EP, "version": "1"}),
+    "deploy_canary_abort": Case(
+        example={**AT_EP, **YES}, setup=ON_CANARY, expect={"endpoint": EP, "version": "1"}
+    ),
     "deploy_blue_green_prepare": Case(
         example=PREPARE[1], setup=(*EP_SERVED, START), expect={"endpoint": EP, "version": "2", "ready": True}
     ),
     "deploy_blue_green_switch": Case(
-        example=AT_EP,
+        example={**AT_EP, **YES},
         setup=(*EP_SERVED, START, PREPARE),
         expect={"endpoint": EP, "version": "2", "previous_version": "1"},
     ),
     "deploy_rollback": Case(
-        example={**AT_EP, "reason": "example"},
+        example={**AT_EP, "reason": "example", **YES},
         setup=(*ON_CANARY, ("deploy_canary_promote", AT_EP)),
         expect={"endpoint": EP, "version": "1", "previous_version": "2"},
     ),
@@ -756,7 +761,7 @@ BACKUP = {
         example={"id": "latest"}, setup=(METADATA_BACKUP,), expect={"ok": True, "problems": []}
     ),
     "backup_prune": Case(
-        example={"keep_last": 1, "keep_daily": 0},
+        example={"keep_last": 1, "keep_daily": 0, **YES},
         setup=(METADATA_BACKUP, METADATA_BACKUP),
         expect={"kept_count": 1, "deleted_count": 1},
     ),
@@ -800,7 +805,9 @@ SERVER = {
         setup=(("health_check", {}),),
         expect={"entries": lambda entries: len({e["checked_at"] for e in entries}) == 1},  # one run
     ),
-    "server_info": Case(example={}, expect={"profile": "all", "read_only": False}),
+    "server_info": Case(example={}, expect={"profile": "all", "read_only": False, "can_enable": {}}),
+    # The contract's server has every tool already (profile all); tests/test_enable_tools.py adds some.
+    "server_enable_tools": Case(example={"areas": ["registry"]}, expect={"enabled": []}),
 }
 
 CASES: dict[str, Case] = {

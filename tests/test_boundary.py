@@ -16,11 +16,13 @@ from pydantic import BaseModel
 from mcp_server.core.app import create_server
 from mcp_server.core.boundary import Control, service_call
 from mcp_server.core.config import Settings
-from mcp_server.core.context import AppContext, Ctx, tell
+from mcp_server.core.context import AppContext, Ctx
 from mcp_server.core.errors import NotFound
 from mcp_server.core.registry import ToolSpec
 from tests.conftest import assert_tool_error, structured
 from tests.workers import regex_search
+
+log = logging.getLogger("mlops_mcp")
 
 
 class Echo(BaseModel):
@@ -35,11 +37,17 @@ async def demo_echo(
     return Echo(value=value, count=count)
 
 
+def _tell(app: AppContext, control: Control) -> int:
+    log.warning("3 rows were dropped")
+    log.info("reading s3://user:pw123@host/x.csv")  # a path the caller gave, with a password
+    control.step(1, 2, "scoring the rows")
+    log.debug("a detail")
+    return 1
+
+
 async def demo_tell(ctx: Ctx) -> Echo:
-    """Logs to the client (test tool)."""
-    await tell(ctx, "warning", "3 rows were dropped")
-    await tell(ctx, "info", "reading s3://user:pw123@host/x.csv")  # a path the caller gave, with a password
-    return Echo(value="told", count=1)
+    """Logs to the client from its worker thread (test tool)."""
+    return Echo(value="told", count=await service_call(ctx, _tell))
 
 
 async def demo_missing(ctx: Ctx, name: str) -> Echo:
@@ -287,7 +295,7 @@ async def test_catastrophic_regex_is_killed_at_the_deadline(tclient: Client) -> 
     structured(await tclient.call_tool("demo_echo", {"value": "still answering"}))
 
 
-async def test_log_lines_reach_the_client_and_stderr(
+async def test_log_lines_reach_the_client_at_its_level_and_stderr(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     received: list[tuple[str, object]] = []
@@ -296,12 +304,25 @@ async def test_log_lines_reach_the_client_and_stderr(
         received.append((params.level, params.data))
 
     server = create_server(settings, extra_tools=TEST_TOOLS)
-    with caplog.at_level(logging.WARNING, logger="mlops_mcp"):
+    with caplog.at_level(logging.WARNING):  # the handler's level, as stderr's; the logger passes all on
         async with Client(server, mode="legacy", logging_callback=on_log) as session:
+            assert server._lowlevel_server.get_capabilities().logging is not None
+            # Before logging/setLevel the client gets what stderr gets (MLOPS_MCP_LOG_LEVEL, WARNING).
             structured(await session.call_tool("demo_tell", {}))
-    assert ("warning", "3 rows were dropped") in received
+            assert received == [("warning", "3 rows were dropped")]
+            received.clear()
+            await session.set_logging_level("info")
+            structured(await session.call_tool("demo_tell", {}))
+            assert received == [
+                ("warning", "3 rows were dropped"),
+                ("info", "reading s3://user:***@host/x.csv"),  # masked, like every text that leaves
+                ("info", "demo_tell: scoring the rows"),  # each new step message of a service
+            ]
+            received.clear()
+            await session.set_logging_level("error")
+            structured(await session.call_tool("demo_tell", {}))
+            assert received == []
     assert any(r.getMessage() == "3 rows were dropped" for r in caplog.records)
-    assert ("info", "reading s3://user:***@host/x.csv") in received  # masked, like every text that leaves
     assert "pw123" not in str(received) and "pw123" not in caplog.text
 
 

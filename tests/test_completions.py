@@ -95,3 +95,42 @@ async def test_endpoints_results_models_and_versions(server: MlopsServer, tmp_pa
         assert await values(client, rollout, "version", "", model="nope") == []
         history = ResourceTemplateReference(uri="mlops://deployments/{endpoint}/history")
         assert await values(client, history, "endpoint", "f") == ["fraud"]
+
+
+async def test_workflow_and_rollout_ids(server: MlopsServer) -> None:
+    from mcp_server.core.store.models import DeployRollout, WorkflowRecord
+
+    now = datetime.now(UTC)
+    with server.app.store.transaction() as session:
+        for wid in ("aa11", "aa22", "bb33"):
+            session.add(
+                WorkflowRecord(
+                    id=wid,
+                    kind="promote",
+                    model="churn",
+                    candidate_version="2",
+                    state="running",
+                    params="{}",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        session.add(
+            DeployRollout(
+                id="cc44",
+                endpoint="churn-prod",
+                kind="canary",
+                state="running",
+                stable_version="1",
+                candidate_version="2",
+                steps="[50, 100]",
+                params="{}",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    async with Client(server, mode="legacy") as client:
+        workflows = ResourceTemplateReference(uri="mlops://workflows/{workflow_id}")
+        assert await values(client, workflows, "workflow_id", "aa") == ["aa11", "aa22"]
+        rollouts = ResourceTemplateReference(uri="mlops://rollouts/{rollout_id}")
+        assert await values(client, rollouts, "rollout_id", "") == ["cc44"]

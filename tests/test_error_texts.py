@@ -51,7 +51,8 @@ async def test_a_failed_restore_names_no_staging_folder(tmp_path: Path, target: 
     backup_id = adapter.new_id()
     (settings.home / "backups").mkdir(parents=True)
     _clashing_archive(settings.home / "backups" / f"{backup_id}.tar.gz")
-    args = {"id": backup_id, "target": target, **({"new_home": "restored"} if target == "new_home" else {})}
+    args = {"id": backup_id, "target": target, "confirm": True}  # in place asks first (core/confirm.py)
+    args.update({"new_home": "restored"} if target == "new_home" else {})
     async with connect(settings) as client:
         msg = assert_tool_error(await client.call_tool("backup_restore", args), "failed verification")
     # The failure is the staged member 'files/x', named as in the archive.

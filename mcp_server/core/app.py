@@ -25,7 +25,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS
+from mcp.types import INVALID_PARAMS, InputRequiredResult
 from mcp.types import Resource as MCPResource
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
@@ -38,8 +38,9 @@ from mcp_server.core.net import BearerAuth, is_loopback
 from mcp_server.core.output import ARTIFACT_TEMPLATE, artifact_mime, is_text_mime, read_artifact
 from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
-from mcp_server.core.resources import list_dynamic, register_resources
+from mcp_server.core.resources import fingerprint, list_dynamic, register_resources
 from mcp_server.core.store.redact import mask_text
+from mcp_server.core.watch import Watcher
 
 log = logging.getLogger("mlops_mcp")
 ARTIFACT_PREFIX = ARTIFACT_TEMPLATE.split("{", 1)[0]  # mlops://artifacts/
@@ -78,11 +79,27 @@ class MlopsServer(MCPServer[AppContext]):
     """
 
     def __init__(self, app: AppContext, specs: list[ToolSpec], **kwargs: Any) -> None:
+        from mcp.server.lowlevel.server import NotificationOptions
+
         super().__init__(**kwargs)
         self.app = app
         self.specs = {s.name: s for s in specs}
         self._unregistered = dict(self.specs)
         self._definitions_cache = _definitions_cache_path(app.settings.home, specs)
+        # tools.listChanged: server_enable_tools changes the list. Every transport (stdio, HTTP, in-memory)
+        # asks the low-level server for its initialization options with no notification options.
+        plain = self._lowlevel_server.create_initialization_options
+        self._lowlevel_server.create_initialization_options = functools.partial(  # type: ignore[method-assign]
+            plain, NotificationOptions(tools_changed=True)
+        )
+
+    def enable(self, specs: Sequence[ToolSpec]) -> None:
+        """Add tools to this server process (server_enable_tools); each registers on its first call, and
+        tools/list answers from the definitions cache of the new selection."""
+        for spec in specs:
+            self.specs[spec.name] = spec
+            self._unregistered[spec.name] = spec
+        self._definitions_cache = _definitions_cache_path(self.app.settings.home, list(self.specs.values()))
 
     def _register(self, spec: ToolSpec) -> None:
         settings = self.app.settings
@@ -170,6 +187,7 @@ class MlopsServer(MCPServer[AppContext]):
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}; tools/list shows the tools.")
         started = time.perf_counter()
         error: str | None = None
+        asked = False  # a round that only asks the user (2026-07-28 elicitation) did nothing to audit
         try:
             tool = self._tool_manager.get_tool(name)
             if tool is not None:
@@ -178,7 +196,9 @@ class MlopsServer(MCPServer[AppContext]):
                 except InvalidInput as err:
                     error = f"Invalid arguments for {name}: {err.message}; see the tool's input schema."
                     raise ToolError(error) from None
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
+            asked = isinstance(result, InputRequiredResult)
+            return result
         except ToolError as exc:
             # The one place a tool's error text is made: masked once (core/store/redact.py) for the
             # client, the SDK's log line and the audit row alike.
@@ -189,7 +209,7 @@ class MlopsServer(MCPServer[AppContext]):
                 raise
             raise type(exc)(error) from cause
         finally:
-            if spec is not None and not spec.read_only:
+            if spec is not None and not spec.read_only and not asked:
                 await self._audit(spec, arguments, context, error, time.perf_counter() - started)
 
     async def _audit(
@@ -350,7 +370,26 @@ def create_server(
 
     register_prompts(server)
     register_resources(server, resource_error)
+    _register_logging(server, settings)
+    _register_subscriptions(server, Watcher(functools.partial(fingerprint, app), settings.watch_interval_s))
     return server
+
+
+def _register_logging(server: MlopsServer, settings: Settings) -> None:
+    """`logging/setLevel` and the handler that sends a call's log lines to its client (core/client_log.py).
+    The SDK marks the method deprecated for 2026-07-28 (SEP-2577, where clients opt in per request); clients
+    on the handshake versions, which most are, still use it."""
+    from mcp_types import EmptyResult, SetLevelRequestParams
+
+    from mcp_server.core import client_log
+
+    client_log.install(settings.log_level)
+
+    async def set_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+        client_log.set_level(ctx.session, params.level)
+        return EmptyResult()
+
+    server._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, set_level)
 
 
 def tool_definitions_size(server: MlopsServer) -> int:
@@ -361,6 +400,51 @@ def tool_definitions_size(server: MlopsServer) -> int:
         return len(json.dumps([t.model_dump(by_alias=True, exclude_none=True) for t in tools]))
 
     return anyio.run(measure)
+
+
+def _register_subscriptions(server: MlopsServer, watcher: Watcher) -> None:
+    """`resources/subscribe`, `resources/unsubscribe` and a `subscriptions/listen` that tells the watcher
+    which URIs its stream watches, on the SDK's low-level server . Like the SDK's
+    listen handler, any URI is accepted: one this server does not hold never fires."""
+    from mcp.server.subscriptions import ListenHandler, ResourceUpdated
+    from mcp_types import (
+        EmptyResult,
+        SubscribeRequestParams,
+        SubscriptionsListenRequestParams,
+        UnsubscribeRequestParams,
+    )
+
+    from mcp_server.core.client_log import connection_of
+
+    lowlevel = server._lowlevel_server
+    bus = server._subscriptions  # the SDK's bus: what is published on it reaches every listen stream
+
+    async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        session = ctx.session  # its standalone channel outlives this request
+        await watcher.add(str(params.uri), connection_of(session), session.send_resource_updated)
+        return EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        watcher.remove(str(params.uri), connection_of(ctx.session))
+        return EmptyResult()
+
+    listen = ListenHandler(bus)
+
+    async def publish(uri: str) -> None:
+        await bus.publish(ResourceUpdated(uri=uri))
+
+    async def listen_and_watch(ctx: Any, params: SubscriptionsListenRequestParams) -> Any:
+        key = object()
+        try:
+            for uri in params.notifications.resource_subscriptions or ():
+                await watcher.add(uri, key, publish)
+            return await listen(ctx, params)
+        finally:
+            watcher.remove_key(key)
+
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
+    lowlevel.add_request_handler("subscriptions/listen", SubscriptionsListenRequestParams, listen_and_watch)
 
 
 # ---- runners ----

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
+import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from mcp_server.core.config import Settings
     from mcp_server.core.context import AppContext, Ctx
 
+log = logging.getLogger("mlops_mcp")
 T = TypeVar("T")
 WORKER_MARGIN_S = 1.0  # a killable worker stops this much before the call's deadline
 SCOPE_MARGIN_S = 0.05  # a service's thread is given up this much before the tool's scope ends
@@ -166,7 +168,8 @@ class Control:
     def step(self, done: float, total: float | None = None, message: str | None = None) -> None:
         """Call between steps: stops a cancelled or late call, otherwise reports progress."""
         self.check()
-        if message:
+        if message and message != self.doing:
+            log.info("%s: %s", self.what, message)  # to stderr and the client, at their levels
             self.doing = message
         if self._progress is not None:
             self._progress(done, total, message)

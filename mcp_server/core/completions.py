@@ -4,8 +4,9 @@ take, from what the server holds, prefix-matched, at most 100. No MCP imports: c
 
 What each argument names is decided by its name: a prompt's `dataset`, `new_batch` and `training_data` are
 data files under the first root (and `lake:<name>` datasets); `suite` and a suite template's `name` are
-suites (`name@N` once an '@' is typed); `model`, `version`, `endpoint` and `result_id` are what the model
-registry, the endpoints and the validation results hold.
+suites (`name@N` once an '@' is typed); `model`, `version`, `endpoint`, `result_id`, `workflow_id` and
+`rollout_id` are what the model registry, the endpoints, the validation results, the workflows and the
+rollouts hold.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def complete(app: AppContext, argument: str, prefix: str, context: dict[str, str
             found = _suites(app, prefix)
         elif argument == "endpoint":
             found = _store_names(app, "endpoint", prefix)
-        elif argument == "result_id":
-            found = _store_names(app, "result", prefix)
+        elif argument in ("result_id", "workflow_id", "rollout_id"):
+            found = _store_names(app, argument, prefix)
         elif argument == "model":
             found = _models(app, prefix)
         elif argument == "version":
@@ -108,9 +109,19 @@ def _store_names(app: AppContext, kind: str, prefix: str) -> list[str]:
         return []
     from sqlalchemy import select
 
-    from mcp_server.core.store.models import DeployEndpoint, ValidationResultRecord
+    from mcp_server.core.store.models import (
+        DeployEndpoint,
+        DeployRollout,
+        ValidationResultRecord,
+        WorkflowRecord,
+    )
 
-    column: Any = DeployEndpoint.name if kind == "endpoint" else ValidationResultRecord.id
+    column: Any = {
+        "endpoint": DeployEndpoint.name,
+        "result_id": ValidationResultRecord.id,
+        "workflow_id": WorkflowRecord.id,
+        "rollout_id": DeployRollout.id,
+    }[kind]
     with app.store.read_session() as session:
         stmt = select(column).where(column.startswith(prefix, autoescape=True)).order_by(column)
         return [str(v) for v in session.scalars(stmt.limit(MAX_VALUES))]

@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     max_decoded_bytes: int = Field(2 * 1024**3, ge=1)
     allow_pickle: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    # How often subscribed resources (a rollout, a workflow) are read for changes while anyone subscribes.
+    watch_interval_s: float = Field(1.0, gt=0, le=60)
 
     @field_validator("roots", "tools", "allowed_origins", "url_allowlist", mode="before")
     @classmethod

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from mcp.server.mcpserver import Context
 
@@ -111,20 +109,3 @@ def client_name(ctx: Ctx | None) -> str | None:
         return params.client_info.name if params is not None else None
     except (ValueError, AttributeError):
         return None
-
-
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-
-
-async def tell(ctx: Ctx, level: Literal["debug", "info", "warning", "error"], message: str) -> None:
-    """Log a line to stderr and send it to the client as an MCP log notification (when it listens), masked
-    like every text that leaves the process (a path the caller gave may hold a password)."""
-    from mcp_server.core.store.redact import mask_text
-
-    message = mask_text(message)
-    log.log(_LEVELS[level], message)
-    with warnings.catch_warnings():
-        # MCP deprecated server logging in 2026-07-28 (SEP-2577); clients on earlier versions still show it.
-        warnings.simplefilter("ignore")
-        with contextlib.suppress(Exception):
-            await ctx.log(level, message, logger_name="mlops_mcp")

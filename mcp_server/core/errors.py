@@ -8,7 +8,8 @@
     ├── LimitExceeded           rows, bytes, output or time over the configured limit
     │   └── DeadlineExceeded    the call ran past its deadline and was stopped
     ├── BackendUnavailable      a store or service did not answer in time
-    └── MissingExtra            the area's optional dependencies are not installed
+    ├── MissingExtra            the area's optional dependencies are not installed
+    └── NotConfirmed            a destructive call the user declined or did not confirm (core/confirm.py)
 
 The tool boundary (core/registry.py) turns these into `isError` results with the message
 as it is; any other exception is logged to stderr with a short id and reported as

@@ -22,6 +22,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
 from mcp_server.core.config import Settings
+from mcp_server.core.confirm import PARAMETER as CONFIRM
+from mcp_server.core.confirm import Confirm
 from mcp_server.core.errors import MlopsError
 from mcp_server.core.idempotency import PARAMETER as IDEMPOTENCY_KEY
 from mcp_server.core.output import fit
@@ -50,6 +52,9 @@ class ToolSpec:
     # Whether a stopped call's thread is stopped mid-step (core/boundary.py): None means read-only tools
     # only; a write whose library keeps it whole when cut (an MLflow run ends FAILED) may say True.
     interruptible: bool | None = None
+    # The calls that move production state and need the user's confirmation first (core/confirm.py):
+    # asked through elicitation, else `confirm: true` in the arguments.
+    confirm: Confirm | None = None
 
     @property
     def name(self) -> str:
@@ -161,6 +166,15 @@ def all_specs() -> list[ToolSpec]:
     return [spec for area in AREAS for spec in area_tools(area)]
 
 
+def enableable(settings: Settings, current: Iterable[str]) -> list[ToolSpec]:
+    """The tools `server_enable_tools` may add to this server: what its profile left out of its enabled
+    areas. The operator's other choices hold: no area outside `--tools` or without its extra, and no write
+    on a `--read-only` server."""
+    everything, _enabled, _disabled = select(settings.model_copy(update={"profile": "all"}))
+    have = set(current)
+    return [spec for spec in everything if spec.name not in have]
+
+
 def enabled_areas(names: list[str]) -> list[Area]:
     return [a for a in AREAS if a.name in names]
 
@@ -204,9 +218,11 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
     errors, crashes masked, the result shaped to fit the output cap.
 
     The wrapper keeps the function's signature (plus `idempotency_key` where the tool takes one from
-    here) so the SDK derives the input and output schemas from it.
+    here, and `confirm` where its calls need confirmation) so the SDK derives the input and output
+    schemas from it. A confirmation is settled before anything runs, so a refusal touches nothing.
     """
     from mcp_server.core.boundary import Control, call_deadline, call_scope, progress_reporter
+    from mcp_server.core.client_log import forwarding
     from mcp_server.core.errors import from_library
 
     fn = spec.fn
@@ -217,16 +233,17 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
     async def run(kwargs: dict[str, Any]) -> Any:
         deadline = call_deadline(settings, spec.deadline_s, kwargs.get("deadline_s"))
         ctx = kwargs.get("ctx")
-        with (
-            call_scope(
-                deadline,
-                spec.name,
-                progress_reporter(ctx) if ctx is not None else None,
-                interruptible=spec.read_only if spec.interruptible is None else spec.interruptible,
-            ),
-            anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope,
-        ):
-            result = await fn(**kwargs)
+        async with forwarding(ctx):
+            with (
+                call_scope(
+                    deadline,
+                    spec.name,
+                    progress_reporter(ctx) if ctx is not None else None,
+                    interruptible=spec.read_only if spec.interruptible is None else spec.interruptible,
+                ),
+                anyio.CancelScope(deadline=anyio.current_time() + deadline) as scope,
+            ):
+                result = await fn(**kwargs)
         if scope.cancelled_caught:
             raise Control(deadline, what=spec.name).late()  # the one wording of a deadline error
         return result
@@ -235,6 +252,8 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
     async def boundary(**kwargs: Any) -> Any:
         key = kwargs.pop(IDEMPOTENCY_KEY, None) if keyed else None
         try:
+            if spec.confirm is not None:
+                _settle_confirmation(spec.confirm, kwargs)
             if key is None:
                 return fit(await run(kwargs), settings.max_output_bytes)
             return fit(
@@ -252,6 +271,7 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
                 f"internal error (id {incident}); the server's log on stderr has the details."
             ) from None
 
+    extras: list[inspect.Parameter] = []
     if keyed:
         from typing import Annotated
 
@@ -259,18 +279,95 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
 
         from mcp_server.core.idempotency import DESCRIPTION
 
-        extra = inspect.Parameter(
-            IDEMPOTENCY_KEY,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[
-                str | None, Field(None, min_length=1, max_length=128, description=DESCRIPTION)
-            ],
+        extras.append(
+            inspect.Parameter(
+                IDEMPOTENCY_KEY,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[
+                    str | None, Field(None, min_length=1, max_length=128, description=DESCRIPTION)
+                ],
+            )
         )
+    if spec.confirm is not None:
+        extras.extend(
+            _confirmation_parameters(spec.confirm, [*signature.parameters, *(p.name for p in extras)])
+        )
+        # The SDK finds the resolved parameter through the type hints (a copy: wraps() shares fn's dict).
+        boundary.__annotations__ = {**fn.__annotations__, CONFIRMATION: extras[-1].annotation}
+    if extras:
         boundary.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[*signature.parameters.values(), extra]
+            parameters=[*signature.parameters.values(), *extras]
         )
     return boundary
+
+
+# The boundary's parameter the SDK fills before the call runs (never part of the input schema).
+CONFIRMATION = "confirmation"
+
+
+def _confirmation_parameters(rule: Confirm, names: list[str]) -> list[inspect.Parameter]:
+    """`confirm` (in the input schema) and `confirmation`, which the SDK resolves before the tool runs:
+    `decide` sees the validated arguments and says run, refuse, or ask the user (an `Elicit`, which the
+    SDK sends mid-call on protocols before 2026-07-28 and as an input-required round from then on)."""
+    from typing import Annotated
+
+    from mcp.server.elicitation import ElicitationResult
+    from mcp.server.mcpserver import Context
+    from mcp.server.mcpserver.resolve import Elicit, Resolve
+    from pydantic import Field
+
+    from mcp_server.core import confirm as policy
+
+    async def decide(ctx: Context[Any, Any], **arguments: Any) -> Any:
+        step = policy.step(rule, arguments, _can_elicit(ctx))
+        return Elicit(rule.question(arguments), policy.Answer) if step == "ask" else step
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    by_name = [inspect.Parameter(n, keyword) for n in names if n != "ctx"]
+    decide.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("ctx", keyword, annotation=Context), *by_name, inspect.Parameter(CONFIRM, keyword)]
+    )
+    decide.__annotations__ = {"ctx": Context}
+    return [
+        inspect.Parameter(
+            CONFIRM,
+            keyword,
+            default=False,
+            annotation=Annotated[bool, Field(False, description=policy.DESCRIPTION)],
+        ),
+        inspect.Parameter(
+            CONFIRMATION,
+            keyword,
+            annotation=Annotated[ElicitationResult[policy.Answer], Resolve(decide)],
+        ),
+    ]
+
+
+def _can_elicit(ctx: Any) -> bool:
+    """The client declared form elicitation (a bare `elicitation: {}` counts, as in the SDK)."""
+    try:
+        capabilities = ctx.client_capabilities
+    except (ValueError, AttributeError):  # no request (a direct call): nobody to ask
+        return False
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _settle_confirmation(rule: Confirm, kwargs: dict[str, Any]) -> None:
+    """Takes `confirm` and the resolved outcome out of the call's arguments; raises NotConfirmed unless
+    the call may run."""
+    from mcp_server.core import confirm as policy
+
+    outcome = kwargs.pop(CONFIRMATION)
+    arguments = {k: v for k, v in kwargs.items() if k != "ctx"}
+    kwargs.pop(CONFIRM, None)
+    data = getattr(outcome, "data", None)
+    if outcome.action == "accept" and data == "run":
+        return
+    if outcome.action == "accept" and data == "refuse":
+        raise policy.refused(rule, arguments)
+    policy.check_answer(rule, arguments, outcome.action, data)
 
 
 async def _run_once(

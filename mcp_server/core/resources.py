@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mcp.types import Resource as MCPResource
 
@@ -202,51 +202,125 @@ async def list_dynamic(app: AppContext) -> list[MCPResource]:
         return []
 
 
+def read_workflow(app: AppContext, workflow_id: str) -> str:
+    from mcp_server.core.boundary import Control
+    from mcp_server.tools.workflow import service
+
+    status = service.status(app, Control.unbounded("Reading the workflow"), workflow_id, None)
+    return status.model_dump_json(indent=1)
+
+
+def read_rollout(app: AppContext, rollout_id: str) -> str:
+    from mcp_server.core.boundary import Control
+    from mcp_server.tools.deploy import service
+
+    status = service.canary_status(app, Control.unbounded("Reading the rollout"), None, rollout_id)
+    return status.model_dump_json(indent=1)
+
+
+def _rollout_state(app: AppContext, rollout_id: str) -> str:
+    """What a rollout's subscribers are told about: its state, step and reason (not the traffic window,
+    which the controller rewrites every few seconds)."""
+    from mcp_server.core.store.models import DeployRollout
+
+    with app.store.read_session() as session:
+        r = session.get(DeployRollout, rollout_id)
+        if r is None:
+            raise NotFound(f"No rollout {rollout_id!r}.")
+        return f"{r.state}|{r.step_index}|{r.reason}|{r.finished_at}"
+
+
+# The resource templates: (uri template, name, what it is, reader(app, variable) -> JSON text).
+TEMPLATES: tuple[tuple[str, str, str, Callable[[AppContext, str], str]], ...] = (
+    ("mlops://suites/{name}", "suite", "A GX expectation suite's newest version.", read_suite),
+    (
+        "mlops://validation-results/{result_id}",
+        "validation result",
+        "A stored validation result.",
+        read_validation_result,
+    ),
+    (
+        "mlops://lineage/{+entity}",
+        "lineage graph",
+        "Where an entity came from: its upstream lineage graph.",
+        read_lineage,
+    ),
+    (
+        "mlops://deployments/{endpoint}/history",
+        "deployment history",
+        "An endpoint's events, newest first.",
+        read_deployment_history,
+    ),
+    (
+        "mlops://workflows/{workflow_id}",
+        "workflow",
+        "A gated promotion: its state and each gate's; subscribe to hear when a gate or the workflow ends.",
+        read_workflow,
+    ),
+    (
+        "mlops://rollouts/{rollout_id}",
+        "canary rollout",
+        "A canary rollout: its state, step and traffic window; subscribe to hear when it steps, promotes or rolls back.",
+        read_rollout,
+    ),
+)
+_VARIABLE = re.compile(r"\{\+?(\w+)\}")  # {name}, or {+entity} (may hold '/')
+
+
+def _pattern(uri: str) -> re.Pattern[str]:
+    head, variable, tail = _VARIABLE.split(uri)
+    value = ".+" if "{+" in uri else "[^/]+"
+    return re.compile(f"^{re.escape(head)}(?P<{variable}>{value}){re.escape(tail)}$")
+
+
+_TEMPLATE_PATTERNS = [(_pattern(uri), read) for uri, _name, _description, read in TEMPLATES]
+
+
+# What a subscriber is told about where it is less than the whole resource.
+_WATCHED_PART: dict[Callable[[AppContext, str], str], Callable[[AppContext, str], str]] = {
+    read_rollout: _rollout_state
+}
+
+
+def fingerprint(app: AppContext, uri: str) -> str | None:
+    """What a subscribed URI shows now, as a digest (core/watch.py); None when it is not there (yet)."""
+    from mcp_server.core.watch import content_fingerprint
+
+    for pattern, read in _TEMPLATE_PATTERNS:
+        m = pattern.match(uri)
+        if m is not None:
+            try:
+                return content_fingerprint(_WATCHED_PART.get(read, read)(app, *m.groups()))
+            except MlopsError:
+                return None
+    return None
+
+
 def register_resources(server: MlopsServer, resource_error: Callable[[MlopsError], Exception]) -> None:
     """The resource templates; `resource_error` makes the SDK's error for a resource that cannot be read
     (passed in by core/app.py, the one place that imports the SDK's server classes)."""
+    import inspect
+
     app = server.app
 
-    async def guarded(read: Any, *args: str) -> str:
-        import anyio.to_thread
+    def handler(read: Callable[[AppContext, str], str], variable: str) -> Callable[..., Awaitable[str]]:
+        async def reader(**kwargs: str) -> str:
+            import anyio.to_thread
 
-        try:
-            return str(await anyio.to_thread.run_sync(read, app, *args))
-        except MlopsError as err:
-            raise resource_error(err) from None
+            try:
+                return str(await anyio.to_thread.run_sync(read, app, kwargs[variable]))
+            except MlopsError as err:
+                raise resource_error(err) from None
 
-    @server.resource(
-        "mlops://suites/{name}",
-        name="suite",
-        mime_type="application/json",
-        description="A GX expectation suite's newest version.",
-    )
-    async def suite(name: str) -> str:
-        return await guarded(read_suite, name)
+        # The SDK matches a template's variable to the handler's parameter of that name.
+        parameter = inspect.Parameter(variable, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+        reader.__signature__ = inspect.Signature([parameter], return_annotation=str)  # type: ignore[attr-defined]
+        reader.__annotations__ = {variable: str, "return": str}
+        reader.__name__ = read.__name__
+        return reader
 
-    @server.resource(
-        "mlops://validation-results/{result_id}",
-        name="validation result",
-        mime_type="application/json",
-        description="A stored validation result.",
-    )
-    async def validation_result(result_id: str) -> str:
-        return await guarded(read_validation_result, result_id)
-
-    @server.resource(
-        "mlops://lineage/{+entity}",
-        name="lineage graph",
-        mime_type="application/json",
-        description="Where an entity came from: its upstream lineage graph.",
-    )
-    async def lineage(entity: str) -> str:
-        return await guarded(read_lineage, entity)
-
-    @server.resource(
-        "mlops://deployments/{endpoint}/history",
-        name="deployment history",
-        mime_type="application/json",
-        description="An endpoint's events, newest first.",
-    )
-    async def deployment_history(endpoint: str) -> str:
-        return await guarded(read_deployment_history, endpoint)
+    for uri, name, description, read in TEMPLATES:
+        variable = _VARIABLE.split(uri)[1]
+        server.resource(uri, name=name, mime_type="application/json", description=description)(
+            handler(read, variable)
+        )

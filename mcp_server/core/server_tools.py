@@ -1,4 +1,5 @@
-"""The two always-on tools: `health_check` (is every backend answering?) and `server_info` (what is this server?)."""
+"""The always-on tools: `health_check` (is every backend answering?), `health_history`, `server_info` (what is
+this server?) and `server_enable_tools` (add the tools its profile left out, without a restart)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from mcp_server import __version__
 from mcp_server.core.args import Cursor, Limit200
 from mcp_server.core.context import AppContext, Ctx, app_context
 from mcp_server.core.output import NextCursor
-from mcp_server.core.registry import ToolSpec, installed_extras
+from mcp_server.core.registry import ToolSpec, enableable, installed_extras
 
 
 class BackendHealth(BaseModel):
@@ -346,12 +347,23 @@ class ServerInfo(BaseModel):
     installed_extras: list[str]
     missing_extras: list[str]
     pid: int
+    can_enable: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Tools this server can add without a restart (server_enable_tools), by area.",
+    )
+
+
+def _can_enable(ctx: Ctx) -> list[ToolSpec]:
+    return enableable(app_context(ctx).settings, ctx.mcp_server.specs)  # type: ignore[attr-defined]
 
 
 async def server_info(ctx: Ctx) -> ServerInfo:
-    """Describe this server: version, home, allowed roots, profile, enabled areas and installed extras."""
+    """Describe this server: version, home, allowed roots, profile, enabled areas, installed extras and the tools server_enable_tools can add."""
     app = app_context(ctx)
     extras = installed_extras()
+    can_enable: dict[str, list[str]] = {}
+    for spec in _can_enable(ctx):
+        can_enable.setdefault(spec.area, []).append(spec.name)
     return ServerInfo(
         version=__version__,
         home=str(app.settings.home),
@@ -362,7 +374,70 @@ async def server_info(ctx: Ctx) -> ServerInfo:
         installed_extras=sorted(k for k, v in extras.items() if v),
         missing_extras=sorted(k for k, v in extras.items() if not v),
         pid=os.getpid(),
+        can_enable=can_enable,
     )
+
+
+class ToolsEnabled(BaseModel):
+    enabled: list[str] = Field(description="Tools added by this call (already there: not listed).")
+    tool_count: int = Field(description="Tools this server offers now.")
+    message: str
+
+
+async def server_enable_tools(
+    ctx: Ctx,
+    areas: Annotated[
+        list[str] | None,
+        Field(None, max_length=20, description="Areas whose every tool to add, e.g. ['registry', 'deploy']."),
+    ] = None,
+    tools: Annotated[
+        list[str] | None,
+        Field(None, max_length=100, description="Tool names to add, e.g. ['registry_rollback']."),
+    ] = None,
+) -> ToolsEnabled:
+    """Add tools the profile left out (server_info lists them under can_enable) to this server without a restart; clients are told the tool list changed."""
+    from mcp_server.core.errors import InvalidInput
+
+    if not areas and not tools:
+        raise InvalidInput("Name the areas or tools to add; server_info lists them under can_enable.")
+    server = ctx.mcp_server
+    offered = {spec.name: spec for spec in _can_enable(ctx)}
+    have = set(server.specs)  # type: ignore[attr-defined]
+    known_areas = {spec.area for spec in offered.values()} | {server.specs[n].area for n in have}  # type: ignore[attr-defined]
+    unknown = [a for a in areas or [] if a not in known_areas] + [
+        t for t in tools or [] if t not in offered and t not in have
+    ]
+    if unknown:
+        why = " (this server is read-only: it adds no writes)" if app_context(ctx).settings.read_only else ""
+        raise InvalidInput(
+            f"Cannot add {unknown[:10]}{why}; server_info lists what can be added under can_enable."
+        )
+    picked = [s for s in offered.values() if s.area in set(areas or []) or s.name in set(tools or [])]
+    if picked:
+        server.enable(picked)  # type: ignore[attr-defined]
+        await _tell_tools_changed(ctx)
+    names = [s.name for s in picked]
+    return ToolsEnabled(
+        enabled=names,
+        tool_count=len(server.specs),  # type: ignore[attr-defined]
+        message=f"Added {len(names)} tool(s); call tools/list to see them."
+        if names
+        else "Nothing to add: those tools are already on.",
+    )
+
+
+async def _tell_tools_changed(ctx: Ctx) -> None:
+    """notifications/tools/list_changed to the calling connection (handshake versions) and on every
+    subscriptions/listen stream (2026-07-28). Other handshake sessions of an HTTP server see the tools at
+    their next tools/list (docs/architecture.md, "Tools on demand")."""
+    import contextlib
+    import warnings
+
+    with warnings.catch_warnings(), contextlib.suppress(Exception):
+        warnings.simplefilter("ignore")  # the SDK marks the handshake-era method deprecated for 2026-07-28
+        await ctx.request_context.session.send_tool_list_changed()
+    with contextlib.suppress(Exception):
+        await ctx.notify_tools_changed()
 
 
 log = logging.getLogger("mlops_mcp")
@@ -371,4 +446,6 @@ TOOLS = (
     ToolSpec(health_check, core=True, read_only=True, idempotent=True),
     ToolSpec(health_history, core=False, read_only=True, idempotent=True),
     ToolSpec(server_info, core=True, read_only=True, idempotent=True),
+    # Read-only: it changes which tools this process offers, nothing a user owns or a tool reads as state.
+    ToolSpec(server_enable_tools, core=True, read_only=True, idempotent=True),
 )

@@ -23,6 +23,7 @@ INTENT: dict[str, str] = {
     "health_check": "read",
     "health_history": "read",
     "server_info": "read",
+    "server_enable_tools": "read",  # which tools this process offers: nothing a user owns or a tool reads
     "validation_create_suite": "write",  # each save is a new version
     "validation_suggest_suite": "write",  # save=true saves a new suite version
     "validation_list_suites": "read",

@@ -6,14 +6,32 @@ and Feast store absolutely). Importing this module is cheap: nothing heavy is im
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_server.core.confirm import Confirm
 from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.backup import tools as t
+
+
+def _prune_what(arguments: Mapping[str, Any]) -> str:
+    daily = arguments["keep_daily"]
+    days = f" and the newest of each of the last {daily} day(s)" if daily else ""
+    return f"delete every backup but the newest {arguments['keep_last']}{days}"
+
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.backup_create, core=True, read_only=False, deadline_s=t.BACKUP_DEADLINE_S),
     ToolSpec(t.backup_list, core=False, read_only=True, idempotent=True),
     ToolSpec(t.backup_verify, core=False, read_only=True, idempotent=True, deadline_s=t.BACKUP_DEADLINE_S),
-    ToolSpec(t.backup_prune, core=False, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(
+        t.backup_prune,
+        core=False,
+        read_only=False,
+        destructive=True,
+        idempotent=True,
+        confirm=Confirm(_prune_what),
+    ),
     ToolSpec(
         t.backup_restore,
         core=False,
@@ -21,5 +39,10 @@ TOOLS: tuple[ToolSpec, ...] = (
         destructive=True,
         secret_args=("store_url",),
         deadline_s=t.BACKUP_DEADLINE_S,
+        # Into a new home it changes nothing live.
+        confirm=Confirm(
+            "replace this server's state with backup {id!r} (a safety backup is taken first)",
+            when=lambda arguments: arguments["target"] == "in_place",
+        ),
     ),
 )

@@ -8,8 +8,10 @@ the docker SDK load inside the calls.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from mcp_server.core.confirm import Confirm
 from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.deploy import tools as t
 
@@ -29,6 +31,15 @@ async def _probe_gateway(app: AppContext) -> tuple[bool, str, str]:
 PROBES = {"gateway": _probe_gateway}
 
 
+def _abort_what(arguments: Mapping[str, Any]) -> str:
+    which = (
+        f"canary rollout {arguments['rollout_id']!r}"
+        if arguments.get("rollout_id")
+        else f"the canary on endpoint {arguments.get('endpoint')!r}"
+    )
+    return f"abort {which}, sending all its traffic back to the stable version"
+
+
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         t.deploy_gateway_start, core=False, read_only=False, idempotent=True, deadline_s=t.START_DEADLINE_S
@@ -39,7 +50,13 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.deploy_list, core=False, read_only=True, idempotent=True),
     ToolSpec(t.deploy_status, core=False, read_only=True, idempotent=True),
     ToolSpec(t.deploy_predict, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.deploy_delete_endpoint, core=False, read_only=False, destructive=True),
+    ToolSpec(
+        t.deploy_delete_endpoint,
+        core=False,
+        read_only=False,
+        destructive=True,
+        confirm=Confirm("delete endpoint {endpoint!r}, which the gateway then stops serving"),
+    ),
     ToolSpec(
         t.deploy_build_image, core=False, read_only=False, open_world=True, deadline_s=t.BUILD_DEADLINE_S
     ),
@@ -47,7 +64,9 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.deploy_canary_start, core=True, read_only=False),
     ToolSpec(t.deploy_canary_status, core=True, read_only=True, idempotent=True),
     ToolSpec(t.deploy_canary_promote, core=False, read_only=False),
-    ToolSpec(t.deploy_canary_abort, core=False, read_only=False, destructive=True),
+    ToolSpec(
+        t.deploy_canary_abort, core=False, read_only=False, destructive=True, confirm=Confirm(_abort_what)
+    ),
     ToolSpec(
         t.deploy_blue_green_prepare,
         core=False,
@@ -55,7 +74,19 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=True,
         deadline_s=t.PREPARE_DEADLINE_S,
     ),
-    ToolSpec(t.deploy_blue_green_switch, core=False, read_only=False, destructive=True),
-    ToolSpec(t.deploy_rollback, core=False, read_only=False, destructive=True),
+    ToolSpec(
+        t.deploy_blue_green_switch,
+        core=False,
+        read_only=False,
+        destructive=True,
+        confirm=Confirm("switch all traffic of endpoint {endpoint!r} to its prepared idle slot"),
+    ),
+    ToolSpec(
+        t.deploy_rollback,
+        core=False,
+        read_only=False,
+        destructive=True,
+        confirm=Confirm("move all traffic of endpoint {endpoint!r} back to its last stable version"),
+    ),
     ToolSpec(t.deploy_history, core=False, read_only=True, idempotent=True),
 )

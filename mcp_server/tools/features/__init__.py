@@ -61,7 +61,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.features_init, core=False, read_only=False, idempotent=True),
     ToolSpec(t.features_scaffold, core=False, read_only=False),
     ToolSpec(t.features_plan, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.features_apply, core=True, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(t.features_apply, core=False, read_only=False, destructive=True, idempotent=True),
     ToolSpec(t.features_list, core=False, read_only=True, idempotent=True),
     ToolSpec(t.features_describe, core=False, read_only=True, idempotent=True),
     ToolSpec(

@@ -7,6 +7,7 @@ cheap: MLflow loads inside the calls.
 
 from __future__ import annotations
 
+from mcp_server.core.confirm import Confirm
 from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.registry import tools as t
 
@@ -16,10 +17,22 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.registry_search_versions, core=False, read_only=True, idempotent=True),
     ToolSpec(t.registry_get_version, core=True, read_only=True, idempotent=True),
     ToolSpec(t.registry_set_alias, core=True, read_only=False, idempotent=True),
-    ToolSpec(t.registry_rollback, core=False, read_only=False, destructive=True),
+    ToolSpec(
+        t.registry_rollback,
+        core=False,
+        read_only=False,
+        destructive=True,
+        confirm=Confirm("move alias {alias!r} of model {name!r} back to the version it pointed to before"),
+    ),
     ToolSpec(t.registry_alias_history, core=False, read_only=True, idempotent=True),
     ToolSpec(t.registry_compare_versions, core=False, read_only=True, idempotent=True),
     ToolSpec(t.registry_archive_version, core=False, read_only=False, idempotent=True),
-    ToolSpec(t.registry_delete_version, core=False, read_only=False, destructive=True),
+    ToolSpec(
+        t.registry_delete_version,
+        core=False,
+        read_only=False,
+        destructive=True,
+        confirm=Confirm("delete version {version} of model {name!r} from the registry for good"),
+    ),
     ToolSpec(t.registry_model_card, core=False, read_only=True, idempotent=True),
 )

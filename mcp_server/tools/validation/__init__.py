@@ -6,6 +6,7 @@ import importlib.util
 import tempfile
 from typing import TYPE_CHECKING
 
+from mcp_server.core.confirm import Confirm
 from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.validation import tools as t
 
@@ -18,7 +19,17 @@ TOOLS = (
     ToolSpec(t.validation_suggest_suite, core=True, read_only=False),
     ToolSpec(t.validation_list_suites, core=False, read_only=True, idempotent=True),
     ToolSpec(t.validation_get_suite, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.validation_delete_suite, core=False, read_only=False, destructive=True, idempotent=True),
+    ToolSpec(
+        t.validation_delete_suite,
+        core=False,
+        read_only=False,
+        destructive=True,
+        idempotent=True,
+        # 'name@N' deletes one version; 'name' every version.
+        confirm=Confirm(
+            "delete every version of suite {suite!r}", when=lambda arguments: "@" not in arguments["suite"]
+        ),
+    ),
     ToolSpec(t.validation_run, core=True, read_only=True),
     ToolSpec(t.validation_get_result, core=False, read_only=True, idempotent=True),
     ToolSpec(t.validation_list_results, core=False, read_only=True, idempotent=True),

@@ -57,7 +57,7 @@ async def test_a_foreign_archive_with_its_own_checksum_does_not_verify_and_is_no
         assert result["problems"][0]["member"] == "<archive>"
         assert "signed with another server's key" in result["problems"][0]["problem"]
         assert_tool_error(
-            await client.call_tool("backup_restore", {"id": foreign, "target": "in_place"}),
+            await client.call_tool("backup_restore", {"id": foreign, "target": "in_place", "confirm": True}),
             "failed verification",
             "another server's key",
             "nothing was restored",
@@ -82,7 +82,9 @@ async def test_a_foreign_archive_with_its_own_checksum_does_not_verify_and_is_no
 
         # An in-place restore of this server's own backup re-indexes the folder: the foreign and unsigned
         # archives get no record (a record would make them trusted), this server's own archives do.
-        restored = structured(await client.call_tool("backup_restore", {"id": mine_id, "target": "in_place"}))
+        restored = structured(
+            await client.call_tool("backup_restore", {"id": mine_id, "target": "in_place", "confirm": True})
+        )
         listed = {
             b["id"]: b["recorded"] for b in structured(await client.call_tool("backup_list", {}))["items"]
         }
@@ -168,7 +170,10 @@ async def test_signed_checksummed_archives_with_wrong_contents_get_one_sentence(
             assert result["ok"] is False, what
             assert result["problems"][-1]["member"] == "manifest.json", (what, result)
             assert needle in result["problems"][-1]["problem"], (what, result)
-            for args in ({"target": "in_place"}, {"target": "new_home", "new_home": f"r-{backup_id[-6:]}"}):
+            for args in (
+                {"target": "in_place", "confirm": True},
+                {"target": "new_home", "new_home": f"r-{backup_id[-6:]}"},
+            ):
                 assert_tool_error(
                     await client.call_tool("backup_restore", {"id": backup_id, **args}),
                     "failed verification",
@@ -176,7 +181,7 @@ async def test_signed_checksummed_archives_with_wrong_contents_get_one_sentence(
                 )
         assert structured(await client.call_tool("backup_verify", {"id": not_db}))["ok"] is True
         live = _sha(settings.home / "metadata.db")
-        for args in ({"target": "in_place"}, {"target": "new_home", "new_home": "r-db"}):
+        for args in ({"target": "in_place", "confirm": True}, {"target": "new_home", "new_home": "r-db"}):
             message = assert_tool_error(await client.call_tool("backup_restore", {"id": not_db, **args}))
             assert "internal error" not in message and "integrity_check" in message, message
         assert _sha(settings.home / "metadata.db") == live

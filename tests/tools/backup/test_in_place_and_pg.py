@@ -48,12 +48,14 @@ async def test_restore_in_place_takes_a_safety_backup_and_swaps_the_state(tmp_pa
 
         assert_tool_error(
             await client.call_tool(
-                "backup_restore", {"id": first["id"], "target": "in_place", "new_home": "x"}
+                "backup_restore", {"id": first["id"], "target": "in_place", "confirm": True, "new_home": "x"}
             ),
             "omit new_home",
         )
         restored = structured(
-            await client.call_tool("backup_restore", {"id": first["id"], "target": "in_place"})
+            await client.call_tool(
+                "backup_restore", {"id": first["id"], "target": "in_place", "confirm": True}
+            )
         )
         assert restored["home"] == "<home>" and restored["parts"] == ["metadata", "suites"]
         assert restored["safety_backup"] and restored["rewrites"] == []
@@ -216,7 +218,9 @@ async def test_restore_in_place_stops_and_restarts_a_running_gateway(tmp_path: P
             assert started.running
             pid = started.pid
             restored = structured(
-                await client.call_tool("backup_restore", {"id": created["id"], "target": "in_place"})
+                await client.call_tool(
+                    "backup_restore", {"id": created["id"], "target": "in_place", "confirm": True}
+                )
             )
             assert restored["gateway"] == "restarted: running"
             after = manager.status(app)
@@ -236,7 +240,9 @@ async def test_postgres_store_restored_in_place(tmp_path: Path, pg_databases: tu
         created = structured(await client.call_tool("backup_create", {"scope": ["metadata"]}))
         structured(await client.call_tool("ab_create", {"name": "exp2", **exp}))
         restored = structured(
-            await client.call_tool("backup_restore", {"id": created["id"], "target": "in_place"})
+            await client.call_tool(
+                "backup_restore", {"id": created["id"], "target": "in_place", "confirm": True}
+            )
         )
         assert restored["parts"] == ["metadata"] and restored["integrity"] == {}
         assert [e["name"] for e in structured(await client.call_tool("ab_list", {}))["items"]] == ["exp1"]

@@ -165,7 +165,9 @@ async def test_hostile_archives_are_refused(tmp_path: Path, kind: str, reason: s
             "failed verification",
         )
         assert_tool_error(
-            await client.call_tool("backup_restore", {"id": backup_id, "target": "in_place"}),
+            await client.call_tool(
+                "backup_restore", {"id": backup_id, "target": "in_place", "confirm": True}
+            ),
             "failed verification",
         )
     assert not (tmp_path / "evil").exists()

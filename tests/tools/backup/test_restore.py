@@ -149,7 +149,9 @@ async def test_every_tool_and_restore_into_a_new_home_after_the_old_one_is_gone(
             await client.call_tool("backup_create", {"scope": ["everything"]}), "Invalid arguments"
         )
 
-        pruned = structured(await client.call_tool("backup_prune", {"keep_last": 1, "keep_daily": 0}))
+        pruned = structured(
+            await client.call_tool("backup_prune", {"keep_last": 1, "keep_daily": 0, "confirm": True})
+        )
         assert pruned == {
             "kept": [created["id"]],
             "deleted": [],

@@ -135,7 +135,9 @@ async def test_serve_predict_status_list_delete(
     assert serving_versions(app, Control.unbounded(), MODEL) == {v1}
     assert serving_versions(app, Control.unbounded(), "no-such-model") == set()
 
-    deleted = structured(await client.call_tool("deploy_delete_endpoint", {"endpoint": "churn-live"}))
+    deleted = structured(
+        await client.call_tool("deploy_delete_endpoint", {"endpoint": "churn-live", "confirm": True})
+    )
     assert deleted["deleted"] is True and deleted["versions"] == [v1]
     assert serving_versions(app, Control.unbounded(), MODEL) == set()
     gone = httpx.post(f"{gw['url']}/v1/endpoints/churn-live/predict", json={"rows": rows[:1]}, timeout=10)
@@ -272,7 +274,9 @@ async def test_bad_input_gets_one_clear_error_and_the_gateway_keeps_serving(
     assert_tool_error(
         await client.call_tool("deploy_status", {"endpoint": "nope"}), "No endpoint named 'nope'"
     )
-    assert_tool_error(await client.call_tool("deploy_delete_endpoint", {"endpoint": "nope"}), "No endpoint")
+    assert_tool_error(
+        await client.call_tool("deploy_delete_endpoint", {"endpoint": "nope", "confirm": True}), "No endpoint"
+    )
     structured(await client.call_tool("deploy_predict", {"endpoint": "churn-bad", "rows": good}))
     metrics = structured(await client.call_tool("deploy_status", {"endpoint": "churn-bad"}))["endpoint"][
         "versions"

@@ -23,20 +23,28 @@ from mcp import Client
 from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
-from tests.conftest import assert_tool_error, structured
+from tests.conftest import Updates, assert_tool_error, read_json, structured
 from tests.tools.deploy.conftest import MODEL, register
 from tests.tools.deploy.rollout_helpers import MARK_AGE, LoadGen, marked_onnx, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # rollouts wait out their canary steps
 
 TERMINAL = ("promoted", "rolled_back", "failed", "aborted")
+# The test client declares no elicitation: destructive rollout calls carry confirm: true (tests/test_confirm.py).
+YES = {"confirm": True}
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[Client]:
-    """The deploy area's client (the rollout tools are part of the area)."""
-    server = create_server(settings)
-    async with Client(server, mode="legacy") as session:
+def updates() -> Updates:
+    return Updates()
+
+
+@pytest.fixture
+async def client(settings: Settings, updates: Updates) -> AsyncIterator[Client]:
+    """The deploy area's client (the rollout tools are part of the area); subscribed resources are read
+    every 0.2 s (steps last 0.6 s here)."""
+    server = create_server(settings.model_copy(update={"watch_interval_s": 0.2}))
+    async with Client(server, mode="legacy", message_handler=updates.handler) as session:
         yield session
     server.app.close()
 
@@ -104,7 +112,7 @@ def canary_args(endpoint: str, candidate: str, **overrides: Any) -> dict[str, An
 
 
 async def test_healthy_canary_is_promoted_step_by_step_then_rolled_back_by_hand(
-    client: Client, settings: Settings, versions: dict[str, Any]
+    client: Client, settings: Settings, versions: dict[str, Any], updates: Updates
 ) -> None:
     v1, v2 = versions["v1"], versions["v2"]
     gw = await start_gateway(client)
@@ -115,14 +123,27 @@ async def test_healthy_canary_is_promoted_step_by_step_then_rolled_back_by_hand(
         assert started["state"] == "starting" and started["gateway_running"] is True
         assert started["stable_version"] == v1 and started["candidate_version"] == v2
         rid = started["rollout_id"]
-        final = await wait_for(
-            status_probe(client, "canary-good"), lambda s: s["state"] in TERMINAL, timeout=90
-        )
+        # Waited for on a subscription: the gateway's controller writes each step, this server tells.
+        uri = f"mlops://rollouts/{rid}"
+        await client.subscribe_resource(uri)
+        steps_seen = set()
+        while True:
+            seen = updates.count(uri)
+            now = await read_json(client, uri)
+            steps_seen.add(now["step"])
+            if now["state"] in TERMINAL:
+                break
+            await updates.after(uri, seen, timeout=90)
+        final = structured(await client.call_tool("deploy_canary_status", {"endpoint": "canary-good"}))
         assert final["state"] == "promoted", final
+        # A step and the end at least (a loaded machine may see two 0.6 s steps within one read).
+        assert len(steps_seen) >= 2 and updates.count(uri) >= 2, (steps_seen, updates.uris)
         promoted_at = dict(load.versions)
         # Roll back by hand, under the same traffic: all of it to v1 at once (v1 was still loaded).
         back = structured(
-            await client.call_tool("deploy_rollback", {"endpoint": "canary-good", "reason": "test"})
+            await client.call_tool(
+                "deploy_rollback", {"endpoint": "canary-good", "reason": "test", "confirm": True}
+            )
         )
         time.sleep(0.5)
         settled = dict(load.versions)
@@ -301,7 +322,9 @@ async def test_blue_green_switches_under_load_drop_no_request(
         t0 = time.monotonic()
         for i in range(10):
             time.sleep(max(0.0, t0 + 1.5 * (i + 1) - time.monotonic()))
-            out = structured(await client.call_tool("deploy_blue_green_switch", {"endpoint": "bg"}))
+            out = structured(
+                await client.call_tool("deploy_blue_green_switch", {"endpoint": "bg", "confirm": True})
+            )
             assert out["gateway_applied"] is True and out["previous_version"] == live[-1]
             live.append(out["version"])
         time.sleep(1.0)
@@ -364,7 +387,8 @@ async def test_promote_and_abort_by_hand_under_traffic(
 
         aborted = structured(
             await client.call_tool(
-                "deploy_canary_abort", {"rollout_id": b["rollout_id"], "reason": "changed my mind"}
+                "deploy_canary_abort",
+                {"rollout_id": b["rollout_id"], "reason": "changed my mind", "confirm": True},
             )
         )
         assert aborted["gateway_applied"] is True
@@ -378,7 +402,7 @@ async def test_promote_and_abort_by_hand_under_traffic(
     assert aborted["state"] == "aborted" and aborted["version"] == v1 and aborted["weights"] == {v1: 100.0}
     final_b = structured(await client.call_tool("deploy_canary_status", {"rollout_id": b["rollout_id"]}))
     assert final_b["state"] == "aborted" and final_b["reason"] == "changed my mind"
-    again = await client.call_tool("deploy_canary_abort", {"endpoint": "manual-b"})
+    again = await client.call_tool("deploy_canary_abort", {"endpoint": "manual-b", "confirm": True})
     assert_tool_error(again, "no canary in progress")
     again = await client.call_tool("deploy_canary_promote", {"rollout_id": b["rollout_id"]})
     assert_tool_error(again, "already aborted")
@@ -397,7 +421,7 @@ async def test_deleting_the_endpoint_mid_rollout_fails_the_rollout(
     slow = {"step_seconds": 60, "max_wait_seconds": 600}
     started = structured(await client.call_tool("deploy_canary_start", canary_args("doomed", v2, **slow)))
     await wait_for(status_probe(client, "doomed"), lambda s: s["state"] == "waiting_for_traffic", timeout=30)
-    structured(await client.call_tool("deploy_delete_endpoint", {"endpoint": "doomed"}))
+    structured(await client.call_tool("deploy_delete_endpoint", {"endpoint": "doomed", "confirm": True}))
 
     async def by_id() -> dict[str, Any]:
         return structured(
@@ -425,10 +449,10 @@ async def test_bad_input_gets_one_clear_error(client: Client, versions: dict[str
         ("deploy_canary_status", {"rollout_id": "nope"}, "No canary rollout with id"),
         ("deploy_canary_promote", {"endpoint": "bad-input"}, "no canary in progress"),
         ("deploy_canary_promote", {}, "exactly one of"),
-        ("deploy_canary_abort", {"endpoint": "bad-input", "rollout_id": "x"}, "exactly one of"),
-        ("deploy_canary_abort", {"rollout_id": "nope"}, "No canary rollout with id"),
-        ("deploy_blue_green_switch", {"endpoint": "bad-input"}, "holds no version"),
-        ("deploy_rollback", {"endpoint": "bad-input"}, "registry_rollback"),
+        ("deploy_canary_abort", {"endpoint": "bad-input", "rollout_id": "x", **YES}, "exactly one of"),
+        ("deploy_canary_abort", {"rollout_id": "nope", **YES}, "No canary rollout with id"),
+        ("deploy_blue_green_switch", {"endpoint": "bad-input", **YES}, "holds no version"),
+        ("deploy_rollback", {"endpoint": "bad-input", **YES}, "registry_rollback"),
         ("deploy_history", {"endpoint": "no-such-endpoint"}, "No endpoint named"),
     ]
     for tool, args, needle in cases:

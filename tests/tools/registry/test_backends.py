@@ -50,19 +50,20 @@ async def _scenario(client: Client, concurrent: int) -> None:
             )
         )
     assert (
-        structured(await client.call_tool("registry_rollback", {"name": "bk", "alias": "champion"}))[
-            "version"
-        ]
+        structured(
+            await client.call_tool("registry_rollback", {"name": "bk", "alias": "champion", "confirm": True})
+        )["version"]
         == "2"
     )
     assert (
-        structured(await client.call_tool("registry_rollback", {"name": "bk", "alias": "champion"}))[
-            "version"
-        ]
+        structured(
+            await client.call_tool("registry_rollback", {"name": "bk", "alias": "champion", "confirm": True})
+        )["version"]
         == "1"
     )
     assert_tool_error(
-        await client.call_tool("registry_delete_version", {"name": "bk", "version": "1"}), "champion"
+        await client.call_tool("registry_delete_version", {"name": "bk", "version": "1", "confirm": True}),
+        "champion",
     )
     history = structured(
         await client.call_tool("registry_alias_history", {"name": "bk", "alias": "champion"})

@@ -102,16 +102,19 @@ async def test_champion_moves_and_rolls_back_with_history(client: Client, traine
         assert moved["version"] == v
     first = structured(
         await client.call_tool(
-            "registry_rollback", {"name": "fraud", "alias": "champion", "reason": "v3 drifts"}
+            "registry_rollback",
+            {"name": "fraud", "alias": "champion", "reason": "v3 drifts", "confirm": True},
         )
     )
     assert (first["previous"], first["version"]) == ("3", "2")
     got = structured(await client.call_tool("registry_get_version", {"name": "fraud", "alias": "champion"}))
     assert got["version"] == "2"
-    second = structured(await client.call_tool("registry_rollback", {"name": "fraud", "alias": "champion"}))
+    second = structured(
+        await client.call_tool("registry_rollback", {"name": "fraud", "alias": "champion", "confirm": True})
+    )
     assert (second["previous"], second["version"]) == ("2", "1")
     assert_tool_error(
-        await client.call_tool("registry_rollback", {"name": "fraud", "alias": "champion"}),
+        await client.call_tool("registry_rollback", {"name": "fraud", "alias": "champion", "confirm": True}),
         "nothing earlier",
     )
     history = structured(
@@ -132,7 +135,9 @@ async def test_champion_moves_and_rolls_back_with_history(client: Client, traine
     structured(
         await client.call_tool("registry_set_alias", {"name": "fraud", "alias": "champion", "version": "3"})
     )
-    back = structured(await client.call_tool("registry_rollback", {"name": "fraud", "alias": "champion"}))
+    back = structured(
+        await client.call_tool("registry_rollback", {"name": "fraud", "alias": "champion", "confirm": True})
+    )
     assert back["version"] == "1"
 
 
@@ -143,7 +148,8 @@ async def test_delete_and_archive_refuse_an_aliased_version(client: Client, trai
         await client.call_tool("registry_set_alias", {"name": "spam", "alias": "champion", "version": "1"})
     )
     assert_tool_error(
-        await client.call_tool("registry_delete_version", {"name": "spam", "version": "1"}), "champion"
+        await client.call_tool("registry_delete_version", {"name": "spam", "version": "1", "confirm": True}),
+        "champion",
     )
     assert_tool_error(
         await client.call_tool("registry_archive_version", {"name": "spam", "version": "1"}), "champion"
@@ -154,7 +160,9 @@ async def test_delete_and_archive_refuse_an_aliased_version(client: Client, trai
     assert archived["action"] == "archived"
     got = structured(await client.call_tool("registry_get_version", {"name": "spam", "version": "2"}))
     assert got["archived"] is True
-    deleted = structured(await client.call_tool("registry_delete_version", {"name": "spam", "version": "2"}))
+    deleted = structured(
+        await client.call_tool("registry_delete_version", {"name": "spam", "version": "2", "confirm": True})
+    )
     assert deleted["action"] == "deleted"
     assert_tool_error(
         await client.call_tool("registry_get_version", {"name": "spam", "version": "2"}), "No version 2"
@@ -338,10 +346,14 @@ async def test_bad_input_is_one_clear_error(client: Client, trained: Trained) ->
         ("registry_get_version", {"name": "nope", "version": "1"}, "No version 1"),
         ("registry_set_alias", {"name": "bad-input", "alias": "v3", "version": "1"}, "reserved"),
         ("registry_set_alias", {"name": "bad-input", "alias": "champion", "version": "7"}, "No version 7"),
-        ("registry_rollback", {"name": "bad-input", "alias": "champion"}, "no recorded change"),
+        (
+            "registry_rollback",
+            {"name": "bad-input", "alias": "champion", "confirm": True},
+            "no recorded change",
+        ),
         ("registry_search_versions", {"filter": [{"field": "params.x", "value": 1}]}, "Unknown filter field"),
         ("registry_list_models", {"cursor": "garbage"}, "cursor"),
-        ("registry_delete_version", {"name": "bad-input", "version": "9"}, "No version 9"),
+        ("registry_delete_version", {"name": "bad-input", "version": "9", "confirm": True}, "No version 9"),
     ]
     for tool, args, needle in cases:
         assert_tool_error(await client.call_tool(tool, args), needle)
@@ -355,11 +367,15 @@ async def test_delete_refuses_a_version_that_serves_an_endpoint(client: Client, 
     )
     structured(created)
     assert_tool_error(
-        await client.call_tool("registry_delete_version", {"name": "served", "version": "2"}),
+        await client.call_tool(
+            "registry_delete_version", {"name": "served", "version": "2", "confirm": True}
+        ),
         "serves an endpoint",
     )
     assert_tool_error(
         await client.call_tool("registry_archive_version", {"name": "served", "version": "2"}),
         "serves an endpoint",
     )
-    assert structured(await client.call_tool("registry_delete_version", {"name": "served", "version": "1"}))
+    assert structured(
+        await client.call_tool("registry_delete_version", {"name": "served", "version": "1", "confirm": True})
+    )

@@ -50,7 +50,9 @@ async def test_stdio_register_alias_convert(tmp_path: Path) -> None:
                     "registry_set_alias", {"name": "io", "alias": "champion", "version": version}
                 )
             )
-        back = structured(await client.call_tool("registry_rollback", {"name": "io", "alias": "champion"}))
+        back = structured(
+            await client.call_tool("registry_rollback", {"name": "io", "alias": "champion", "confirm": True})
+        )
         assert back["version"] == "1"
         conv = structured(await client.call_tool("onnx_convert", {"name": "io", "version": "1"}))
         assert conv["parity"]["passed"] and conv["parity"]["max_abs_diff"] < 1e-9

@@ -130,7 +130,7 @@ async def test_suite_versions_resolve_as_specified(vh: Harness) -> None:
     assert structured(await vh.call("validation_get_suite", {"suite": "ages"}))["version"] == 1
     again = structured(await vh.call("validation_create_suite", {"name": "ages", "expectations": v2}))
     assert again["version"] == 3
-    all_gone = structured(await vh.call("validation_delete_suite", {"suite": "ages"}))
+    all_gone = structured(await vh.call("validation_delete_suite", {"suite": "ages", "confirm": True}))
     assert all_gone["deleted_versions"] == [1, 3] and all_gone["remaining_versions"] == []
     assert structured(await vh.call("validation_list_suites", {}))["total"] == 0
 

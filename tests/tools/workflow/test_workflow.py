@@ -19,7 +19,7 @@ from mcp import Client
 from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
-from tests.conftest import assert_tool_error, structured
+from tests.conftest import Updates, assert_tool_error, read_json, structured
 from tests.contract_cases import write_example_tables
 
 MODEL = "promo"
@@ -63,9 +63,14 @@ def settings(home: Path, port: int) -> Settings:
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[Client]:
+def updates() -> Updates:
+    return Updates()
+
+
+@pytest.fixture
+async def client(settings: Settings, updates: Updates) -> AsyncIterator[Client]:
     server = create_server(settings)
-    async with Client(server, mode="legacy") as session:
+    async with Client(server, mode="legacy", message_handler=updates.handler) as session:
         yield session
     server.app.close()
 
@@ -209,7 +214,9 @@ async def test_worse_candidate_stops_at_the_comparison_gate_and_nothing_changes(
     assert again == history
 
 
-async def test_better_candidate_is_promoted_end_to_end(client: Client, versions: dict[str, str]) -> None:
+async def test_better_candidate_is_promoted_end_to_end(
+    client: Client, versions: dict[str, str], updates: Updates
+) -> None:
     started = structured(
         await client.call_tool(
             "workflow_promote",
@@ -235,6 +242,15 @@ async def test_better_candidate_is_promoted_end_to_end(client: Client, versions:
         )
     )
     assert started["state"] == "running"
+    # The client waits on a subscription instead of polling: an update comes as each gate ends.
+    uri = f"mlops://workflows/{started['workflow_id']}"
+    await client.subscribe_resource(uri)
+    while True:
+        seen = updates.count(uri)
+        if (await read_json(client, uri))["state"] != "running":
+            break
+        await updates.after(uri, seen, timeout=240)
+    assert updates.count(uri) >= 2  # gates passed on the way, then the end
     status = await _wait(client, started["workflow_id"])
     assert status["state"] == "succeeded", status
     assert set(_gates(status).values()) == {"passed"}
