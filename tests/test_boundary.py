@@ -132,17 +132,17 @@ async def demo_regex(ctx: Ctx, pattern: str, text: str) -> Echo:
 
 
 TEST_TOOLS = (
-    ToolSpec(demo_long_steps, core=False, read_only=True),
-    ToolSpec(demo_tell, core=False, read_only=True),
-    ToolSpec(demo_steps, core=False, read_only=True),
-    ToolSpec(demo_regex, core=False, read_only=True, deadline_s=2),
-    ToolSpec(demo_echo, core=False, read_only=True),
-    ToolSpec(demo_missing, core=False, read_only=True),
-    ToolSpec(demo_crash, core=False, read_only=True),
-    ToolSpec(demo_slow, core=False, read_only=True, deadline_s=0.3),
-    ToolSpec(demo_big, core=False, read_only=True),
-    ToolSpec(demo_write, core=False, read_only=False, secret_args=("password",)),
-    ToolSpec(demo_late_service, core=False, read_only=True),
+    ToolSpec(demo_long_steps, read_only=True),
+    ToolSpec(demo_tell, read_only=True),
+    ToolSpec(demo_steps, read_only=True),
+    ToolSpec(demo_regex, read_only=True, deadline_s=2),
+    ToolSpec(demo_echo, read_only=True),
+    ToolSpec(demo_missing, read_only=True),
+    ToolSpec(demo_crash, read_only=True),
+    ToolSpec(demo_slow, read_only=True, deadline_s=0.3),
+    ToolSpec(demo_big, read_only=True),
+    ToolSpec(demo_write, secret_args=("password",)),
+    ToolSpec(demo_late_service, read_only=True),
 )
 
 

@@ -119,7 +119,7 @@ async def demo_read_slowly(ctx: Ctx, deadline_s: float | None = None) -> Done:
 @pytest.fixture
 async def tclient(tmp_path: Path) -> AsyncIterator[Client]:
     settings = Settings(home=tmp_path / "home", profile="all")
-    server = create_server(settings, extra_tools=(ToolSpec(demo_read_slowly, core=False, read_only=True),))
+    server = create_server(settings, extra_tools=(ToolSpec(demo_read_slowly, read_only=True),))
     async with Client(server, mode="legacy") as session:
         yield session
     server.app.close()

@@ -181,8 +181,8 @@ async def demo_write_spin(ctx: Ctx) -> Done:
 
 async def test_read_only_work_is_cut_and_a_write_finishes_its_step(tmp_path: Path) -> None:
     tools = (
-        ToolSpec(demo_read_spin, core=False, read_only=True, deadline_s=0.3),
-        ToolSpec(demo_write_spin, core=False, read_only=False, deadline_s=0.3),
+        ToolSpec(demo_read_spin, read_only=True, deadline_s=0.3),
+        ToolSpec(demo_write_spin, deadline_s=0.3),
     )
     server = create_server(Settings(home=tmp_path / "home"), extra_tools=tools)
     FINISHED.clear()

@@ -41,8 +41,8 @@ class ToolSpec:
     """One tool. The function's name is the tool's name; its prefix up to the first '_' is its area."""
 
     fn: Callable[..., Awaitable[BaseModel]]
-    core: bool
-    read_only: bool
+    core: bool = False  # in the core profile (at most CORE_TOOL_BUDGET tools)
+    read_only: bool = False  # ARCHITECTURE.md "Read-only"; a tool that does not say so is a write
     destructive: bool = False
     idempotent: bool = False
     open_world: bool = False

@@ -444,7 +444,7 @@ log = logging.getLogger("mlops_mcp")
 
 TOOLS = (
     ToolSpec(health_check, core=True, read_only=True, idempotent=True),
-    ToolSpec(health_history, core=False, read_only=True, idempotent=True),
+    ToolSpec(health_history, read_only=True, idempotent=True),
     ToolSpec(server_info, core=True, read_only=True, idempotent=True),
     # Read-only: it changes which tools this process offers, nothing a user owns or a tool reads as state.
     ToolSpec(server_enable_tools, core=True, read_only=True, idempotent=True),

@@ -9,11 +9,11 @@ from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.ab import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.ab_design, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.ab_create, core=True, read_only=False),
-    ToolSpec(t.ab_record, core=True, read_only=False),
+    ToolSpec(t.ab_design, read_only=True, idempotent=True),
+    ToolSpec(t.ab_create, core=True),
+    ToolSpec(t.ab_record, core=True),
     ToolSpec(t.ab_analyze, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.ab_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.ab_get, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.ab_stop, core=False, read_only=False, idempotent=True),
+    ToolSpec(t.ab_list, read_only=True, idempotent=True),
+    ToolSpec(t.ab_get, read_only=True, idempotent=True),
+    ToolSpec(t.ab_stop, idempotent=True),
 )

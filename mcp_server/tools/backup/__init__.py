@@ -21,21 +21,12 @@ def _prune_what(arguments: Mapping[str, Any]) -> str:
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.backup_create, core=True, read_only=False, deadline_s=t.BACKUP_DEADLINE_S),
-    ToolSpec(t.backup_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.backup_verify, core=False, read_only=True, idempotent=True, deadline_s=t.BACKUP_DEADLINE_S),
-    ToolSpec(
-        t.backup_prune,
-        core=False,
-        read_only=False,
-        destructive=True,
-        idempotent=True,
-        confirm=Confirm(_prune_what),
-    ),
+    ToolSpec(t.backup_create, core=True, deadline_s=t.BACKUP_DEADLINE_S),
+    ToolSpec(t.backup_list, read_only=True, idempotent=True),
+    ToolSpec(t.backup_verify, read_only=True, idempotent=True, deadline_s=t.BACKUP_DEADLINE_S),
+    ToolSpec(t.backup_prune, destructive=True, idempotent=True, confirm=Confirm(_prune_what)),
     ToolSpec(
         t.backup_restore,
-        core=False,
-        read_only=False,
         destructive=True,
         secret_args=("store_url",),
         deadline_s=t.BACKUP_DEADLINE_S,

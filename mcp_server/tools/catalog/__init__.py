@@ -6,8 +6,8 @@ from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.catalog import tools as t
 
 TOOLS = (
-    ToolSpec(t.catalog_register, core=False, read_only=False, idempotent=True),
-    ToolSpec(t.catalog_search, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.catalog_register, idempotent=True),
+    ToolSpec(t.catalog_search, read_only=True, idempotent=True),
     ToolSpec(t.catalog_get, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.catalog_schema_diff, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.catalog_schema_diff, read_only=True, idempotent=True),
 )

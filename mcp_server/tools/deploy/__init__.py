@@ -41,52 +41,34 @@ def _abort_what(arguments: Mapping[str, Any]) -> str:
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(
-        t.deploy_gateway_start, core=False, read_only=False, idempotent=True, deadline_s=t.START_DEADLINE_S
-    ),
-    ToolSpec(t.deploy_gateway_stop, core=False, read_only=False, idempotent=True),
-    ToolSpec(t.deploy_gateway_status, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.deploy_create_endpoint, core=True, read_only=False, idempotent=True),
-    ToolSpec(t.deploy_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.deploy_status, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.deploy_gateway_start, idempotent=True, deadline_s=t.START_DEADLINE_S),
+    ToolSpec(t.deploy_gateway_stop, idempotent=True),
+    ToolSpec(t.deploy_gateway_status, read_only=True, idempotent=True),
+    ToolSpec(t.deploy_create_endpoint, core=True, idempotent=True),
+    ToolSpec(t.deploy_list, read_only=True, idempotent=True),
+    ToolSpec(t.deploy_status, read_only=True, idempotent=True),
     ToolSpec(t.deploy_predict, core=True, read_only=True, idempotent=True),
     ToolSpec(
         t.deploy_delete_endpoint,
-        core=False,
-        read_only=False,
         destructive=True,
         confirm=Confirm("delete endpoint {endpoint!r}, which the gateway then stops serving"),
     ),
-    ToolSpec(
-        t.deploy_build_image, core=False, read_only=False, open_world=True, deadline_s=t.BUILD_DEADLINE_S
-    ),
-    ToolSpec(t.deploy_export_manifests, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.deploy_canary_start, core=True, read_only=False),
+    ToolSpec(t.deploy_build_image, open_world=True, deadline_s=t.BUILD_DEADLINE_S),
+    ToolSpec(t.deploy_export_manifests, read_only=True, idempotent=True),
+    ToolSpec(t.deploy_canary_start, core=True),
     ToolSpec(t.deploy_canary_status, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.deploy_canary_promote, core=False, read_only=False),
-    ToolSpec(
-        t.deploy_canary_abort, core=False, read_only=False, destructive=True, confirm=Confirm(_abort_what)
-    ),
-    ToolSpec(
-        t.deploy_blue_green_prepare,
-        core=False,
-        read_only=False,
-        idempotent=True,
-        deadline_s=t.PREPARE_DEADLINE_S,
-    ),
+    ToolSpec(t.deploy_canary_promote),
+    ToolSpec(t.deploy_canary_abort, destructive=True, confirm=Confirm(_abort_what)),
+    ToolSpec(t.deploy_blue_green_prepare, idempotent=True, deadline_s=t.PREPARE_DEADLINE_S),
     ToolSpec(
         t.deploy_blue_green_switch,
-        core=False,
-        read_only=False,
         destructive=True,
         confirm=Confirm("switch all traffic of endpoint {endpoint!r} to its prepared idle slot"),
     ),
     ToolSpec(
         t.deploy_rollback,
-        core=False,
-        read_only=False,
         destructive=True,
         confirm=Confirm("move all traffic of endpoint {endpoint!r} back to its last stable version"),
     ),
-    ToolSpec(t.deploy_history, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.deploy_history, read_only=True, idempotent=True),
 )

@@ -12,33 +12,15 @@ from mcp_server.tools.evaluation import tools as t
 
 TOOLS = (
     # Interruptible: the time goes to fitting, and a run cut while it logs ends FAILED in MLflow.
-    ToolSpec(
-        t.evaluation_train_model,
-        core=True,
-        read_only=False,
-        deadline_s=t.TRAIN_DEADLINE_S,
-        interruptible=True,
-    ),
-    ToolSpec(t.evaluation_list_runs, core=False, read_only=True, idempotent=True),
-    ToolSpec(
-        t.evaluation_cross_validate,
-        core=False,
-        read_only=True,
-        idempotent=True,
-        deadline_s=t.HEAVY_DEADLINE_S,
-    ),
+    ToolSpec(t.evaluation_train_model, core=True, deadline_s=t.TRAIN_DEADLINE_S, interruptible=True),
+    ToolSpec(t.evaluation_list_runs, read_only=True, idempotent=True),
+    ToolSpec(t.evaluation_cross_validate, read_only=True, idempotent=True, deadline_s=t.HEAVY_DEADLINE_S),
     ToolSpec(
         t.evaluation_compare_models, core=True, read_only=True, idempotent=True, deadline_s=t.HEAVY_DEADLINE_S
     ),
-    ToolSpec(
-        t.evaluation_residuals, core=False, read_only=True, idempotent=True, deadline_s=t.TRAIN_DEADLINE_S
-    ),
-    ToolSpec(
-        t.evaluation_diagnostics, core=False, read_only=True, idempotent=True, deadline_s=t.TRAIN_DEADLINE_S
-    ),
-    ToolSpec(
-        t.evaluation_test_model, core=False, read_only=True, idempotent=True, deadline_s=t.HEAVY_DEADLINE_S
-    ),
+    ToolSpec(t.evaluation_residuals, read_only=True, idempotent=True, deadline_s=t.TRAIN_DEADLINE_S),
+    ToolSpec(t.evaluation_diagnostics, read_only=True, idempotent=True, deadline_s=t.TRAIN_DEADLINE_S),
+    ToolSpec(t.evaluation_test_model, read_only=True, idempotent=True, deadline_s=t.HEAVY_DEADLINE_S),
 )
 
 PROBES = {"mlflow_tracking": _tracking_probe}

@@ -58,16 +58,14 @@ async def feast_probe(app: AppContext) -> tuple[bool, str, str]:
 PROBES = {"feast": feast_probe}
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.features_init, core=False, read_only=False, idempotent=True),
-    ToolSpec(t.features_scaffold, core=False, read_only=False),
-    ToolSpec(t.features_plan, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.features_apply, core=False, read_only=False, destructive=True, idempotent=True),
-    ToolSpec(t.features_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.features_describe, core=False, read_only=True, idempotent=True),
-    ToolSpec(
-        t.features_materialize, core=False, read_only=False, idempotent=False, deadline_s=LONG_DEADLINE_S
-    ),
+    ToolSpec(t.features_init, idempotent=True),
+    ToolSpec(t.features_scaffold),
+    ToolSpec(t.features_plan, read_only=True, idempotent=True),
+    ToolSpec(t.features_apply, destructive=True, idempotent=True),
+    ToolSpec(t.features_list, read_only=True, idempotent=True),
+    ToolSpec(t.features_describe, read_only=True, idempotent=True),
+    ToolSpec(t.features_materialize, idempotent=False, deadline_s=LONG_DEADLINE_S),
     ToolSpec(t.features_get_online, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.features_get_historical, core=False, read_only=False, deadline_s=LONG_DEADLINE_S),
-    ToolSpec(t.features_validate, core=False, read_only=True),
+    ToolSpec(t.features_get_historical, deadline_s=LONG_DEADLINE_S),
+    ToolSpec(t.features_validate, read_only=True),
 )

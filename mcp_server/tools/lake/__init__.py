@@ -29,10 +29,10 @@ async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:
 PROBES = {"lake": _probe_lake}
 
 TOOLS = (
-    ToolSpec(t.lake_write, core=True, read_only=False),
+    ToolSpec(t.lake_write, core=True),
     ToolSpec(t.lake_read, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.lake_list, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.lake_versions, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.lake_convert, core=False, read_only=False, destructive=True),  # overwrite=true replaces a file
-    ToolSpec(t.lake_compact, core=False, read_only=False),
+    ToolSpec(t.lake_list, read_only=True, idempotent=True),
+    ToolSpec(t.lake_versions, read_only=True, idempotent=True),
+    ToolSpec(t.lake_convert, destructive=True),  # overwrite=true replaces a file
+    ToolSpec(t.lake_compact),
 )

@@ -7,6 +7,6 @@ from mcp_server.tools.lineage import tools as t
 
 TOOLS = (
     ToolSpec(t.lineage_get, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.lineage_export, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.audit_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.lineage_export, read_only=True, idempotent=True),
+    ToolSpec(t.audit_list, read_only=True, idempotent=True),
 )

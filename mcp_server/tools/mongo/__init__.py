@@ -39,10 +39,10 @@ PROBES = {"mongodb": _probe_mongo}
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.mongo_insert, core=False, read_only=False),
-    ToolSpec(t.mongo_find, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.mongo_aggregate, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.mongo_list_collections, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.mongo_create_index, core=False, read_only=False, idempotent=True),
-    ToolSpec(t.mongo_export, core=False, read_only=False),
+    ToolSpec(t.mongo_insert),
+    ToolSpec(t.mongo_find, read_only=True, idempotent=True),
+    ToolSpec(t.mongo_aggregate, read_only=True, idempotent=True),
+    ToolSpec(t.mongo_list_collections, read_only=True, idempotent=True),
+    ToolSpec(t.mongo_create_index, idempotent=True),
+    ToolSpec(t.mongo_export),
 )

@@ -11,7 +11,7 @@ from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.onnx import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.onnx_convert, core=True, read_only=False, deadline_s=t.CONVERT_DEADLINE_S),
-    ToolSpec(t.onnx_inspect, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.onnx_benchmark, core=False, read_only=True, idempotent=True, deadline_s=t.CONVERT_DEADLINE_S),
+    ToolSpec(t.onnx_convert, core=True, deadline_s=t.CONVERT_DEADLINE_S),
+    ToolSpec(t.onnx_inspect, read_only=True, idempotent=True),
+    ToolSpec(t.onnx_benchmark, read_only=True, idempotent=True, deadline_s=t.CONVERT_DEADLINE_S),
 )

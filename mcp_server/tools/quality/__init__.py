@@ -12,11 +12,11 @@ from mcp_server.tools.quality import tools as t
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.quality_profile, core=True, read_only=True),
     ToolSpec(t.quality_score, core=True, read_only=True),
-    ToolSpec(t.quality_history, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.quality_history, read_only=True, idempotent=True),
     ToolSpec(t.quality_compare, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.quality_report, core=False, read_only=True),
-    ToolSpec(t.quality_detect_outliers, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.quality_clean, core=False, read_only=False, destructive=True),
-    ToolSpec(t.quality_filter_dataset, core=False, read_only=False, destructive=True),
-    ToolSpec(t.quality_check_homogeneity, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.quality_report, read_only=True),
+    ToolSpec(t.quality_detect_outliers, read_only=True, idempotent=True),
+    ToolSpec(t.quality_clean, destructive=True),
+    ToolSpec(t.quality_filter_dataset, destructive=True),
+    ToolSpec(t.quality_check_homogeneity, read_only=True, idempotent=True),
 )

@@ -12,27 +12,23 @@ from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.registry import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.registry_register_model, core=True, read_only=False, deadline_s=t.REGISTER_DEADLINE_S),
-    ToolSpec(t.registry_list_models, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.registry_search_versions, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.registry_register_model, core=True, deadline_s=t.REGISTER_DEADLINE_S),
+    ToolSpec(t.registry_list_models, read_only=True, idempotent=True),
+    ToolSpec(t.registry_search_versions, read_only=True, idempotent=True),
     ToolSpec(t.registry_get_version, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.registry_set_alias, core=True, read_only=False, idempotent=True),
+    ToolSpec(t.registry_set_alias, core=True, idempotent=True),
     ToolSpec(
         t.registry_rollback,
-        core=False,
-        read_only=False,
         destructive=True,
         confirm=Confirm("move alias {alias!r} of model {name!r} back to the version it pointed to before"),
     ),
-    ToolSpec(t.registry_alias_history, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.registry_compare_versions, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.registry_archive_version, core=False, read_only=False, idempotent=True),
+    ToolSpec(t.registry_alias_history, read_only=True, idempotent=True),
+    ToolSpec(t.registry_compare_versions, read_only=True, idempotent=True),
+    ToolSpec(t.registry_archive_version, idempotent=True),
     ToolSpec(
         t.registry_delete_version,
-        core=False,
-        read_only=False,
         destructive=True,
         confirm=Confirm("delete version {version} of model {name!r} from the registry for good"),
     ),
-    ToolSpec(t.registry_model_card, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.registry_model_card, read_only=True, idempotent=True),
 )

@@ -15,14 +15,12 @@ if TYPE_CHECKING:
 
 
 TOOLS = (
-    ToolSpec(t.validation_create_suite, core=True, read_only=False),
-    ToolSpec(t.validation_suggest_suite, core=True, read_only=False),
-    ToolSpec(t.validation_list_suites, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.validation_get_suite, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.validation_create_suite, core=True),
+    ToolSpec(t.validation_suggest_suite, core=True),
+    ToolSpec(t.validation_list_suites, read_only=True, idempotent=True),
+    ToolSpec(t.validation_get_suite, read_only=True, idempotent=True),
     ToolSpec(
         t.validation_delete_suite,
-        core=False,
-        read_only=False,
         destructive=True,
         idempotent=True,
         # 'name@N' deletes one version; 'name' every version.
@@ -31,9 +29,9 @@ TOOLS = (
         ),
     ),
     ToolSpec(t.validation_run, core=True, read_only=True),
-    ToolSpec(t.validation_get_result, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.validation_list_results, core=False, read_only=True, idempotent=True),
-    ToolSpec(t.validation_check_integrity, core=False, read_only=True),
+    ToolSpec(t.validation_get_result, read_only=True, idempotent=True),
+    ToolSpec(t.validation_list_results, read_only=True, idempotent=True),
+    ToolSpec(t.validation_check_integrity, read_only=True),
 )
 
 

@@ -10,7 +10,7 @@ from mcp_server.core.registry import ToolSpec
 from mcp_server.tools.workflow import tools as t
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.workflow_promote, core=True, read_only=False),
+    ToolSpec(t.workflow_promote, core=True),
     ToolSpec(t.workflow_status, core=True, read_only=True, idempotent=True),
-    ToolSpec(t.workflow_list, core=False, read_only=True, idempotent=True),
+    ToolSpec(t.workflow_list, read_only=True, idempotent=True),
 )
