@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
-from mcp_server.core.lineage import _check_name, dataset_id
+from mcp_server.core.lineage import dataset_id
 from mcp_server.core.store import MetadataStore
-from mcp_server.core.workspace import Workspace
+from mcp_server.core.workspace import Workspace, check_name
 
 CHUNK = 1 << 20  # 1 MiB
 RACY_WINDOW_NS = 2_000_000_000  # coarser than any common filesystem's timestamps (FAT: 2 s)
@@ -141,7 +141,7 @@ def dataset_ref(
     it, the absolute path (kept for callers not yet passing their workspace).
     """
     if name is not None:
-        _check_name(name, "dataset name")
+        check_name(name, "dataset name")
     sha = fingerprint(store, path)
     # The resolved path: two spellings of one file must give one identifier.
     resolved = Path(path).resolve()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mcp_server.core.errors import InvalidInput
 from mcp_server.core.store import MetadataStore
+from mcp_server.core.workspace import NAME_RE
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -41,7 +42,6 @@ KINDS = (
 )
 _TWO_PART = {"model": "/", "onnx": "/", "featureview": "/", "suite": "@"}
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 EDGE_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{12,64}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -109,15 +109,6 @@ class LineageGraph:
 
 def _show(value: str) -> str:
     return repr(value if len(value) <= 80 else value[:77] + "...")
-
-
-def _check_name(value: str, what: str) -> str:
-    if not NAME_RE.match(value):
-        raise InvalidInput(
-            f"The {what} {_show(value)} is not a valid name; use letters, digits, '.', '_' or '-' "
-            "(up to 128, starting with a letter or digit)."
-        )
-    return value
 
 
 def _check_dataset_name(value: str) -> str:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mcp_server.core.errors import InvalidInput, MlopsError, NotFound
 from mcp_server.core.tracking import EXPERIMENT, backend_errors, fluent, mlflow_client, tracking_uri
-from mcp_server.core.workspace import check_name
+from mcp_server.core.workspace import NAME_RE, check_name
 
 if TYPE_CHECKING:
     from mcp_server.core.boundary import Control
@@ -57,7 +57,6 @@ ARCHIVED_TAG = TAG + "archived"
 RUN_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _VERSION_RE = re.compile(r"^[1-9][0-9]{0,9}$")
 _ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,255}$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @contextlib.contextmanager
@@ -207,7 +206,7 @@ def resolve_model_ref(app: AppContext, ref: str) -> str:
         if not version.run_id:
             raise InvalidInput(f"{short(text, 80)} was not registered from a run this server logged.")
         return str(version.run_id)
-    if _NAME_RE.match(text):
+    if NAME_RE.match(text):
         return run_by_name(app, text)
     raise InvalidInput(
         f"{short(ref, 80)} is not a model reference; give a run id (32 hex digits), a run name, "

@@ -5,6 +5,7 @@ pandas and pyarrow are imported inside the functions: the server starts without 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ FORMATS = {
 # JSON parsers (pyarrow's RapidJSON, pandas' ujson, Python's json) recurse once per level: a line nested
 # 20,000 deep overflows the C stack and kills the process. Real records nest a few levels; refuse more.
 MAX_JSON_DEPTH = 64
+_ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|(^|_)key$)")
 _DEPTH_CHUNK = 1 << 22
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}\n')
 
@@ -345,3 +347,9 @@ def write_table(df: pd.DataFrame, path: Path) -> None:
             df.to_json(tmp, orient="records", lines=True)
         else:
             df.to_json(tmp, orient="records")
+
+
+def id_like(column: str) -> bool:
+    """A column whose name says it is a key (id, user_id, id_x, uuid, guid, key): what quality takes as the
+    default key and what a suggested suite checks for uniqueness."""
+    return _ID_NAME.search(column.lower()) is not None

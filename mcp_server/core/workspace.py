@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 from mcp_server.core.errors import InvalidInput, NotFound, OutsideWorkspace
 from mcp_server.core.store.redact import mask_text
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Percent-encoded '.', '/' or '\\' in a plain path only ever serves to slip past a check.
 _URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]{1,30}://")  # one letter: a Windows drive
 _ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
@@ -38,10 +38,11 @@ OWN_FILES = (
 
 def check_name(value: str, what: str = "name") -> str:
     """Validate an identifier-like name (suite, model, endpoint, dataset)."""
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        shown = repr(value if len(str(value)) <= 80 else str(value)[:77] + "...")
         raise InvalidInput(
-            f"The {what} must be 1-128 characters of letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit."
+            f"The {what} {shown} is not a valid name: use 1-128 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit."
         )
     return value
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_server.core.conditions import COMPARISONS, mask
 from mcp_server.core.errors import InvalidInput, MissingExtra
 from mcp_server.core.files import atomic_path
-from mcp_server.core.tables import TableLimits
+from mcp_server.core.tables import TableLimits, id_like
 from mcp_server.core.values import number, plain
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ PSI_EPS = 1e-4
 SAMPLE_ROWS = 10
 SAMPLE_CHARS = 120
 OTHER = "__other__"
-ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|uuid|guid|(^|_)key$)")
 DEFAULT_THRESHOLDS = {"iqr": 1.5, "zscore": 3.0, "mad": 3.5}
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 MOJIBAKE_RE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]|\u00e2\u20ac")
@@ -194,7 +193,7 @@ def detect_key(df: pd.DataFrame) -> list[str] | None:
 
     for col in df.columns:
         name = str(col)
-        if not ID_NAME_RE.search(name.lower()):
+        if not id_like(name):
             continue
         s = df[col]
         if not (pd.api.types.is_integer_dtype(s.dtype) or kind_of(s) in ("text", "categorical")):

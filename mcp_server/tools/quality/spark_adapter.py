@@ -24,6 +24,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from mcp_server.core.errors import InvalidInput
+from mcp_server.core.tables import id_like
 from mcp_server.core.values import number, plain
 from mcp_server.tools.quality import adapter as pd_adapter
 
@@ -293,7 +294,7 @@ def detect_key(sdf: DataFrame) -> list[str] | None:
 
     types = _types(sdf)
     for c in sdf.columns:
-        if not pd_adapter.ID_NAME_RE.search(c.lower()):
+        if not id_like(c):
             continue
         if not (_integer(types[c]) or isinstance(types[c], StringType)):
             continue

@@ -40,8 +40,9 @@ from mcp_server.core.conditions import mask
 from mcp_server.core.errors import Conflict, InvalidInput, NotFound
 from mcp_server.core.files import write_bytes_atomic
 from mcp_server.core.store._locks import FileLock
-from mcp_server.core.tables import TableLimits
+from mcp_server.core.tables import TableLimits, id_like
 from mcp_server.core.values import number, plain
+from mcp_server.core.workspace import NAME_RE, check_name
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 DATASOURCE = "mlops_pandas"
 ASSET = "dataframe"
 BATCH = "whole"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 REF_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})(?:@(?P<version>[0-9]{1,9}))?$")
 TYPE_RE = re.compile(r"^expect_[a-z0-9_]{1,120}$")
 SAMPLE_VALUES = 5
@@ -136,7 +136,6 @@ ENGINE_TYPES: dict[str, dict[str, list[str]]] = {
     "spark": SPARK_TYPE_LISTS,
 }
 TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
-ID_NAME_RE = re.compile(r"(^id$|_id$|^id_|uuid|guid|(^|_)key$)")
 # The GX project's lock across processes (under <home>/gx), and how long a call waits for it.
 STORE_LOCK = ".mlops.lock"
 STORE_LOCK_TIMEOUT_S = 30.0
@@ -557,11 +556,7 @@ class GxEngine:
         from great_expectations import exceptions as gx_exc
         from great_expectations.core.expectation_suite import ExpectationSuite
 
-        if not NAME_RE.match(name):
-            raise InvalidInput(
-                "The suite name must be 1-128 characters of letters, digits, '.', '_' or '-', starting "
-                "with a letter or digit."
-            )
+        check_name(name, "suite name")
         expectations = build_expectations(specs)
         created = dt.datetime.now(dt.UTC)
         with self._store_lock(exclusive=True):
@@ -1171,12 +1166,12 @@ def suggest(df: pd.DataFrame, max_categories: int = 20) -> list[dict[str, Any]]:
         except TypeError:  # unhashable cells (lists in JSON)
             continue
         all_distinct = nunique == nonnull
-        id_like = bool(ID_NAME_RE.search(col.lower()))
+        named_like_id = id_like(col)
         is_id = (
             all_distinct
             and nonnull >= 10
             and kind in ("integer", "string")
-            and (id_like or (kind == "integer" and bool(values.is_monotonic_increasing)))
+            and (named_like_id or (kind == "integer" and bool(values.is_monotonic_increasing)))
         )
         if is_id:
             out.append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": col}})
