@@ -258,7 +258,7 @@ async def test_bad_input_gets_one_clear_error_and_the_gateway_keeps_serving(
         await client.call_tool(
             "deploy_create_endpoint", {"endpoint": "../x", "model": MODEL, "version": "1"}
         ),
-        "endpoint name must be",
+        "endpoint name '../x' is not a valid name",
     )
     assert_tool_error(
         await client.call_tool(
