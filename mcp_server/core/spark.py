@@ -6,7 +6,8 @@ with the server.
 `k8s://...`). The session is built on the first call that needs it (a JVM start takes seconds) and kept
 in the AppContext as the client `spark`; `AppContext.close` stops it. Its output never reaches the
 protocol stream: under stdio fd 1 already points at stderr (the JVM inherits it), and log4j is configured
-here to log errors only, to stderr.
+here to log errors only, to stderr. On a cluster the server is the driver (client mode): executors connect
+back to it (`driver_address`) and read the files it names at the same paths.
 
 pyspark is imported inside the functions: the server starts without it.
 """
@@ -69,13 +70,14 @@ def session_config(settings: Settings, master: str) -> dict[str, str]:
     log4j.parent.mkdir(parents=True, exist_ok=True)
     if not log4j.is_file() or log4j.read_text() != LOG4J:
         log4j.write_text(LOG4J)
-    java_opts = f"-Dlog4j2.configurationFile={log4j}"
     return {
         "spark.master": master,
         "spark.app.name": "mlops-mcp",
         "spark.driver.memory": settings.spark_driver_memory,
-        "spark.driver.extraJavaOptions": java_opts,
-        "spark.executor.extraJavaOptions": java_opts,
+        # The driver's log4j file only: in local mode the executors run in the driver's JVM, and on a
+        # cluster they log to the workers' own files (`work/<app>/<n>/stderr`), where this path may not exist.
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log4j}",
+        **driver_address(master),
         "spark.sql.shuffle.partitions": "2" if master.startswith("local") else "200",
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
@@ -88,6 +90,29 @@ def session_config(settings: Settings, master: str) -> dict[str, str]:
         **_s3a_config(settings),
         **settings.spark_conf,
     }
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def driver_address(master: str) -> dict[str, str]:
+    """Where the driver (the server's JVM) listens and what it tells executors to connect to.
+
+    Spark's default is the host's first non-loopback address even when every executor is on this machine:
+    in local mode (executors inside this JVM) and under a standalone master on loopback (executors started
+    here by its worker). That opens the driver's RPC and block-manager ports, which have no
+    authentication, on the network, and fails where the host name resolves to nothing. So both listen on
+    127.0.0.1 only. A master on another machine needs a driver its executors can reach: Spark's default,
+    or `spark.driver.host` (and `spark.driver.bindAddress`) in MLOPS_MCP_SPARK_CONF, which wins."""
+    if master.startswith("local"):
+        loopback = True
+    else:
+        scheme, _, rest = master.partition("://")
+        hosts = [h.rpartition(":")[0] or h for h in rest.split(",")]  # spark://h1:7077,h2:7077 (HA)
+        loopback = scheme == "spark" and all(h in LOOPBACK for h in hosts)
+    if not loopback:
+        return {}
+    return {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
 
 
 def _s3a_config(settings: Settings) -> dict[str, str]:
@@ -148,7 +173,8 @@ class SparkEngine:
             from pyspark.sql import SparkSession
         except ImportError:
             raise BackendUnavailable("pyspark is not installed; pip install 'mlops-mcp[spark]'.") from None
-        # Executors started by this driver run the same Python (and so the same packages).
+        # Python workers (UDFs) run this interpreter, so the same packages: right for local mode and for a
+        # cluster's executors on this machine; executors elsewhere need PYSPARK_PYTHON set to their own.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         from pyspark import SparkConf, SparkContext
@@ -169,6 +195,13 @@ class SparkEngine:
                 f"Spark could not start on master {self.master!r} ({first}); check "
                 "MLOPS_MCP_SPARK_MASTER and Java 17."
             ) from None
+        if session.sparkContext.master != self.master:
+            # A JVM holds one SparkContext and pyspark one JVM per process: getOrCreate handed back the
+            # session another AppContext in this process started elsewhere. Say so rather than run there.
+            raise BackendUnavailable(
+                f"Spark is already running on {session.sparkContext.master!r} in this process, not on "
+                f"{self.master!r}; one process serves one Spark master."
+            )
         session.sparkContext.setLogLevel("ERROR")
         log.info("Spark session started on %s (Spark %s)", self.master, session.version)
         return session

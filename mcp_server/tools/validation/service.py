@@ -255,8 +255,11 @@ def _execute(
         from mcp_server.tools.validation import spark_adapter
 
         spark = spark_engine(app)
+        # The session first: GX's Spark data source (built by SparkGx) calls getOrCreate, which would
+        # otherwise start pyspark's default session (local[*], none of our settings) and ours would reuse it.
+        session = spark.session()
         gx = app.client("gx-spark", spark_adapter.SparkGx)
-        return spark_adapter.run_job_spark(gx, spark.session(), job, spark.master, control), False
+        return spark_adapter.run_job_spark(gx, session, job, spark.master, control), False
     if adapter.has_regex([*job.expectations, *job.rules]):
         return control.run_killable(
             adapter.run_job_isolated, job, cause="a regular expression in it may backtrack catastrophically"

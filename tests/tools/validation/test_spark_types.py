@@ -9,7 +9,7 @@ import pytest
 
 from mcp_server.core.config import Settings
 from mcp_server.core.errors import InvalidInput
-from mcp_server.core.spark import choose_engine, spark_master, spark_uri
+from mcp_server.core.spark import choose_engine, driver_address, session_config, spark_master, spark_uri
 from mcp_server.tools.validation.adapter import ENGINE_TYPES, TYPE_LISTS, build_expectations, engine_specs
 
 
@@ -81,3 +81,22 @@ def test_choose_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(InvalidInput, match="MLOPS_MCP_SPARK_MASTER"):
         choose_engine(off, "spark", 1, 1)
     assert spark_uri("s3://bucket/lake/raw/x/v1") == "s3a://bucket/lake/raw/x/v1"
+
+
+def test_the_driver_listens_on_loopback_when_every_executor_is_on_this_machine(tmp_path: Path) -> None:
+    loopback = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    for master in ("local[*]", "local[2]", "spark://127.0.0.1:7077", "spark://localhost:7077,127.0.0.1:7078"):
+        assert driver_address(master) == loopback, master
+    # Executors elsewhere must reach the driver: Spark's default address, or the operator's setting.
+    for master in (
+        "spark://spark-master:7077",
+        "spark://127.0.0.1:7077,10.0.0.2:7077",
+        "yarn",
+        "k8s://https://k:6443",
+    ):
+        assert driver_address(master) == {}, master
+    conf = session_config(Settings(home=tmp_path), "spark://127.0.0.1:7077")
+    assert conf["spark.driver.host"] == "127.0.0.1" and "spark.executor.extraJavaOptions" not in conf
+    mine = {"spark.driver.host": "10.1.2.3", "spark.driver.bindAddress": "0.0.0.0"}
+    conf = session_config(Settings(home=tmp_path, spark_conf=mine), "local[2]")
+    assert conf["spark.driver.host"] == "10.1.2.3" and conf["spark.driver.bindAddress"] == "0.0.0.0"
