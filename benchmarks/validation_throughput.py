@@ -63,6 +63,13 @@ SUITE: list[dict[str, Any]] = [
 ]
 
 
+# benchmarks/validation_regex.py: the same with one expectation swapped for a regex, so the tool runs the
+# suite in its warm worker process (MLOPS_MCP_VALIDATION_WORKERS) instead of a thread.
+REGEX = {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "segment", "regex": "^[a-c]$"}}
+if os.environ.get("VALIDATION_BENCH_SUITE") == "regex":
+    SUITE = [*SUITE[:-1], REGEX]
+
+
 def _generate(path: Path) -> None:
     import numpy as np
     import pandas as pd
@@ -205,7 +212,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "figure": "validation_throughput",
+                "figure": os.environ.get("VALIDATION_BENCH_FIGURE", "validation_throughput"),
                 "value": round(ROWS / mcp_time),
                 "baseline": round(ROWS / gx_time),
                 "ratio": round(mcp_time / gx_time, 3),

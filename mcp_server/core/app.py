@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
 import importlib.metadata
 import inspect
 import json
@@ -327,11 +328,16 @@ def create_server(
     specs = [*specs, *extra_tools]
     app = app or AppContext.from_settings(settings)
     app.enabled_areas = enabled
+    # An area's ON_START hooks run when the server starts (cheap: they only start work).
+    on_start: list[Any] = []
     for area in enabled_areas(enabled):
         app.probes.update(area_probes(area))
+        on_start.extend(getattr(importlib.import_module(area.module), "ON_START", ()))
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppContext]) -> AsyncIterator[AppContext]:
+        for hook in on_start:
+            hook(app)
         yield app
 
     server = MlopsServer(

@@ -48,6 +48,7 @@ import anyio.to_thread
 from mcp_server.core.errors import DeadlineExceeded, MlopsError
 
 if TYPE_CHECKING:
+    from mcp_server.core.blocking import WorkerPool
     from mcp_server.core.config import Settings
     from mcp_server.core.context import AppContext, Ctx
 
@@ -174,13 +175,16 @@ class Control:
         if self._progress is not None:
             self._progress(done, total, message)
 
-    def run_killable(self, fn: Callable[..., T], *args: Any, cause: str | None = None) -> T:
-        """`fn(*args)` in a fresh process (core/blocking.py), killed when the call is cancelled or a
-        moment before its deadline, so that this error, naming the likely `cause`, answers the call
-        rather than the boundary's generic one."""
+    def run_killable(
+        self, fn: Callable[..., T], *args: Any, cause: str | None = None, pool: WorkerPool | None = None
+    ) -> T:
+        """`fn(*args)` in another process (core/blocking.py): a worker of `pool` (warm), else a fresh one;
+        killed when the call is cancelled or a moment before its deadline, so that this error, naming the
+        likely `cause`, answers the call rather than the boundary's generic one."""
         from mcp_server.core.blocking import run_in_process
 
-        return run_in_process(fn, args, _WorkerControl(self, cause))
+        control = _WorkerControl(self, cause)
+        return pool.run(fn, args, control) if pool is not None else run_in_process(fn, args, control)
 
 
 class _WorkerControl(Control):

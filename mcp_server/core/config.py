@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     # can hold gigabytes.
     max_decoded_bytes: int = Field(2 * 1024**3, ge=1)
     allow_pickle: bool = False
+    # Warm worker processes for validation work that must be killable (a suite with a caller's regex):
+    # each imports GX once and keeps its engine; started on the first such call, or at server start.
+    validation_workers: int = Field(1, ge=1, le=8)
+    validation_workers_at_start: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     # How often subscribed resources (a rollout, a workflow) are read for changes while anyone subscribes.
     watch_interval_s: float = Field(1.0, gt=0, le=60)

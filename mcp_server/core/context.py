@@ -86,6 +86,11 @@ class AppContext:
             self._clients.clear()
 
     def close(self) -> None:
+        from mcp_server.core.blocking import WorkerPool
+
+        for client in list(self._clients.values()):  # warm worker processes end with the server
+            if isinstance(client, WorkerPool):
+                client.close()
         if "spark" in self._clients:  # the shared Spark session (core/spark.py) stops with the server
             from mcp_server.core.spark import stop_spark
 

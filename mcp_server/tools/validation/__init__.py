@@ -52,3 +52,15 @@ async def _probe_gx(app: AppContext) -> tuple[bool, str, str]:
 
 
 PROBES = {"great_expectations": _probe_gx}
+
+
+def _start_workers(app: AppContext) -> None:
+    """MLOPS_MCP_VALIDATION_WORKERS_AT_START: the warm workers start importing GX with the server, so the
+    first suite with a regex does not wait for them."""
+    if app.settings.validation_workers_at_start:
+        from mcp_server.tools.validation.service import workers
+
+        workers(app)
+
+
+ON_START = (_start_workers,)

@@ -839,9 +839,25 @@ def run_job(
     return summary(results, ids, labels, job.include_samples, len(df), started, "pandas")
 
 
+# A warm worker's engines (core/blocking.WorkerPool): built on its first job for a home, kept for the next.
+_WORKER_ENGINES: dict[str, GxEngine] = {}
+
+
+def warm_worker() -> None:
+    """A validation worker's start: GX imported (seconds) before its first job."""
+    quiet_gx()
+    import great_expectations  # noqa: F401
+
+    quiet_gx()
+
+
 def run_job_isolated(job: Job) -> dict[str, Any]:
-    """Entry point of the worker process (`control.run_killable`): its own engine on the same GX project."""
-    return run_job(GxEngine(Path(job.home)), job)
+    """Entry point of a worker process (`control.run_killable`): its own engine on the same GX project,
+    kept for the worker's next job (it reads the suite from the store on every job)."""
+    engine = _WORKER_ENGINES.get(job.home)
+    if engine is None:
+        engine = _WORKER_ENGINES[job.home] = GxEngine(Path(job.home))
+    return run_job(engine, job)
 
 
 def summary(

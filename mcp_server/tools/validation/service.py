@@ -47,6 +47,7 @@ from mcp_server.tools.validation.models import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mcp_server.core.blocking import WorkerPool
     from mcp_server.core.context import AppContext
     from mcp_server.core.store.models import ValidationResultRecord
 
@@ -262,9 +263,22 @@ def _execute(
         return spark_adapter.run_job_spark(gx, session, job, spark.master, control), False
     if adapter.has_regex([*job.expectations, *job.rules]):
         return control.run_killable(
-            adapter.run_job_isolated, job, cause="a regular expression in it may backtrack catastrophically"
+            adapter.run_job_isolated,
+            job,
+            cause="a regular expression in it may backtrack catastrophically",
+            pool=workers(app),
         ), True
     return adapter.run_job(gx_engine(app), job, control, frame), False
+
+
+def workers(app: AppContext) -> WorkerPool:
+    """The warm validation workers (MLOPS_MCP_VALIDATION_WORKERS, default 1): GX imported once per worker,
+    its engine kept; started on the first suite that needs one (or at server start, ON_START)."""
+    from mcp_server.core.blocking import WorkerPool
+
+    return app.client(  # type: ignore[no-any-return]
+        "validation-workers", lambda: WorkerPool(app.settings.validation_workers, adapter.warm_worker)
+    )
 
 
 def _validate(
