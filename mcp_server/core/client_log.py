@@ -50,6 +50,16 @@ def connection_of(session: Any) -> Any:
 def set_level(session: Any, level: str) -> None:
     with _levels_lock:
         _levels[connection_of(session)] = level
+    _let_through(level)
+
+
+def _let_through(level: str) -> None:
+    """Lower the `mlops_mcp` logger to a level a client asked for, so such records exist at all. It starts
+    at stderr's level (install), so a server nobody asked for more logs no differently than before; what
+    stderr shows is its handlers' level (cli._setup_logging)."""
+    wanted = {"debug": logging.DEBUG, "info": logging.INFO}.get(level, logging.WARNING)
+    if wanted < log.getEffectiveLevel():
+        log.setLevel(wanted)
 
 
 def mcp_level(levelno: int) -> str:
@@ -113,15 +123,17 @@ class ClientLogHandler(logging.Handler):
 
 
 def install(stderr_level: str) -> None:
-    """Put the handler on the `mlops_mcp` logger once. The logger then passes every level on (a client may
-    ask for debug); what stderr shows is set on the root's handlers by the CLI (`cli._setup_logging`)."""
+    """Put the handler on the `mlops_mcp` logger once, the logger at stderr's level until a client asks for
+    more (`_let_through`)."""
     if not any(isinstance(h, ClientLogHandler) for h in log.handlers):
         log.addHandler(ClientLogHandler())
-    log.setLevel(logging.DEBUG)
+    if log.level == logging.NOTSET or log.level > getattr(logging, stderr_level):
+        log.setLevel(getattr(logging, stderr_level))
     _default[0] = stderr_level.lower()
 
 
 _default = ["warning"]
+LOG_LEVEL_META = "io.modelcontextprotocol/logLevel"  # 2026-07-28: a request's log-level opt-in
 # How long the end of a call waits for its log lines to be sent (a client that stopped reading).
 FLUSH_S = 1.0
 
@@ -134,6 +146,13 @@ async def forwarding(ctx: Any) -> AsyncIterator[None]:
         session = ctx.request_context.session
         request_id = ctx.request_id
         modern = ctx.request_context.protocol_version not in _HANDSHAKE
+        if modern:  # the request's own opt-in (`_meta`); the SDK drops what it did not ask for
+            meta = ctx.request_context.meta
+            asked = (meta.model_dump() if hasattr(meta, "model_dump") else dict(meta or {})).get(
+                LOG_LEVEL_META
+            )
+            if isinstance(asked, str):
+                _let_through(asked)
         with _levels_lock:
             level = "debug" if modern else _levels.get(connection_of(session), _default[0])
         sink: _Sink | None = _Sink(session, request_id, level)
