@@ -694,17 +694,36 @@ def read_version(
     limit: int | None,
     max_rows: int,
     sample_rows: int,
-    out_path: Path,
+    out_path: Path | None,
     step: Step = _noop_step,
     location: str | None = None,
 ) -> ReadStats:
-    """Scan with projection and filter push-down; stream the result into a Parquet file at `out_path`."""
+    """Scan with projection and filter push-down; stream the result into a Parquet file at `out_path`, or,
+    with no `out_path`, only count the matched rows and take the sample's first rows."""
     import pyarrow.parquet as pq
 
     schema = dataset.schema
     columns = check_columns(list(schema.names), columns)
     expression = build_filter(schema, filters)
     cap = min(limit, max_rows) if limit is not None else max_rows
+    if out_path is None:
+        with storage_errors(cfg, what, location), _arrow_errors(what, "parquet"):
+            step(0, None, "counting the matching rows")
+            matched = dataset.count_rows(filter=expression)
+            head = (
+                dataset.scanner(columns=columns, filter=expression).head(min(sample_rows, cap))
+                if sample_rows and matched
+                else None
+            )
+        returned = min(matched, cap)
+        return ReadStats(
+            matched_rows=matched,
+            returned_rows=returned,
+            columns=columns or list(schema.names),
+            sample=json_rows(head.to_pylist()) if head is not None else [],
+            result_bytes=0,
+            truncated=returned < matched,
+        )
     returned = 0
     sample: list[dict[str, Any]] = []
     out_columns = columns or list(schema.names)

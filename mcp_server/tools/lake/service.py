@@ -312,13 +312,19 @@ def read(
     include_samples: bool = True,
     sample_rows: int = 10,
     engine: str = "auto",
+    write_result: bool = False,
 ) -> LakeReadResult:
-    """lake_read: projection and filter push-down; the result as a Parquet artifact, a sample inline."""
+    """lake_read: projection and filter push-down; a sample inline, and the result as a Parquet artifact
+    when asked (writing it is most of a selective read's time)."""
     from mcp_server.tools.lake import adapter
 
     name = check_dataset_name(dataset)
     cfg = config(app)
-    out = app.settings.home / "reports" / "lake" / f"{name}-{uuid.uuid4().hex[:10]}.parquet"
+    out = (
+        app.settings.home / "reports" / "lake" / f"{name}-{uuid.uuid4().hex[:10]}.parquet"
+        if write_result
+        else None
+    )
     started = time.perf_counter()
     found = find_version(app, control, name, version)
     chosen = _engine(app, engine, found.rows)
@@ -364,7 +370,7 @@ def read(
         truncated=stats.truncated,
         columns=stats.columns,
         sample=stats.sample if include_samples else [],
-        result=artifact_uri(app.settings.home, out),
+        result=artifact_uri(app.settings.home, out) if out is not None else None,
         result_bytes=stats.result_bytes,
         elapsed_ms=round((time.perf_counter() - started) * 1000, 2),
         engine=chosen,

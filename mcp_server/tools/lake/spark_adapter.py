@@ -64,10 +64,11 @@ def read_version(
     filters: list[list[Any]] | None,
     limit: int | None,
     sample_rows: int,
-    out_path: Path,
+    out_path: Path | None,
     control: Control,
 ) -> adapter.ReadStats:
-    """Projection and filters on Spark; the matched rows (up to `limit`) written as one Parquet file."""
+    """Projection and filters on Spark; the matched rows (up to `limit`) written as one Parquet file when
+    `out_path` is given."""
     with job_group(session, control, f"lake read of {what}"):
         df = read_location(session, location, what)
         columns = adapter.check_columns(list(df.columns), columns)
@@ -81,6 +82,15 @@ def read_version(
                 result = result.limit(limit)
             returned = min(matched, limit) if limit is not None else matched
             sample = [row.asDict() for row in result.limit(sample_rows).collect()] if sample_rows else []
+            if out_path is None:
+                return adapter.ReadStats(
+                    matched_rows=matched,
+                    returned_rows=returned,
+                    columns=list(columns or df.columns),
+                    sample=adapter.json_rows(sample),
+                    result_bytes=0,
+                    truncated=returned < matched,
+                )
             control.step(1, None, f"writing {returned} rows")
             out_path.parent.mkdir(parents=True, exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", dir=out_path.parent))

@@ -83,10 +83,24 @@ async def lake_read(
     include_samples: IncludeSamples = True,
     sample_rows: Annotated[int, Field(description="How many rows to return inline.", ge=1, le=50)] = 10,
     engine: LakeEngine = "auto",
+    write_result: Annotated[
+        bool,
+        Field(description="Also write every returned row to a Parquet artifact and link it (result)."),
+    ] = False,
 ) -> LakeReadResult:
-    """Read a lake dataset version with column projection and [column, op, value] filter push-down; returns matched_rows, a sample and a link to the full result as Parquet."""
+    """Read a lake dataset version with column projection and [column, op, value] filter push-down; returns matched_rows and a sample, and with write_result=true a link to the full result as Parquet."""
     return await service_call(
-        ctx, service.read, dataset, version, columns, filters, limit, include_samples, sample_rows, engine
+        ctx,
+        service.read,
+        dataset,
+        version,
+        columns,
+        filters,
+        limit,
+        include_samples,
+        sample_rows,
+        engine,
+        write_result,
     )
 
 

@@ -58,7 +58,7 @@ async def test_write_then_read_round_trip(
     assert out["files"] == len(list(folder.rglob("*.parquet")))
     assert out["bytes"] == sum(p.stat().st_size for p in folder.rglob("*.parquet"))
 
-    read = structured(await client.call_tool("lake_read", {"dataset": "customers"}))
+    read = structured(await client.call_tool("lake_read", {"dataset": "customers", "write_result": True}))
     assert read["matched_rows"] == read["returned_rows"] == len(frame)
     got = await read_artifact_frame(client, read["result"])
     got = got.sort_values("id").reset_index(drop=True)[list(frame.columns)]
@@ -88,7 +88,8 @@ async def test_matched_rows_equal_pandas(
     )
     read = structured(
         await client.call_tool(
-            "lake_read", {"dataset": "c", "filters": filters, "columns": ["id", "age", "segment"]}
+            "lake_read",
+            {"dataset": "c", "filters": filters, "columns": ["id", "age", "segment"], "write_result": True},
         )
     )
     expected = pandas_filter(frame, filters)

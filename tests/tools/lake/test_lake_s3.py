@@ -92,7 +92,9 @@ async def test_s3_round_trip(client: Client, settings: Settings, s3_endpoint: st
     assert out["bytes"] == sum(stored.values()) and out["files"] == len(stored)
 
     filters = [["country", "==", "fr"], ["age", ">=", 45]]
-    read = structured(await client.call_tool("lake_read", {"dataset": "events", "filters": filters}))
+    read = structured(
+        await client.call_tool("lake_read", {"dataset": "events", "filters": filters, "write_result": True})
+    )
     expected = pandas_filter(frame, filters)
     assert read["matched_rows"] == len(expected)
     got = await read_artifact_frame(client, read["result"])

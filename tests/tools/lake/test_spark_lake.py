@@ -80,7 +80,12 @@ async def test_read_and_compact_on_spark_match_arrow(
     sc: Client, spark_app: AppContext, frame: pd.DataFrame, lake_c: str
 ) -> None:
     filters = [["age", ">=", 30], ["country", "in", ["fr", "de"]], ["income", "!=", None]]
-    args = {"dataset": "c", "filters": filters, "columns": ["id", "age", "income", "country", "signup"]}
+    args = {
+        "dataset": "c",
+        "filters": filters,
+        "columns": ["id", "age", "income", "country", "signup"],
+        "write_result": True,
+    }
     on_arrow = structured(await sc.call_tool("lake_read", {**args, "engine": "arrow"}))
     on_spark = structured(await sc.call_tool("lake_read", {**args, "engine": "spark"}))
     assert on_arrow["engine"] == "arrow" and on_spark["engine"] == "spark"
@@ -116,7 +121,11 @@ async def test_read_and_compact_on_spark_match_arrow(
     folder = spark_app.settings.home / "lake" / "raw" / "c" / "v2"
     assert not list(folder.rglob("*.crc")) and not list(folder.rglob("_SUCCESS"))
     assert ds.dataset(folder, format="parquet", partitioning="hive").count_rows() == len(frame)
-    whole = structured(await sc.call_tool("lake_read", {"dataset": "c", "version": 2, "engine": "arrow"}))
+    whole = structured(
+        await sc.call_tool(
+            "lake_read", {"dataset": "c", "version": 2, "engine": "arrow", "write_result": True}
+        )
+    )
     back = ordered(await read_artifact_frame(sc, whole["result"]))
     pd.testing.assert_frame_equal(
         back[frame.columns.tolist()].astype({"segment": str}), ordered(frame), check_dtype=False
