@@ -707,14 +707,13 @@ def read_version(
     expression = build_filter(schema, filters)
     cap = min(limit, max_rows) if limit is not None else max_rows
     if out_path is None:
+        # Only the filter's columns are read to count (pyarrow's count_rows), and the sample's first rows
+        # to show: much less than reading the matches, which is what writing the result file costs.
         with storage_errors(cfg, what, location), _arrow_errors(what, "parquet"):
             step(0, None, "counting the matching rows")
             matched = dataset.count_rows(filter=expression)
-            head = (
-                dataset.scanner(columns=columns, filter=expression).head(min(sample_rows, cap))
-                if sample_rows and matched
-                else None
-            )
+            want = min(sample_rows, cap, matched)
+            head = dataset.scanner(columns=columns, filter=expression).head(want) if want else None
         returned = min(matched, cap)
         return ReadStats(
             matched_rows=matched,
