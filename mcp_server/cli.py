@@ -57,8 +57,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import anyio
 
     from mcp_server.core.app import create_server, run_http, run_stdio
+    from mcp_server.core.auth import auth_mode
 
     settings = build_settings(args)
+    auth_mode(settings)  # the static token and OAuth are exclusive: one line at start, whatever the transport
     _setup_logging(settings.log_level)
     server = create_server(settings)
     if args.transport == "stdio":
@@ -90,13 +92,13 @@ def cmd_tools(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"{'tool':<28} {'area':<12} core  ro    destr idemp open")
+    print(f"{'tool':<28} {'area':<12} core  ro    destr idemp open  scope (OAuth)")
     for r in rows:
         flags = " ".join(
             f"{'yes' if r[k] else 'no':<5}"
             for k in ("core", "readOnly", "destructive", "idempotent", "openWorld")
         )
-        print(f"{r['name']:<28} {r['area']:<12} {flags}")
+        print(f"{r['name']:<28} {r['area']:<12} {flags} {r['scope']}")
     print(f"\n{len(rows)} tools listed; tool definitions: {size} bytes of JSON")
     for profile, (count, total) in sizes.items():
         print(f"profile {profile}: {count} tools, {total} bytes of tool definitions")
@@ -119,8 +121,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     print(f"areas enabled: {', '.join(enabled)}")
     for name, why in disabled.items():
         print(f"area off: {name}: {why}")
+    from mcp_server.core import auth
     from mcp_server.core.context import AppContext
     from mcp_server.core.errors import MlopsError
+
+    auth_ok = True
+    try:
+        print(f"auth:  {auth.describe(settings)}")
+        if settings.auth_issuer and not settings.auth_jwks_url:
+            print(f"auth:  JWKS discovered: {auth.discover_jwks_url(settings.auth_issuer)}")
+    except MlopsError as err:
+        print(f"auth:  misconfigured: {err}")
+        auth_ok = False
 
     app = AppContext.from_settings(settings)
     try:
@@ -131,7 +143,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return 1
     finally:
         app.close()
-    return 0
+    return 0 if auth_ok else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

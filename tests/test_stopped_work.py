@@ -46,8 +46,9 @@ def _big_table(path: Path, rows: int = 300_000) -> None:
 
 
 HEAVY_CALLS = [
-    # pandas and scipy over every column, in the service's thread
-    ("quality_profile", {"dataset": "big.parquet"}),
+    # pandas and scipy over every column, in the service's thread (1,000,000 rows: a profile of 300,000
+    # once finished within the 2 s on a quiet machine)
+    ("quality_profile", {"dataset": "huge.parquet"}),
     # folds in joblib's worker processes: they must go too
     (
         "evaluation_cross_validate",
@@ -73,6 +74,7 @@ async def test_a_stopped_call_stops_burning_cpu(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     _big_table(data / "big.parquet")
+    _big_table(data / "huge.parquet", rows=1_000_000)
     params = StdioServerParameters(
         command=PYTHON,
         args=["-m", "mcp_server", "serve", "--profile", "all"],

@@ -10,16 +10,17 @@ import functools
 import hashlib
 import importlib
 import importlib.metadata
-import inspect
 import json
 import logging
 import math
+import os
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
@@ -27,19 +28,23 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, InputRequiredResult
+from mcp.types import Prompt as MCPPrompt
 from mcp.types import Resource as MCPResource
+from mcp.types import ResourceTemplate as MCPResourceTemplate
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from mcp_server import __version__
+from mcp_server.core import auth
 from mcp_server.core.config import Settings
-from mcp_server.core.context import AppContext, client_name
+from mcp_server.core.context import AppContext, client_name, token_client, token_scopes, token_subject
 from mcp_server.core.errors import InvalidInput, MlopsError, NotFound, OutsideWorkspace
 from mcp_server.core.net import BearerAuth, is_loopback
 from mcp_server.core.output import ARTIFACT_TEMPLATE, artifact_mime, is_text_mime, read_artifact
 from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
 from mcp_server.core.resources import fingerprint, list_dynamic, register_resources
+from mcp_server.core.store.metadata import PendingAudit, pending_audit
 from mcp_server.core.store.redact import mask_text
 from mcp_server.core.watch import Watcher
 
@@ -87,6 +92,12 @@ class MlopsServer(MCPServer[AppContext]):
         self.specs = {s.name: s for s in specs}
         self._unregistered = dict(self.specs)
         self._definitions_cache = _definitions_cache_path(app.settings.home, specs)
+        # Registers the prompts and resource templates (create_server sets it): run on their first use,
+        # since building their argument models is start-up time that `tools/list` need not pay.
+        self.catalog: Callable[[], None] | None = None
+        # Over OAuth (http_app), each caller sees and calls only the tools its token's scopes allow; a
+        # request without a token then gets none (stdio and the static token keep every tool).
+        self.scoped = False
         # tools.listChanged: server_enable_tools changes the list. Every transport (stdio, HTTP, in-memory)
         # asks the low-level server for its initialization options with no notification options.
         plain = self._lowlevel_server.create_initialization_options
@@ -122,7 +133,46 @@ class MlopsServer(MCPServer[AppContext]):
             raise MCPError(
                 code=INVALID_PARAMS, message="Invalid cursor: tools/list returns every tool in one page."
             )
-        return await super()._handle_list_tools(ctx, params)
+        result = await super()._handle_list_tools(ctx, params)
+        if self.scoped:
+            result = result.model_copy(
+                update={"tools": [t for t in result.tools if self.permits(t.name) is None]}
+            )
+        return result
+
+    def _ensure_catalog(self) -> None:
+        register, self.catalog = self.catalog, None
+        if register is not None:
+            register()
+
+    async def list_prompts(self) -> list[MCPPrompt]:
+        self._ensure_catalog()
+        return await super().list_prompts()
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        self._ensure_catalog()
+        return await super().list_resource_templates()
+
+    def needed_scope(self, name: str) -> str | None:
+        """The OAuth scope tool `name` needs (ToolSpec.required_scope); None for a name this server lacks."""
+        spec = self.specs.get(name)
+        return spec.required_scope if spec is not None else None
+
+    async def refused(self, name: str, arguments: dict[str, Any], why: str) -> None:
+        """A call the scope gate refused (HTTP 403): audited like the calls that run, as an error, when
+        the tool is one the audit log records (not read-only)."""
+        spec = self.specs.get(name)
+        if spec is not None and not spec.read_only:
+            await self._audit(spec, arguments, None, why, 0.0)
+
+    def permits(self, name: str) -> str | None:
+        """None when the caller may call tool `name`; else the scope it lacks. Over OAuth only: the
+        request's token (its effective scopes) decides; a tool outside the specs needs mlops:admin."""
+        if not self.scoped:
+            return None
+        needed = self.needed_scope(name) or auth.ADMIN
+        granted = token_scopes()
+        return None if granted is not None and needed in granted else needed
 
     async def get_prompt(
         self,
@@ -132,6 +182,7 @@ class MlopsServer(MCPServer[AppContext]):
     ) -> Any:
         """An unknown prompt or a missing argument is the caller's mistake: -32602 with one sentence (the
         SDK answered code 0 and logged a traceback)."""
+        self._ensure_catalog()
         prompt = self._prompt_manager.get_prompt(name)
         if prompt is None:
             known = sorted(p.name for p in self._prompt_manager.list_prompts())
@@ -146,6 +197,7 @@ class MlopsServer(MCPServer[AppContext]):
         Parquet, PNG and HTML alike), and as text when it is text."""
         from mcp.server.lowlevel.helper_types import ReadResourceContents
 
+        self._ensure_catalog()
         results = await super().read_resource(uri, context)
         if not str(uri).startswith(ARTIFACT_PREFIX) or not isinstance(results, list | tuple):
             return results
@@ -161,6 +213,7 @@ class MlopsServer(MCPServer[AppContext]):
 
     async def list_resources(self) -> list[MCPResource]:
         """The fixed resources plus what the areas hold right now (suites, results, reports, endpoints)."""
+        self._ensure_catalog()
         return [*await super().list_resources(), *await list_dynamic(self.app)]
 
     async def list_tools(self) -> list[MCPTool]:
@@ -186,32 +239,84 @@ class MlopsServer(MCPServer[AppContext]):
         if spec is None and self._tool_manager.get_tool(name) is None:
             # The spec's "Unknown tool" is a JSON-RPC error (-32602), not a tool result.
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}; tools/list shows the tools.")
+        lacking = self.permits(name)
+        if lacking is not None:  # the HTTP gate (core/auth.ScopeGate) answers 403 first; this is the backstop
+            raise ToolError(
+                f"{name} needs the OAuth scope {lacking}, which the caller's token does not grant."
+            )
         started = time.perf_counter()
         error: str | None = None
         asked = False  # a round that only asks the user (2026-07-28 elicitation) did nothing to audit
+        # The audit row of a write: the call's last write transaction commits it with its own rows
+        # (store.transaction(audit=True)); else it is written here once the call has its answer.
+        pending = (
+            self._pending_audit(spec, arguments, context) if spec is not None and not spec.read_only else None
+        )
+        with pending_audit(pending):
+            try:
+                tool = self._tool_manager.get_tool(name)
+                if tool is not None:
+                    try:
+                        _check_arguments(tool.parameters, arguments)
+                    except InvalidInput as err:
+                        error = f"Invalid arguments for {name}: {err.message}; see the tool's input schema."
+                        raise ToolError(error) from None
+                result = await super().call_tool(name, arguments, context)
+                asked = isinstance(result, InputRequiredResult)
+                return result
+            except ToolError as exc:
+                # The one place a tool's error text is made: masked once (core/store/redact.py) for the
+                # client, the SDK's log line and the audit row alike.
+                cause = exc.__cause__
+                text = _argument_error(name, cause) if isinstance(cause, ValidationError) else str(exc)
+                error = mask_text(text)
+                if error == str(exc):
+                    raise
+                raise type(exc)(error) from cause
+            finally:
+                if pending is not None:
+                    await self._settle_audit(pending, error, time.perf_counter() - started, asked)
+
+    def _pending_audit(
+        self, spec: ToolSpec, arguments: dict[str, Any], context: Context[AppContext, Any] | None
+    ) -> PendingAudit:
+        # Secret-named arguments dropped here; every other value is masked by the store (redact()).
+        return PendingAudit(
+            self.app.store,
+            tool=spec.name,
+            client=client_name(context),
+            subject=token_subject(context),  # over OAuth: who, with what
+            client_id=token_client(context),
+            arguments={k: ("<secret>" if k in spec.secret_args else v) for k, v in arguments.items()},
+        )
+
+    async def _settle_audit(
+        self, pending: PendingAudit, error: str | None, seconds: float, asked: bool
+    ) -> None:
+        """The call has its answer: its audit row is there (its last write committed it), or written now;
+        a call that failed after that commit has its row say so. A round that only asked the user writes
+        nothing."""
+        if error is None and pending.joined_id() is not None:
+            return  # the common write: one commit, already made
+
+        def settle() -> None:
+            row_id = pending.close()
+            if asked and row_id is None:
+                return
+            if row_id is None:
+                self.app.store.record_audit(
+                    **pending.fields,
+                    outcome="error" if error else "ok",
+                    error=error,
+                    duration_ms=seconds * 1000,
+                )
+            elif error is not None:
+                self.app.store.amend_audit(row_id, outcome="error", error=error, duration_ms=seconds * 1000)
+
         try:
-            tool = self._tool_manager.get_tool(name)
-            if tool is not None:
-                try:
-                    _check_arguments(tool.parameters, arguments)
-                except InvalidInput as err:
-                    error = f"Invalid arguments for {name}: {err.message}; see the tool's input schema."
-                    raise ToolError(error) from None
-            result = await super().call_tool(name, arguments, context)
-            asked = isinstance(result, InputRequiredResult)
-            return result
-        except ToolError as exc:
-            # The one place a tool's error text is made: masked once (core/store/redact.py) for the
-            # client, the SDK's log line and the audit row alike.
-            cause = exc.__cause__
-            text = _argument_error(name, cause) if isinstance(cause, ValidationError) else str(exc)
-            error = mask_text(text)
-            if error == str(exc):
-                raise
-            raise type(exc)(error) from cause
-        finally:
-            if spec is not None and not spec.read_only and not asked:
-                await self._audit(spec, arguments, context, error, time.perf_counter() - started)
+            await anyio.to_thread.run_sync(settle)
+        except Exception:  # the call's own answer matters more than its audit row
+            log.exception("could not write the audit row for %s", pending.fields["tool"])
 
     async def _audit(
         self,
@@ -221,22 +326,10 @@ class MlopsServer(MCPServer[AppContext]):
         error: str | None,
         seconds: float,
     ) -> None:
-        client = client_name(context)
-        # Secret-named arguments dropped here; every other value is masked by the store (redact()).
-        redacted = {k: ("<secret>" if k in spec.secret_args else v) for k, v in arguments.items()}
-        try:
-            await anyio.to_thread.run_sync(
-                lambda: self.app.store.record_audit(
-                    tool=spec.name,
-                    client=client,
-                    arguments=redacted,
-                    outcome="error" if error else "ok",
-                    error=error,
-                    duration_ms=seconds * 1000,
-                )
-            )
-        except Exception:  # the call's own answer matters more than its audit row
-            log.exception("could not write the audit row for %s", spec.name)
+        """An audit row written now, in its own transaction (a call the scope gate refused)."""
+        pending = self._pending_audit(spec, arguments, context)
+        pending.close()
+        await self._settle_audit(pending, error, seconds, asked=False)
 
 
 MAX_NESTING = 32
@@ -279,19 +372,30 @@ def _check_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> None:
 
 @functools.cache
 def _package_digest() -> str:
-    """The package's source code as this process loaded it (hashed once: the code in memory does not change)."""
-    package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(f"{sys.version}|{importlib.metadata.version('mcp')}|".encode())
-    for source in sorted(package.rglob("*.py")):
-        digest.update(str(source.relative_to(package)).encode())
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
+    """The package's source files as this process found them (once: the code in memory does not change):
+    each file's path, size and modification time, the test CPython's own bytecode cache trusts, so a
+    start stats the files instead of reading them all."""
+    package = str(Path(__file__).resolve().parents[1])
+    stamps: list[str] = []
+
+    def walk(folder: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != "__pycache__":
+                        walk(entry.path)
+                elif entry.name.endswith(".py"):
+                    stat = entry.stat()
+                    stamps.append(f"{entry.path[len(package) :]}|{stat.st_size}|{stat.st_mtime_ns}")
+
+    walk(package)
+    head = f"{sys.version}|{importlib.metadata.version('mcp')}|{__version__}|"
+    return hashlib.sha256((head + "\n".join(sorted(stamps))).encode()).hexdigest()
 
 
 def _definitions_cache_path(home: Path, specs: list[ToolSpec]) -> Path | None:
     """Where this selection's tool definitions are cached; None for tools defined outside the package."""
-    package = Path(__file__).resolve().parents[1]
-    if any(not Path(inspect.getfile(s.fn)).resolve().is_relative_to(package) for s in specs):
+    if any(not s.module.startswith("mcp_server.") for s in specs):  # by name: nothing is imported
         return None
     digest = hashlib.sha256(_package_digest().encode())
     digest.update(json.dumps([s.name for s in specs]).encode())
@@ -350,17 +454,23 @@ def create_server(
         log_level=settings.log_level,
     )
 
-    @server.resource(
-        ARTIFACT_TEMPLATE,
-        name="artifact",
-        description="A report, plot or file written under the server home.",
-    )
     def artifact(path: str) -> bytes:
         try:
             data, _mime = read_artifact(settings.home, path)
         except MlopsError as err:
             raise resource_error(err) from None
         return data
+
+    def catalog() -> None:
+        server.resource(
+            ARTIFACT_TEMPLATE,
+            name="artifact",
+            description="A report, plot or file written under the server home.",
+        )(artifact)
+        register_prompts(server)
+        register_resources(server, resource_error)
+
+    server.catalog = catalog
 
     @server.completion()
     async def completion(ref: Any, argument: Any, context: Any) -> Any:
@@ -374,8 +484,6 @@ def create_server(
         )
         return Completion(values=values, total=len(values), has_more=False)
 
-    register_prompts(server)
-    register_resources(server, resource_error)
     _register_logging(server, settings)
     _register_subscriptions(server, Watcher(functools.partial(fingerprint, app), settings.watch_interval_s))
     return server
@@ -540,22 +648,106 @@ def top_level_id(raw: str) -> int | str | None:
 
 
 def http_app(server: MlopsServer, settings: Settings, host: str, port: int) -> Any:
-    """The streamable HTTP app with Host/Origin checks (DNS rebinding) and, when a token is set, bearer auth."""
+    """The streamable HTTP app with Host/Origin checks (DNS rebinding) and the auth mode of the settings
+    (core/auth.py): none (loopback only), the static bearer token, or the OAuth resource server."""
     from mcp.server.transport_security import TransportSecuritySettings
 
+    mode = auth.auth_mode(settings)
     token = settings.token.get_secret_value() if settings.token else None
-    if not is_loopback(host) and not token:
+    if not is_loopback(host) and mode == "none":
         raise MlopsError(
-            f"Refusing to bind {host}: a non-loopback bind needs a bearer token; set MLOPS_MCP_TOKEN."
+            f"Refusing to bind {host}: a non-loopback bind needs a bearer token; set MLOPS_MCP_TOKEN "
+            "(or MLOPS_MCP_AUTH_ISSUER for OAuth)."
         )
     names = ["127.0.0.1", "localhost", "[::1]"] + ([host] if not is_loopback(host) else [])
+    hosts = [f"{n}:{port}" for n in names] + names
+    origins = [f"http://{n}:{port}" for n in names] + list(settings.allowed_origins)
+    config = auth.oauth_config(settings, host, port) if mode == "oauth" else None
+    if config is not None:  # the public URL clients use (behind a proxy): its Host is this server's too
+        public = urlsplit(config.resource)
+        hosts += [public.netloc, public.hostname or public.netloc]
+        origins.append(f"{public.scheme}://{public.netloc}")
     security = TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[f"{n}:{port}" for n in names] + names,
-        allowed_origins=[f"http://{n}:{port}" for n in names] + list(settings.allowed_origins),
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
     )
+    if config is not None:
+        _use_oauth(server, config)
     app = server.streamable_http_app(transport_security=security, host=host)
-    return BearerAuth(app, token) if token else app
+    if config is not None:
+        _guard_routes(app, server, config)
+    return BearerAuth(app, token) if mode == "token" and token else app
+
+
+class OAuthTokenVerifier:
+    """The SDK's TokenVerifier over core/auth.JwtVerifier (PyJWT and the issuer's JWKS).
+
+    The AccessToken's scopes are the effective ones (granted plus implied), so the SDK's required-scope
+    check and the scope gate agree on the hierarchy. It keeps a digest in place of the token: nothing
+    after this point can forward the caller's token anywhere (no token passthrough).
+    """
+
+    def __init__(self, verifier: auth.JwtVerifier) -> None:
+        self.verifier = verifier
+
+    async def verify_token(self, token: str) -> Any:
+        from mcp.server.auth.provider import AccessToken
+
+        found = await anyio.to_thread.run_sync(self.verifier.verify, token)
+        if found is None:
+            return None
+        return AccessToken(
+            token="sha256:" + hashlib.sha256(token.encode()).hexdigest()[:16],
+            client_id=found.client_id or "",
+            scopes=sorted(found.scopes),
+            expires_at=found.expires_at,
+            resource=self.verifier.config.resource,
+            subject=found.subject,
+            claims={"iss": found.issuer},
+        )
+
+
+def _use_oauth(server: MlopsServer, config: auth.OAuthConfig) -> None:
+    """The SDK's resource-server mode (AuthSettings + a TokenVerifier). MCPServer takes them at
+    construction; the audience depends on the bind, known only here, so they are set before the app is
+    built. The token's audience is checked by the verifier (validate_token_resource=False)."""
+    from mcp.server.auth.settings import AuthSettings
+
+    server.settings.auth = AuthSettings(
+        issuer_url=config.issuer,  # type: ignore[arg-type]
+        resource_server_url=config.resource,  # type: ignore[arg-type]
+        required_scopes=list(config.required_scopes) or None,
+        validate_token_resource=False,
+    )
+    server._token_verifier = OAuthTokenVerifier(auth.JwtVerifier(config))
+    server.scoped = True
+
+
+def _guard_routes(app: Any, server: MlopsServer, config: auth.OAuthConfig) -> None:
+    """On the SDK's app: the protected-resource metadata (RFC 9728) naming every scope, at the path the
+    SDK's 401 points to and at the root, ahead of the SDK's own (which lists only the required scopes);
+    and the scope gate inside the auth of the MCP endpoint (403 insufficient_scope)."""
+    from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+    from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
+    from starlette.routing import Route
+
+    metadata_url = str(build_resource_metadata_url(config.resource))  # type: ignore[arg-type]
+    served = create_protected_resource_routes(
+        resource_url=config.resource,  # type: ignore[arg-type]
+        authorization_servers=[config.issuer],  # type: ignore[list-item]
+        scopes_supported=config.scopes_supported,
+        resource_name="mlops-mcp",
+    )
+    root = "/.well-known/oauth-protected-resource"
+    if served[0].path != root:
+        served.append(Route(root, endpoint=served[0].endpoint, methods=["GET", "OPTIONS"]))
+    app.router.routes[0:0] = served
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.path == "/mcp":
+            route.app = auth.ScopeGate(
+                route.app, server.needed_scope, metadata_url, DEFAULT_MAX_REQUEST_BODY_SIZE, server.refused
+            )
+            return
+    raise RuntimeError("the SDK's app has no /mcp route to guard")
 
 
 def resource_error(err: MlopsError) -> ResourceError:

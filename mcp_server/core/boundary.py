@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import ctypes
 import logging
 import threading
 import time
@@ -84,6 +83,8 @@ class Stopped(BaseException):
 
 def _raise_in_thread(ident: int, exc: type[BaseException] | None) -> None:
     """Have thread `ident` raise `exc` at its next Python instruction (None: drop one still pending)."""
+    import ctypes  # here: only a stopped call needs it, and start-up need not pay for it
+
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
 
 

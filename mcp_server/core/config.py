@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -21,12 +20,18 @@ def _split_list(value: object) -> object:
     return value
 
 
+def _default_home() -> Path:
+    from platformdirs import user_data_dir  # only when MLOPS_MCP_HOME and --home are not given
+
+    return Path(user_data_dir("mlops-mcp"))
+
+
 class Settings(BaseSettings):
     """Everything the server reads at start. `Settings(home=tmp_path)` is a complete test configuration."""
 
     model_config = SettingsConfigDict(env_prefix="MLOPS_MCP_", extra="forbid")
 
-    home: Path = Field(default_factory=lambda: Path(user_data_dir("mlops-mcp")))
+    home: Path = Field(default_factory=lambda: _default_home())
     roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     allow_broad_root: bool = False
     profile: Profile = "core"
@@ -36,7 +41,14 @@ class Settings(BaseSettings):
     store_url: SecretStr | None = None
     # MLflow tracking/registry: None -> SQLite at <home>/mlflow.db with artifacts in <home>/mlartifacts.
     mlflow_uri: SecretStr | None = None
-    token: SecretStr | None = None
+    token: SecretStr | None = None  # the static bearer token of the HTTP transport (simple mode)
+    # OAuth 2.1 resource server (core/auth.py; exclusive with `token`): the authorization server that
+    # issues the tokens, its JWKS (None: from the issuer's metadata), the `aud` tokens must hold (None:
+    # this server's URL, http://<host>:<port>/mcp) and scopes every token must carry.
+    auth_issuer: str | None = None
+    auth_jwks_url: str | None = None
+    auth_audience: str | None = None
+    auth_required_scopes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Feast: an existing repo to attach (None -> <home>/feature_repo), the online store and its Redis URL.
     feature_repo: Path | None = None
     feast_online_store: Literal["sqlite", "redis"] = "sqlite"
@@ -69,6 +81,10 @@ class Settings(BaseSettings):
     gateway_poll_s: float = Field(0.5, gt=0, le=60)  # how often the gateway checks the routing generation
     gateway_prediction_log_rate: float = Field(0.0, ge=0.0, le=1.0)  # sampled prediction log; 0 = off
     gateway_start_timeout_s: float = Field(30.0, gt=0)
+    # Gateways on one store (replicas): each writes its heartbeat and counters this often (every rollout tick
+    # while a canary runs) and counts as gone after 3 missed; a dead leader's lease is taken over once it expires.
+    gateway_heartbeat_s: float = Field(1.0, gt=0, le=60)
+    gateway_lease_s: float = Field(2.0, gt=0, le=600)
     docker_host: str | None = None  # Engine API URL for deploy_build_image (else DOCKER_HOST / the socket)
     # -- rollouts (#10) settings go here
     rollout_tick_s: float = Field(
@@ -128,6 +144,14 @@ class Settings(BaseSettings):
     @classmethod
     def _lists_from_text(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("auth_required_scopes", mode="before")
+    @classmethod
+    def _scopes_from_text(cls, value: object) -> object:
+        # "mlops:read mlops:write" or "a,b": a scope holds ':', so not _split_list's os.pathsep.
+        if isinstance(value, str):
+            return [s for s in value.replace(",", " ").split() if s]
+        return value
 
     @field_validator("home", mode="after")
     @classmethod

@@ -114,3 +114,32 @@ def client_name(ctx: Ctx | None) -> str | None:
         return params.client_info.name if params is not None else None
     except (ValueError, AttributeError):
         return None
+
+
+def access_token() -> Any:
+    """The verified OAuth token of the request in progress (the SDK's AccessToken), or None: stdio, the
+    static token, and work outside a request."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    return get_access_token()
+
+
+def token_scopes() -> frozenset[str] | None:
+    """The effective scopes of the request's OAuth token (core/auth.py), or None without one."""
+    from mcp_server.core.auth import effective_scopes
+
+    token = access_token()
+    return None if token is None else effective_scopes(token.scopes)
+
+
+def token_subject(ctx: Ctx | None = None) -> str | None:
+    """Who called, over OAuth: the token's `sub` (None under stdio and the static token). `ctx` is the
+    tool's, for symmetry with client_name; the token comes with the request."""
+    token = access_token()
+    return None if token is None else token.subject
+
+
+def token_client(ctx: Ctx | None = None) -> str | None:
+    """The OAuth client the token was issued to (`client_id`, else `azp`); None without a token."""
+    token = access_token()
+    return (token.client_id or None) if token is not None else None

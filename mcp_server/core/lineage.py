@@ -230,6 +230,27 @@ def record_edge(
 
     Pass `session` (from store.transaction()) to write the edge in the caller's own transaction.
     """
+    return record_edges(store, [(upstream, downstream, kind, details)], session=session) == 1
+
+
+def record_edges(
+    store: MetadataStore,
+    edges: Iterable[tuple[str, str, str, dict[str, Any] | None]],
+    *,
+    session: Session | None = None,
+) -> int:
+    """record_edge for several (upstream, downstream, kind, details) at once, in one statement: the number
+    of edges that were new."""
+    rows = [_edge_row(*edge) for edge in edges]
+    if not rows:
+        return 0
+    if session is not None:
+        return _insert_edges(session, rows)
+    with store.transaction() as tx:
+        return _insert_edges(tx, rows)
+
+
+def _edge_row(upstream: str, downstream: str, kind: str, details: dict[str, Any] | None) -> dict[str, Any]:
     parse_id(upstream)
     parse_id(downstream)
     if upstream == downstream:
@@ -238,28 +259,26 @@ def record_edge(
         raise InvalidInput(
             f"The edge kind {_show(kind)} is not valid; use lower-case snake_case such as 'validated_by'."
         )
-    details_text = _details_json(details)
-    if session is not None:
-        return _insert_edge(session, upstream, downstream, kind, details_text)
-    with store.transaction() as tx:
-        return _insert_edge(tx, upstream, downstream, kind, details_text)
+    return {"upstream": upstream, "downstream": downstream, "kind": kind, "details": _details_json(details)}
 
 
-def _insert_edge(session: Session, upstream: str, downstream: str, kind: str, details: str | None) -> bool:
+def _insert_edges(session: Session, rows: list[dict[str, Any]]) -> int:
     from sqlalchemy.dialects import postgresql, sqlite
 
     from mcp_server.core.store.models import LineageEdge as EdgeRow
     from mcp_server.core.store.models import utcnow
 
     insert = sqlite.insert if session.get_bind().dialect.name == "sqlite" else postgresql.insert
+    now = utcnow()
+    # One statement with bound parameters (compiled once per process, then cached by SQLAlchemy), run
+    # for every row at once; idempotent under races too: two writers of one edge both succeed, one
+    # row remains.
     stmt = (
         insert(EdgeRow)
-        .values(upstream=upstream, downstream=downstream, kind=kind, details=details, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["upstream", "downstream", "kind"])
         .returning(EdgeRow.id)
     )
-    # Idempotent under races too: two writers of one edge both succeed, one row remains.
-    return session.execute(stmt).first() is not None
+    return len(session.execute(stmt, [{**row, "created_at": now} for row in rows]).all())
 
 
 def query_lineage(
@@ -302,6 +321,60 @@ def query_lineage(
             created_at=r.created_at,
         )
         for r in sorted(rows.values(), key=lambda r: r.id)
+    ]
+    return graph
+
+
+def neighbourhood(store: MetadataStore, identifier: str) -> LineageGraph:
+    """`query_lineage(store, identifier, "both", 2)` in one store query: the edges into and out of
+    `identifier`, and those one step further out on each side."""
+    from sqlalchemy import or_, select
+
+    from mcp_server.core.store.models import LineageEdge as EdgeRow
+
+    parse_id(identifier)
+    graph = LineageGraph(root=identifier, direction="both", depth=2)
+    ups = select(EdgeRow.upstream).where(EdgeRow.downstream == identifier).scalar_subquery()
+    downs = select(EdgeRow.downstream).where(EdgeRow.upstream == identifier).scalar_subquery()
+    stmt = (
+        select(EdgeRow)
+        .where(
+            or_(
+                EdgeRow.downstream == identifier,
+                EdgeRow.upstream == identifier,
+                EdgeRow.downstream.in_(ups),  # upstream, two steps away
+                EdgeRow.upstream.in_(downs),  # downstream, two steps away
+            )
+        )
+        .order_by(EdgeRow.id)
+        .limit(MAX_EDGES + 1)
+    )
+    with store.read_session() as session:
+        rows = list(session.scalars(stmt))
+    if not rows:
+        return graph
+    graph.truncated = len(rows) > MAX_EDGES
+    rows = rows[:MAX_EDGES]
+    near = {r.upstream for r in rows if r.downstream == identifier} | {
+        r.downstream for r in rows if r.upstream == identifier
+    }
+    distances = {identifier: 0}
+    for r in rows:
+        for node in (r.upstream, r.downstream):
+            distances.setdefault(node, 1 if node in near else 2)
+    graph.nodes = [
+        LineageNode(id=n, kind=n.partition(":")[0], distance=d)
+        for n, d in sorted(distances.items(), key=lambda item: (item[1], item[0]))
+    ]
+    graph.edges = [
+        LineageEdge(
+            upstream=r.upstream,
+            downstream=r.downstream,
+            kind=r.kind,
+            details=None if r.details is None else json.loads(r.details),
+            created_at=r.created_at,
+        )
+        for r in rows
     ]
     return graph
 

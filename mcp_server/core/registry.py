@@ -1,7 +1,9 @@
 """ToolSpec: how an area declares a tool, the areas the server knows, profiles, and the per-tool boundary.
 
 An area's `__init__.py` exports `TOOLS: tuple[ToolSpec, ...]`. Importing it must stay cheap: heavy
-libraries are imported by the area's adapter, inside the call.
+libraries are imported by the area's adapter, inside the call, and the area's tool functions are named
+through `tools_of("<area>.tools")`, so its tools, models and services are imported only when a tool is
+first registered (tools/list from the definitions cache imports none of them).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel
 
+from mcp_server.core import auth
 from mcp_server.core.config import Settings
 from mcp_server.core.confirm import PARAMETER as CONFIRM
 from mcp_server.core.confirm import Confirm
@@ -36,11 +39,46 @@ CORE_TOOL_BUDGET = 30
 AREA_TITLES = {"ab": "A/B test", "onnx": "ONNX", "mongo": "MongoDB", "gx": "GX"}
 
 
+class ToolRef:
+    """A tool function named by its module and name, imported on first use (`resolve()`)."""
+
+    __slots__ = ("__name__", "module")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.__name__ = name
+
+    def resolve(self) -> Callable[..., Awaitable[BaseModel]]:
+        fn: Callable[..., Awaitable[BaseModel]] = getattr(importlib.import_module(self.module), self.__name__)
+        return fn
+
+    def __repr__(self) -> str:
+        return f"ToolRef({self.module}.{self.__name__})"
+
+
+class _LazyTools:
+    __slots__ = ("_module",)
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> ToolRef:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return ToolRef(self._module, name)
+
+
+def tools_of(module: str) -> Any:
+    """An area's tools module without importing it: `t = tools_of("mcp_server.tools.lake.tools")`, then
+    `ToolSpec(t.lake_read, ...)` names `lake_read` there; the module is imported on the tool's first use."""
+    return _LazyTools(module)
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     """One tool. The function's name is the tool's name; its prefix up to the first '_' is its area."""
 
-    fn: Callable[..., Awaitable[BaseModel]]
+    fn: Callable[..., Awaitable[BaseModel]] | ToolRef  # a ToolRef is imported on first use
     core: bool = False  # in the core profile (at most CORE_TOOL_BUDGET tools)
     read_only: bool = False  # ARCHITECTURE.md "Read-only"; a tool that does not say so is a write
     destructive: bool = False
@@ -55,10 +93,22 @@ class ToolSpec:
     # The calls that move production state and need the user's confirmation first (core/confirm.py):
     # asked through elicitation, else `confirm: true` in the arguments.
     confirm: Confirm | None = None
+    # The OAuth scope a caller needs, where `required_scope`'s rule gets it wrong (core/auth.py).
+    scope: str | None = None
 
     @property
     def name(self) -> str:
         return self.fn.__name__
+
+    @property
+    def function(self) -> Callable[..., Awaitable[BaseModel]]:
+        """The tool function itself (its module imported now, for a ToolRef)."""
+        return self.fn.resolve() if isinstance(self.fn, ToolRef) else self.fn
+
+    @property
+    def module(self) -> str:
+        """The module that defines the tool function (without importing it)."""
+        return self.fn.module if isinstance(self.fn, ToolRef) else str(getattr(self.fn, "__module__", ""))
 
     @property
     def area(self) -> str:
@@ -72,7 +122,23 @@ class ToolSpec:
 
     @property
     def description(self) -> str:
-        return (self.fn.__doc__ or "").strip().splitlines()[0].strip()
+        return (self.function.__doc__ or "").strip().splitlines()[0].strip()
+
+    @property
+    def required_scope(self) -> str:
+        """The one place a tool's OAuth scope is decided (tests/test_oauth.py lists every tool's): the
+        spec's own `scope`, else read-only -> mlops:read; a write of the deploy area -> mlops:deploy;
+        destructive or confirmed -> mlops:admin; any other write -> mlops:write. Over stdio and the static
+        token every tool stays callable."""
+        if self.scope is not None:
+            return self.scope
+        if self.read_only:
+            return auth.READ
+        if self.area == "deploy":
+            return auth.DEPLOY
+        if self.destructive or self.confirm is not None:
+            return auth.ADMIN
+        return auth.WRITE
 
     @property
     def keyed(self) -> bool:
@@ -83,7 +149,7 @@ class ToolSpec:
         return (
             not self.read_only
             and not self.idempotent
-            and PARAMETER not in inspect.signature(self.fn).parameters
+            and PARAMETER not in inspect.signature(self.function).parameters
         )
 
     @property
@@ -105,8 +171,8 @@ class Area:
 
 # Every area the server can register, in the order tools are listed. Later areas add a line here.
 AREAS: tuple[Area, ...] = (
-    Area("health", "mcp_server.core.server_tools"),
-    Area("server", "mcp_server.core.server_tools"),
+    Area("health", "mcp_server.core.server_specs"),
+    Area("server", "mcp_server.core.server_specs"),
     Area("validation", "mcp_server.tools.validation", extra="gx"),
     Area("quality", "mcp_server.tools.quality", extra="quality"),
     Area("features", "mcp_server.tools.features", extra="feast"),
@@ -225,7 +291,7 @@ def bind(spec: ToolSpec, settings: Settings) -> Callable[..., Awaitable[Any]]:
     from mcp_server.core.client_log import forwarding
     from mcp_server.core.errors import from_library
 
-    fn = spec.fn
+    fn = spec.function
     signature = inspect.signature(fn, eval_str=True)
     keyed = spec.keyed
     result_type = signature.return_annotation
@@ -410,6 +476,7 @@ def tool_table(specs: Iterable[ToolSpec]) -> list[dict[str, Any]]:
             "destructive": s.destructive,
             "idempotent": s.idempotent,
             "openWorld": s.open_world,
+            "scope": s.required_scope,
             "description": s.description,
         }
         for s in specs

@@ -1,5 +1,6 @@
 """The always-on tools: `health_check` (is every backend answering?), `health_history`, `server_info` (what is
-this server?) and `server_enable_tools` (add the tools its profile left out, without a restart)."""
+this server?) and `server_enable_tools` (add the tools its profile left out, without a restart). Their specs
+are core/server_specs.py."""
 
 from __future__ import annotations
 
@@ -441,11 +442,3 @@ async def _tell_tools_changed(ctx: Ctx) -> None:
 
 
 log = logging.getLogger("mlops_mcp")
-
-TOOLS = (
-    ToolSpec(health_check, core=True, read_only=True, idempotent=True),
-    ToolSpec(health_history, read_only=True, idempotent=True),
-    ToolSpec(server_info, core=True, read_only=True, idempotent=True),
-    # Read-only: it changes which tools this process offers, nothing a user owns or a tool reads as state.
-    ToolSpec(server_enable_tools, core=True, read_only=True, idempotent=True),
-)

@@ -7,7 +7,9 @@ finishes, so a swap never drops or breaks an in-flight request, and a version th
 released only once nothing uses it any more.
 
 Background tasks start in the lifespan after the table is loaded and are cancelled at shutdown: the
-canary controller (controller.run) and any `async def run(gateway: Gateway) -> None` added to `BACKGROUND`.
+canary controller (controller.run), this replica's heartbeat (replicas.run: several gateways may serve one
+store) and any `async def run(gateway: Gateway) -> None` added to `BACKGROUND`. A clean stop removes the
+replica's rows and hands the rollout lease on at once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from starlette.routing import Route as HttpRoute
 
 from mcp_server.gateway import table as routing
 from mcp_server.gateway.metrics import Metrics
+from mcp_server.gateway.replicas import Replica
 
 if TYPE_CHECKING:
     from mcp_server.core.config import Settings
@@ -265,6 +268,7 @@ class Gateway:
     snapshot: Snapshot = field(default_factory=lambda: Snapshot(routing.Table(-1, {}), {}, {}, {}))
     started_at: float = field(default_factory=time.time)
     request_exit: Callable[[], None] | None = None
+    replica: Replica = field(default_factory=Replica)  # this process among the gateways of its store
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _log_file: Any = None
 
@@ -475,6 +479,7 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
             {
                 "status": "ok",
                 "pid": os.getpid(),
+                "replica": gateway.replica.id,
                 "generation": snap.table.generation,
                 "endpoints": len(snap.table.endpoints),
                 "versions_loaded": len(snap.loaded),
@@ -524,9 +529,9 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
             tasks.append(asyncio.create_task(gateway.poll(), name="routing-poll"))
         if parent_pid is not None:
             tasks.append(asyncio.create_task(gateway.watch_parent(parent_pid), name="parent-watch"))
-        from mcp_server.gateway import controller
+        from mcp_server.gateway import controller, replicas
 
-        for hook in [*BACKGROUND, controller.run]:
+        for hook in [*BACKGROUND, replicas.run, controller.run]:
             tasks.append(asyncio.create_task(hook(gateway), name=getattr(hook, "__qualname__", "hook")))
         try:
             yield
@@ -536,6 +541,11 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
             for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
+            if gateway.store is not None:
+                try:
+                    await asyncio.to_thread(replicas.leave, gateway.store, gateway.replica)
+                except Exception as err:  # its heartbeat stops anyway: the others see it gone in a moment
+                    log.warning("could not remove this replica from the store: %s", err)
             gateway.close()
 
     return Starlette(

@@ -21,6 +21,17 @@ A step's window is the difference between the gateway's per-version counters now
 right after the step's weights were applied (metrics.Metrics.window), so each step is judged on its own
 traffic. After a restart the counters start from zero: the stored step begins a fresh window.
 
+Several gateways on one store (replicas.py): every replica runs a controller, but only the holder of the
+rollout lease drives rollouts; the others only watch whether any is active (they then publish their
+counters every tick). The leader judges each step on the cluster-wide window: its own counters since the
+step began (from memory) plus, for every other live replica, that replica's published counters now minus
+those it published when it first served the step's routing generation (traffic routed by older weights is
+never counted). Per-replica windows travel with the total in the window row and the events (`replicas`),
+and each event the controller records names its `leader`. A replica that takes the lease over (its holder
+died, or stalled past the lease) starts with no step in memory: it records `resumed` and begins a fresh
+window at the stored step, as after a restart. Every controller write checks the lease in its transaction
+(replicas.hold), so a deposed leader writes nothing.
+
 The functions below the controller (`transition`, `apply_weights`, ...) are plain store functions the deploy
 tools use too (abort, promote, rollback, blue-green), so every move of traffic is one transaction that also
 records its event and bumps the routing generation.
@@ -34,9 +45,13 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from mcp_server.gateway import replicas
+from mcp_server.gateway.metrics import Metrics
+from mcp_server.gateway.replicas import NotLeader
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -44,7 +59,7 @@ if TYPE_CHECKING:
     from mcp_server.core.store import MetadataStore
     from mcp_server.core.store.models import DeployEndpoint, DeployRollout, DeployRoute
     from mcp_server.gateway.app import Gateway
-    from mcp_server.gateway.metrics import VersionStats
+    from mcp_server.gateway.metrics import Snapshot, VersionStats
 
 log = logging.getLogger("mlops_mcp.gateway.controller")
 
@@ -353,6 +368,9 @@ class _Step:
     written: float = 0.0
     held: bool = False
     last: dict[str, Any] | None = None
+    generation: int = 0  # the routing generation that applied the step's weights
+    # Another replica's published counters when it was first seen serving `generation` (its window's start).
+    peer_baselines: dict[str, Snapshot] = field(default_factory=dict)
 
 
 class RolloutController:
@@ -367,6 +385,12 @@ class RolloutController:
         settings = gateway.settings
         self.tick_s = float(getattr(settings, "rollout_tick_s", 0.2))
         self.load_timeout_s = float(getattr(settings, "rollout_load_timeout_s", 120.0))
+        self.replica = gateway.replica
+        self.lease_s = replicas.lease_seconds(settings)
+        self.alive_s = replicas.alive_seconds(settings)
+        self.term: int | None = None  # the lease's term while this replica leads
+        self.renewed = 0.0  # monotonic, when the lease was last taken or renewed
+        self._peers: list[replicas.Published] | None = None  # read once per tick
 
     async def run(self) -> None:
         while True:
@@ -394,33 +418,85 @@ class RolloutController:
 
     async def tick(self) -> None:
         rollouts = await asyncio.to_thread(self._active)
+        self.replica.busy = bool(rollouts)
         ids = {r.id for r in rollouts}
         for gone in set(self.steps) - ids:  # finished or moved by a tool
             self.steps.pop(gone, None)
         for gone in set(self.load_started) - ids:
             self.load_started.pop(gone, None)
-        for r in rollouts:
-            try:
-                await self._drive(r)
-            except Stale:
-                self.steps.pop(r.id, None)
-            except KeyError as err:  # the endpoint or a route vanished (endpoint deleted)
-                await self._end(r, "failed", f"the endpoint or its route {err} is gone")
+        if not rollouts or not await self._lead():
+            return
+        self._peers = None
+        try:
+            for r in rollouts:
+                try:
+                    await self._drive(r)
+                except Stale:
+                    self.steps.pop(r.id, None)
+                except KeyError as err:  # the endpoint or a route vanished (endpoint deleted)
+                    await self._end(r, "failed", f"the endpoint or its route {err} is gone")
+        except NotLeader:
+            log.warning("replica %s lost the rollout lease to another replica", self.replica.id)
+            self._step_down()
+
+    async def _lead(self) -> bool:
+        """True while this replica holds the rollout lease (taken or renewed here when due)."""
+        started = time.monotonic()
+        if self.term is not None and started - self.renewed < self.lease_s / 4:
+            return True
+        term = await asyncio.to_thread(
+            replicas.acquire, self.store, self.replica, self.lease_s, timeout_s=max(self.lease_s, 1.0)
+        )
+        if term is None:
+            if self.term is not None:
+                log.warning("replica %s lost the rollout lease to another replica", self.replica.id)
+            self._step_down()
+            return False
+        if term != self.term:  # a new term: whatever this replica knew of the steps may be out of date
+            self.steps.clear()
+            self.load_started.clear()
+            log.warning("replica %s leads the rollouts (lease term %s)", self.replica.id, term)
+        self.term, self.renewed = term, started
+        return True
+
+    def _step_down(self) -> None:
+        self.term = None
+        self.steps.clear()
+        self.load_started.clear()
+
+    async def _peer_list(self) -> list[replicas.Published]:
+        if self._peers is None:
+            self._peers = await asyncio.to_thread(replicas.peers, self.store, self.replica, self.alive_s)
+        return self._peers
+
+    async def _windows(self, r: DeployRollout, step: _Step) -> dict[str, Snapshot]:
+        """The step's window of each live replica that serves its weights, this one first."""
+        metrics = self.gateway.metrics
+        windows = {self.replica.id: metrics.window(step.baseline, metrics.snapshot(r.endpoint))}
+        for peer in await self._peer_list():
+            if peer.generation < step.generation:  # still serving the weights of before the step
+                continue
+            now = {k: v for k, v in peer.stats.items() if k[0] == r.endpoint}
+            windows[peer.id] = Metrics.window(step.peer_baselines.setdefault(peer.id, now), now)
+        return windows
 
     async def _commit(self, fn: Any) -> Any:
         return await asyncio.to_thread(self._tx, fn)
 
     def _tx(self, fn: Any) -> Any:
         with self.store.transaction() as session:
+            replicas.hold(session, self.replica, self.term)  # NotLeader once another replica took over
             return fn(session)
 
     async def _end(
         self, r: DeployRollout, state: str, reason: str, details: dict[str, Any] | None = None
     ) -> None:
+        details = {**(details or {}), "leader": self.replica.id}
         await self._finish(r, lambda s, row: finish_to_stable(s, row, state, reason, details), details)
         log.warning("rollout %s on %s: %s (%s)", r.id, r.endpoint, state, reason)
 
     async def _promote(self, r: DeployRollout, reason: str, details: dict[str, Any]) -> None:
+        details = {**details, "leader": self.replica.id}
         await self._finish(r, lambda s, row: promote(s, row, reason, details), details)
         log.warning("rollout %s on %s promoted %s", r.id, r.endpoint, r.candidate_version)
 
@@ -442,7 +518,11 @@ class RolloutController:
         """The window a final decision was taken on, for deploy_canary_status."""
         step = self.steps.get(r.id)
         if step is not None and details is not None and "window" in details:
-            data = {"versions": details["window"], "seconds": details.get("window_seconds")}
+            data = {
+                "versions": details["window"],
+                "seconds": details.get("window_seconds"),
+                "replicas": details.get("replicas", {}),
+            }
             write_window(session, r.id, r.step_index, step.started_at, data)
 
     async def _begin_step(
@@ -458,7 +538,7 @@ class RolloutController:
         weights = step_weights(r, step_index)
         now = utcnow()
 
-        def write(session: Session) -> None:
+        def write(session: Session) -> int:
             from mcp_server.gateway import table
 
             row = _locked(session, r.id, (expect_state,), expect_index)
@@ -480,12 +560,14 @@ class RolloutController:
                     "step": step_index,
                     "candidate_weight": json.loads(row.steps)[step_index],
                     **(details or {}),
+                    "leader": self.replica.id,
                 },
                 row.id,
             )
             write_window(session, row.id, step_index, now, {})
+            return table.read_generation(session)
 
-        await self._commit(write)
+        generation = await self._commit(write)
         await self.gateway.reload()
         self.steps[r.id] = _Step(
             step_index,
@@ -493,6 +575,7 @@ class RolloutController:
             now,
             self.gateway.metrics.snapshot(r.endpoint),
             "waiting_for_traffic",
+            generation=generation,
         )
 
     def _endpoint_exists(self, name: str) -> bool:
@@ -542,13 +625,18 @@ class RolloutController:
             )
             return
         limits = Limits.from_params(params)
-        window = self.gateway.metrics.window(step.baseline, self.gateway.metrics.snapshot(r.endpoint))
+        windows = await self._windows(r, step)
+        window = Metrics.total(windows.values())
         cand = summarize(window.get((r.endpoint, r.candidate_version)))
         stable = summarize(window.get((r.endpoint, r.stable_version)))
         metrics = {r.candidate_version: cand, r.stable_version: stable}
+        by_replica = {
+            rid: {v: summarize(w.get((r.endpoint, v))) for v in (r.candidate_version, r.stable_version)}
+            for rid, w in windows.items()
+        }
         elapsed = time.monotonic() - step.started
         verdict, reason = judge(limits, cand, stable)
-        details = {"window": metrics, "window_seconds": round(elapsed, 3)}
+        details = {"window": metrics, "window_seconds": round(elapsed, 3), "replicas": by_replica}
         steps = json.loads(r.steps)
         if verdict == "fail":
             await self._end(r, "rolled_back", reason, details)
@@ -593,7 +681,7 @@ class RolloutController:
                     r.id,
                     r.step_index,
                     step.started_at,
-                    {"versions": metrics, "seconds": round(elapsed, 3)},
+                    {"versions": metrics, "seconds": round(elapsed, 3), "replicas": by_replica},
                 )
             )
 

@@ -3,7 +3,9 @@
 
 One set of counters serves both readers: `/metrics` exposes them in Prometheus text through a
 prometheus_client collector, and a controller (issue #10) takes `snapshot()`s and diffs them into the
-window of a rollout step (`window(before, after)`), so a step is judged on its own traffic only.
+window of a rollout step (`window(before, after)`), so a step is judged on its own traffic only. Replicas
+of one store publish their counters (gateway/replicas.py); fixed buckets make their histograms add up
+(`total`), so a p99 over every replica's traffic comes out of the summed buckets.
 Counters are touched only from the event loop thread.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,17 @@ class VersionStats:
             self.rows - before.rows,
             self.latency_sum - before.latency_sum,
             [a - b for a, b in zip(self.buckets, before.buckets, strict=True)],
+        )
+
+    def plus(self, other: VersionStats) -> VersionStats:
+        """Both counts together (two replicas' windows of one version: the histograms add bucket by bucket)."""
+        return VersionStats(
+            self.requests + other.requests,
+            self.errors + other.errors,
+            self.rejected + other.rejected,
+            self.rows + other.rows,
+            self.latency_sum + other.latency_sum,
+            [a + b for a, b in zip(self.buckets, other.buckets, strict=True)],
         )
 
     @property
@@ -132,6 +145,15 @@ class Metrics:
     def window(before: Snapshot, after: Snapshot) -> Snapshot:
         """What happened between two snapshots (a rollout step's own window)."""
         return {k: v.minus(before[k]) if k in before else v.copy() for k, v in after.items()}
+
+    @staticmethod
+    def total(snapshots: Iterable[Snapshot]) -> Snapshot:
+        """The sum of several snapshots or windows (the replicas of one store), key by key."""
+        out: Snapshot = {}
+        for snap in snapshots:
+            for k, v in snap.items():
+                out[k] = out[k].plus(v) if k in out else v.copy()
+        return out
 
     def for_endpoint(self, endpoint: str) -> dict[str, dict[str, Any]]:
         return {v: s.summary() for (e, v), s in self.stats.items() if e == endpoint}

@@ -19,6 +19,16 @@ def gateway_token(settings: Settings) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
+def _advertised(host: str, port: int) -> str | None:
+    """Where this replica listens, for deploy_status (None when the port is picked at bind time)."""
+    import socket
+
+    if not port:
+        return None
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 def run(
     settings: Settings,
     host: str | None = None,
@@ -49,6 +59,7 @@ def run(
         store = MetadataStore.for_home(settings.home, url)
         store.ensure_ready()
     gateway = Gateway(settings, store=store, routes_file=routes_file)
+    gateway.replica.url = _advertised(host, port)
     app = build_app(gateway, parent_pid=parent_pid)
     served: Any = HealthOpen(app, token) if token else app
     if is_loopback(host):

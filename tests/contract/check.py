@@ -104,7 +104,7 @@ async def check_contract(name: str, settings: Settings, homes: Homes) -> None:
 
 async def _check(name: str, client: Client) -> None:
     spec, case, intent = REGISTERED[name], CASES[name], hints(name)
-    assert "ctx" in inspect.signature(spec.fn).parameters, "every tool takes ctx: Ctx"
+    assert "ctx" in inspect.signature(spec.function).parameters, "every tool takes ctx: Ctx"
     tool = {t.name: t for t in (await client.list_tools()).tools}[name]
     assert tool.description and "\n" not in tool.description
     assert tool.output_schema is not None and tool.output_schema.get("type") == "object"

@@ -7,17 +7,15 @@ server is down the postgres tests fail with how to start it, unless MLOPS_MCP_SK
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mcp_server.core.store import MetadataStore
+from tests.services import PG_START, PG_URL, postgres_database
 
-PG_URL = os.environ.get("MLOPS_MCP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+__all__ = ["PG_START", "PG_URL"]  # imported from here by other test modules
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -29,35 +27,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
     """URL of a fresh database for this test session; dropped afterwards."""
-    if os.environ.get("MLOPS_MCP_SKIP_POSTGRES") == "1":
-        pytest.skip("MLOPS_MCP_SKIP_POSTGRES=1")
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
-    from sqlalchemy.pool import NullPool
-
-    admin = create_engine(
-        PG_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args={"connect_timeout": 3}
-    )
-    name = f"mlops_test_{secrets.token_hex(6)}"
-    reason = None
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    if reason is not None:  # failed outside the except block: one message, no chained traceback
-        pytest.fail(
-            f"PostgreSQL at {make_url(PG_URL).render_as_string(hide_password=True)} is not reachable "
-            f"({reason}); start it with `{PG_START}` or set MLOPS_MCP_SKIP_POSTGRES=1 to skip these tests.",
-            pytrace=False,
-        )
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database("mlops_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from mcp_server.core.errors import InvalidInput
 from mcp_server.core.lineage import (
@@ -12,6 +12,7 @@ from mcp_server.core.lineage import (
     LineageGraph,
     dataset_id,
     make_id,
+    neighbourhood,
     parse_id,
     query_lineage,
     record_edge,
@@ -175,6 +176,31 @@ def test_downstream_and_both(store: MetadataStore) -> None:
     both = query_lineage(store, MODEL, "both", depth=1)
     assert nodes(both) == {MODEL: 0, CLEAN: 1, RUN: 1, ONNX: 1}
     assert len(both.edges) == 3
+
+
+def test_neighbourhood_is_both_ways_two_steps_in_one_query(store: MetadataStore) -> None:
+    build_chain(store)
+    a, b = make_id("validation", "a"), make_id("validation", "b")
+    record_edge(store, MODEL, a, "checked_by")  # a cycle two steps out: MODEL -> a -> b -> MODEL
+    record_edge(store, a, b, "derived")
+    record_edge(store, b, MODEL, "derived")
+    for root in (MODEL, ONNX, RAW, ENDPOINT, a, make_id("endpoint", "nobody")):
+        walked = query_lineage(store, root, "both", 2)
+        one = neighbourhood(store, root)
+        assert (nodes(one), edges(one), one.truncated) == (nodes(walked), edges(walked), walked.truncated)
+        assert [e.created_at for e in one.edges] == [e.created_at for e in walked.edges]
+        assert [n.id for n in one.nodes] == [n.id for n in walked.nodes]  # the same order
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        neighbourhood(store, MODEL)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
 
 def test_cycles_end_the_walk(store: MetadataStore) -> None:

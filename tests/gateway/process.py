@@ -1,5 +1,6 @@
-"""A gateway process serving a routes file (`mlops-mcp gateway --routes`, the Docker image's command), for
-tests that talk to it over real HTTP."""
+"""Gateway processes for tests that talk to them over real HTTP: one serving a routes file (`mlops-mcp
+gateway --routes`, the Docker image's command), or several serving the routing table of one metadata store
+(replicas)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ class GatewayProcess:
     proc: subprocess.Popen[bytes]
     stdout: bytes = b""  # both filled once the process has stopped
     stderr: bytes = b""
+    replica: str = ""  # its replica id (/healthz), for a gateway on a store
+    log: Path | None = None  # where its output goes, for a gateway on a store
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -31,9 +40,7 @@ def gateway_process(
 ) -> Iterator[GatewayProcess]:
     """Started on a free port and ready once /healthz answers (with `versions` loaded, when given); stopped
     with SIGTERM on exit, its output kept on the yielded object."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     proc = subprocess.Popen(
         [PYTHON, "-m", "mcp_server", "gateway", "--routes", str(routes), "--port", str(port)],
         cwd=REPO,
@@ -80,3 +87,49 @@ def serve_plain(root: Path, *others: str) -> Path:
     routes = root / "routes.json"
     routes.write_text(json.dumps({"endpoints": endpoints}))
     return routes
+
+
+@contextmanager
+def store_gateways(home: Path, count: int, **env: str) -> Iterator[list[GatewayProcess]]:
+    """`count` gateway processes on the routing table of the home's store (MLOPS_MCP_STORE_URL in `env`: one
+    PostgreSQL store they share), each on a free port with its output in <home>/gateway-<port>.log (a pipe
+    could fill up and stall it). Started together and ready once each /healthz answers; stopped with SIGTERM
+    on exit (one the test killed is only reaped)."""
+    started: list[GatewayProcess] = []
+    try:
+        for _ in range(count):
+            port = _free_port()
+            log = home / f"gateway-{port}.log"
+            with open(log, "ab") as out:
+                proc = subprocess.Popen(
+                    [PYTHON, "-m", "mcp_server", "gateway", "--port", str(port)],
+                    cwd=REPO,
+                    env=server_env(home, **env),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            started.append(GatewayProcess(f"http://127.0.0.1:{port}", proc, log=log))
+        deadline = time.monotonic() + 60
+        for gateway in started:
+            while not gateway.replica:
+                try:
+                    health = httpx.get(f"{gateway.url}/healthz", timeout=1)
+                    if health.status_code == 200:
+                        gateway.replica = str(health.json()["replica"])
+                        break
+                except (httpx.HTTPError, ValueError):
+                    pass
+                alive = gateway.proc.poll() is None
+                assert time.monotonic() < deadline and alive, f"a gateway did not start: {gateway.log}"
+                time.sleep(0.1)
+        yield started
+    finally:
+        for gateway in started:
+            if gateway.proc.poll() is None:
+                gateway.proc.send_signal(signal.SIGTERM)
+        for gateway in started:
+            try:
+                gateway.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                gateway.proc.kill()
+                gateway.proc.wait(timeout=5)

@@ -9,8 +9,10 @@ from mcp_server.core.store.metadata import (
     AUDIT_OUTCOMES,
     AuditEntry,
     MetadataStore,
+    PendingAudit,
     current_revision,
     head_revision,
+    pending_audit,
     run_migrations,
 )
 from mcp_server.core.store.redact import mask_text, mask_url, redact
@@ -19,10 +21,12 @@ __all__ = [
     "AUDIT_OUTCOMES",
     "AuditEntry",
     "MetadataStore",
+    "PendingAudit",
     "current_revision",
     "head_revision",
     "mask_text",
     "mask_url",
+    "pending_audit",
     "redact",
     "run_migrations",
 ]

@@ -4,6 +4,12 @@ Constructing a store is free (no engine, no connection, no SQLAlchemy import), s
 touches it. SQLite (the default, in the home) runs in WAL mode with a busy timeout; PostgreSQL is
 chosen by URL. Writes go through `transaction()`, which takes the shared side of the write lock;
 `write_lock()` takes the exclusive side for a consistent backup snapshot.
+
+The audit row of a tool call is written by the boundary when the call ends, in its own transaction,
+unless the call's last write carries it: the boundary puts a `PendingAudit` in the call's context
+(`pending_audit`), and a service's `transaction(audit=True)` adds that row and commits it with its own
+rows, so the call costs one commit (and one fsync under synchronous=FULL) and its rows and audit row
+are durable together before the answer is sent.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +41,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions; a test keeps it equal to Alembic's head. A store already
 # there opens without importing Alembic.
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0015"
 
 AUDIT_OUTCOMES = ("ok", "error", "cancelled")
 MAX_ARGS_CHARS = 4096
@@ -68,6 +75,89 @@ class AuditEntry:
     outcome: str
     error: str | None
     duration_ms: float
+    subject: str | None = None  # over OAuth: the token's sub (revision 0014)
+    client_id: str | None = None  # over OAuth: the token's client_id / azp
+
+
+class PendingAudit:
+    """The audit row of the tool call in progress, for the call's last write transaction to carry.
+
+    States: open (no transaction took it yet) -> joining (a transaction added it and is committing) ->
+    joined (committed, `row_id` known), or back to open when that transaction did not commit; the
+    boundary `close()`s it when the call has its answer, after which no transaction takes it.
+    """
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        *,
+        tool: str,
+        client: str | None,
+        arguments: dict[str, Any],
+        subject: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.fields: dict[str, Any] = {
+            "tool": tool,
+            "client": client,
+            "arguments": arguments,
+            "subject": subject,
+            "client_id": client_id,
+        }
+        self.started = time.perf_counter()
+        self.row_id: int | None = None
+        self._state = "open"
+        self._lock = threading.Lock()
+        self._settled = threading.Event()  # set while no transaction is committing the row
+        self._settled.set()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def take(self, store: MetadataStore) -> bool:
+        """A transaction of `store` takes the row (True) unless another did or the call ended."""
+        with self._lock:
+            if self._state != "open" or store is not self.store:
+                return False
+            self._state = "joining"
+            self._settled.clear()
+            return True
+
+    def committed(self, row_id: int | None) -> None:
+        """The transaction that took the row ended: committed with it (row_id), or not (None)."""
+        with self._lock:
+            self._state, self.row_id = ("joined", row_id) if row_id is not None else ("open", None)
+            self._settled.set()
+
+    def joined_id(self) -> int | None:
+        """The row's id when a transaction committed it (never waits)."""
+        with self._lock:
+            return self.row_id if self._state == "joined" else None
+
+    def close(self, timeout_s: float = 60.0) -> int | None:
+        """No transaction takes the row from now on. Returns its id when one committed it (waiting for a
+        commit in progress), None when the boundary must write it."""
+        self._settled.wait(timeout_s)
+        with self._lock:
+            if self._state == "joined":
+                return self.row_id
+            self._state = "closed"
+            return None
+
+
+_PENDING_AUDIT: ContextVar[PendingAudit | None] = ContextVar("mlops_pending_audit", default=None)
+
+
+@contextmanager
+def pending_audit(entry: PendingAudit | None) -> Iterator[PendingAudit | None]:
+    """The tool call's audit row, for `transaction(audit=True)` in this context (and the worker threads
+    it starts: they run in a copy of it) to carry."""
+    token = _PENDING_AUDIT.set(entry)
+    try:
+        yield entry
+    finally:
+        _PENDING_AUDIT.reset(token)
 
 
 def _normalize_url(url: str) -> str:
@@ -78,6 +168,10 @@ def _normalize_url(url: str) -> str:
         # The driver the project installs ([postgres] extra): psycopg 3, not SQLAlchemy's psycopg2 default.
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def _duration(ms: float) -> float:
+    return max(0.0, float(ms)) if math.isfinite(ms) else 0.0
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -453,14 +547,17 @@ class MetadataStore:
             self._raise_translated(exc, connecting=True)
 
     @contextmanager
-    def transaction(self, *, timeout_s: float | None = None) -> Iterator[Session]:
+    def transaction(self, *, timeout_s: float | None = None, audit: bool = False) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
         Waits up to timeout_s (default: the busy timeout) for the write lock, then raises Conflict.
+        `audit=True` marks the last write of a tool call: the call's pending audit row (if any, and
+        not taken yet) is added and committed with the block's rows, outcome ok.
         """
         from sqlalchemy import text
         from sqlalchemy.orm import Session
 
+        pending = _PENDING_AUDIT.get() if audit else None
         self._no_open_transaction("transaction()")
         self.ensure_ready()
         assert self._engine is not None
@@ -484,14 +581,29 @@ class MetadataStore:
                     session = Session(
                         bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only"
                     )
+                    carrier: PendingAudit | None = None  # the call's audit row rides on this commit
+                    row: Any = None
                     try:
                         yield session
+                        if pending is not None and pending.take(self):
+                            carrier = pending
+                            row = self._audit_row(
+                                outcome="ok",
+                                error=None,
+                                duration_ms=carrier.seconds() * 1000,
+                                **carrier.fields,
+                            )
+                            session.add(row)
                         session.flush()
+                        trans.commit()
                     except BaseException:
+                        if carrier is not None:
+                            carrier.committed(None)
                         if trans.is_active:
                             trans.rollback()
                         raise
-                    trans.commit()
+                    if carrier is not None:
+                        carrier.committed(row.id)
                 except Exception as exc:
                     self._raise_translated(exc)
                 finally:
@@ -584,9 +696,60 @@ class MetadataStore:
         duration_ms: float,
         at: datetime | None = None,
         timeout_s: float | None = None,
+        subject: str | None = None,
+        client_id: str | None = None,
     ) -> None:
         """Append one audit row. Secret-named keys and URL passwords are masked before anything is
-        digested or stored; `at` defaults to now (UTC)."""
+        digested or stored; `at` defaults to now (UTC). `subject` and `client_id` are the OAuth token's
+        `sub` and client (None under stdio and the static token)."""
+        row = self._audit_row(
+            tool=tool,
+            client=client,
+            arguments=arguments,
+            outcome=outcome,
+            error=error,
+            duration_ms=duration_ms,
+            at=at,
+            subject=subject,
+            client_id=client_id,
+        )
+        with self.transaction(timeout_s=timeout_s) as session:
+            session.add(row)
+
+    def amend_audit(
+        self,
+        row_id: int,
+        *,
+        outcome: str,
+        error: str | None,
+        duration_ms: float,
+        timeout_s: float | None = None,
+    ) -> None:
+        """A call whose audit row its last write committed, and that failed after that: the row says so."""
+        from mcp_server.core.store.models import AuditRecord
+
+        if outcome not in AUDIT_OUTCOMES:
+            raise ValueError(f"outcome must be one of {AUDIT_OUTCOMES}, not {outcome!r}")
+        with self.transaction(timeout_s=timeout_s) as session:
+            row = session.get(AuditRecord, row_id)
+            if row is not None:
+                row.outcome = outcome
+                row.error = None if error is None else mask_text(str(error))[:MAX_ERROR_CHARS]
+                row.duration_ms = _duration(duration_ms)
+
+    @staticmethod
+    def _audit_row(
+        *,
+        tool: str,
+        client: str | None,
+        arguments: dict[str, Any],
+        outcome: str,
+        error: str | None,
+        duration_ms: float,
+        at: datetime | None = None,
+        subject: str | None = None,
+        client_id: str | None = None,
+    ) -> Any:
         from mcp_server.core.store.models import AuditRecord
 
         if outcome not in AUDIT_OUTCOMES:
@@ -600,19 +763,25 @@ class MetadataStore:
             time=(at or datetime.now(UTC)),
             tool=str(tool)[:128],
             client=None if client is None else mask_text(str(client))[:256],
+            subject=None if subject is None else mask_text(str(subject))[:256],
+            client_id=None if client_id is None else mask_text(str(client_id))[:256],
             args_digest=args_digest,
             args_redacted=text,
             outcome=outcome,
             error=None if error is None else mask_text(str(error))[:MAX_ERROR_CHARS],
-            duration_ms=max(0.0, float(duration_ms)) if math.isfinite(duration_ms) else 0.0,
+            duration_ms=_duration(duration_ms),
         )
-        with self.transaction(timeout_s=timeout_s) as session:
-            session.add(row)
+        return row
 
     def audit_entries(
-        self, *, tool: str | None = None, limit: int = 100, before_id: int | None = None
+        self,
+        *,
+        tool: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+        subject: str | None = None,
     ) -> list[AuditEntry]:
-        """Newest first; `before_id` pages on (pass the last entry's id)."""
+        """Newest first; `before_id` pages on (pass the last entry's id); `subject`: one person's calls."""
         from sqlalchemy import select
 
         from mcp_server.core.store.models import AuditRecord
@@ -622,6 +791,8 @@ class MetadataStore:
         stmt = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit)
         if tool is not None:
             stmt = stmt.where(AuditRecord.tool == tool)
+        if subject is not None:
+            stmt = stmt.where(AuditRecord.subject == subject)
         if before_id is not None:
             stmt = stmt.where(AuditRecord.id < before_id)
         with self.read_session() as session:

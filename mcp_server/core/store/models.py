@@ -87,12 +87,16 @@ class AuditRecord(Base):
         CheckConstraint("outcome IN ('ok', 'error', 'cancelled')", name="outcome"),
         Index("ix_mlops_audit_log_time", "time"),
         Index("ix_mlops_audit_log_tool_id", "tool", "id"),  # revision 0002
+        Index("ix_mlops_audit_log_subject_id", "subject", "id"),  # revision 0014
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     time: Mapped[UTCNow]
     tool: Mapped[str] = mapped_column(String(128), nullable=False)
-    client: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    client: Mapped[str | None] = mapped_column(String(256), nullable=True)  # clientInfo.name (initialize)
+    # Over OAuth (revision 0014): the verified token's `sub`, and its OAuth client (client_id, else azp).
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
     args_digest: Mapped[str] = mapped_column(String(64), nullable=False)
     args_redacted: Mapped[str] = mapped_column(Text, nullable=False)
     outcome: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -417,6 +421,7 @@ class RegistryAliasEvent(Base):
     to_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     client: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)  # the token's sub (0014)
     created_at: Mapped[UTCNow]
     popped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -523,6 +528,9 @@ class DeployRollout(Base):
     created_at: Mapped[UTCNow]
     updated_at: Mapped[UTCNow]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Who started it (revision 0014): the MCP client's name and the token's sub.
+    client: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
 
 
 class DeployEvent(Base):
@@ -584,6 +592,56 @@ class DeployRolloutWindow(Base):
     )  # JSON: {version: {requests, errors, p99_ms, ...}}
 
 
+# -- gateway replicas (revision 0015) ---------------------------------------------------------------
+# Any number of gateway processes may serve one store (gateway/replicas.py): each keeps a heartbeat row and
+# publishes its per-version counters; the lease row `rollouts` names the one replica that steps rollouts.
+
+
+class GatewayReplica(Base):
+    """One gateway process serving this store; gone once its heartbeat is older than a few heartbeats."""
+
+    __tablename__ = "mlops_gateway_replicas"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex, new for every process
+    host: Mapped[str] = mapped_column(String(256), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)  # where it listens, as it was started
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the routing generation it serves
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the database's clock
+
+
+class GatewayCounters(Base):
+    """A replica's counters of one endpoint version since the process started (as its /metrics has them)."""
+
+    __tablename__ = "mlops_gateway_counters"
+
+    replica_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("mlops_gateway_replicas.id", ondelete="CASCADE"), primary_key=True
+    )
+    endpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    errors: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    rejected: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    latency_sum: Mapped[float] = mapped_column(Float, nullable=False)  # seconds
+    buckets: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: counts per metrics.BUCKETS (+ over)
+    updated_at: Mapped[UTCNow]
+
+
+class GatewayLease(Base):
+    """A lease held by one replica until `expires_at` (the database's clock); `term` grows at each takeover."""
+
+    __tablename__ = "mlops_gateway_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)  # "rollouts"
+    holder: Mapped[str] = mapped_column(String(32), nullable=False)  # a replica id
+    term: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
 # -- workflow (revision 0012) ---------------------------------------------------------------------
 
 
@@ -607,6 +665,7 @@ class WorkflowRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     params: Mapped[str] = mapped_column(Text, nullable=False)  # JSON of the call's arguments
     client: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)  # the token's sub (0014)
     created_at: Mapped[UTCNow]
     updated_at: Mapped[UTCNow]
 

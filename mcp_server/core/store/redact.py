@@ -5,7 +5,8 @@ on the server's log handlers), health alerts (core/health_watch.py) and stored d
 
 Masked: the password of a URL's user-info with any number of slashes after the scheme (`s3:/u:pw@h`,
 `s3://u:pw@h`, `postgresql+psycopg://u:pw@h/db`), a bare `user:password@host` (`registry/u:pw@x`),
-`password=`/`token=`/`secret=`... pairs, bearer tokens and `Authorization:` values. Left alone:
+`password=`/`token=`/`secret=`... pairs, bearer tokens, `Authorization:` values and bare JWTs (an OAuth
+access token pasted anywhere: `eyJ...`.`eyJ...`.`...`). Left alone:
 `name@version`, lineage ids (`dataset:iris@abc123`, `suite:s@3`), image digests (`name:tag@sha256:...`)
 and `a:b` without an '@'.
 """
@@ -70,6 +71,8 @@ _BEARER = re.compile(r"(?i)\b(bearer\s{1,8})(?=[A-Za-z._~+/-]{0,4096}[0-9])[A-Za
 _AUTHORIZATION = re.compile(
     r"(?i)\b(authorization[\"']?\s{0,8}[:=]\s{0,8}[\"']?)(?!bearer\s)(?:(?:basic|token|digest)\s{1,8})?[^\s,;'\"]{1,4096}"
 )
+# A JWT on its own (header and payload are base64url JSON objects, so both start with "eyJ").
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,16384}\.[A-Za-z0-9_-]{0,4096}")
 # key=value secrets inside DSNs and query strings ("... password=x", "?db_token=y&").
 _KEY_VALUE = re.compile(
     r"(?i)((?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key)[a-z0-9_]{0,40})(\s{0,8}=\s{0,8})[^\s&;,'\"]+"
@@ -100,6 +103,7 @@ def mask_text(text: str) -> str:
     text = _BARE_USERINFO.sub(_mask_bare, text)
     text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _JWT.sub(REDACTED, text)
     return _KEY_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
 

@@ -5,8 +5,9 @@ Importing this module is cheap: the statistics libraries load inside the calls (
 
 from __future__ import annotations
 
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.ab import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.ab.tools")  # imported on a tool's first use
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.ab_design, read_only=True, idempotent=True),

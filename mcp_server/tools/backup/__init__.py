@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp_server.core.confirm import Confirm
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.backup import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.backup.tools")  # imported on a tool's first use
+BACKUP_DEADLINE_S = 1800.0
 
 
 def _prune_what(arguments: Mapping[str, Any]) -> str:
@@ -21,15 +23,15 @@ def _prune_what(arguments: Mapping[str, Any]) -> str:
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.backup_create, core=True, deadline_s=t.BACKUP_DEADLINE_S),
+    ToolSpec(t.backup_create, core=True, deadline_s=BACKUP_DEADLINE_S),
     ToolSpec(t.backup_list, read_only=True, idempotent=True),
-    ToolSpec(t.backup_verify, read_only=True, idempotent=True, deadline_s=t.BACKUP_DEADLINE_S),
+    ToolSpec(t.backup_verify, read_only=True, idempotent=True, deadline_s=BACKUP_DEADLINE_S),
     ToolSpec(t.backup_prune, destructive=True, idempotent=True, confirm=Confirm(_prune_what)),
     ToolSpec(
         t.backup_restore,
         destructive=True,
         secret_args=("store_url",),
-        deadline_s=t.BACKUP_DEADLINE_S,
+        deadline_s=BACKUP_DEADLINE_S,
         # Into a new home it changes nothing live.
         confirm=Confirm(
             "replace this server's state with backup {id!r} (a safety backup is taken first)",

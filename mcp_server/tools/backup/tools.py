@@ -23,8 +23,6 @@ from mcp_server.tools.backup.models import (
     VerifyResult,
 )
 
-BACKUP_DEADLINE_S = 1800.0
-
 BackupId = Annotated[str, Field(description="A backup id from backup_create or backup_list (bk-...).")]
 
 

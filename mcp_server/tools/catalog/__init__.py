@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.catalog import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.catalog.tools")  # imported on a tool's first use
 
 TOOLS = (
     ToolSpec(t.catalog_register, idempotent=True),

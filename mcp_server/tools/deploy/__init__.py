@@ -11,9 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mcp_server.core.auth import ADMIN
 from mcp_server.core.confirm import Confirm
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.deploy import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.deploy.tools")  # imported on a tool's first use
+BUILD_DEADLINE_S = 900.0
+PREPARE_DEADLINE_S = 120.0
+START_DEADLINE_S = 90.0
 
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext
@@ -41,7 +46,7 @@ def _abort_what(arguments: Mapping[str, Any]) -> str:
 
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.deploy_gateway_start, idempotent=True, deadline_s=t.START_DEADLINE_S),
+    ToolSpec(t.deploy_gateway_start, idempotent=True, deadline_s=START_DEADLINE_S),
     ToolSpec(t.deploy_gateway_stop, idempotent=True),
     ToolSpec(t.deploy_gateway_status, read_only=True, idempotent=True),
     ToolSpec(t.deploy_create_endpoint, core=True, idempotent=True),
@@ -52,14 +57,15 @@ TOOLS: tuple[ToolSpec, ...] = (
         t.deploy_delete_endpoint,
         destructive=True,
         confirm=Confirm("delete endpoint {endpoint!r}, which the gateway then stops serving"),
+        scope=ADMIN,  # a delete, not a traffic move
     ),
-    ToolSpec(t.deploy_build_image, open_world=True, deadline_s=t.BUILD_DEADLINE_S),
+    ToolSpec(t.deploy_build_image, open_world=True, deadline_s=BUILD_DEADLINE_S),
     ToolSpec(t.deploy_export_manifests, read_only=True, idempotent=True),
     ToolSpec(t.deploy_canary_start, core=True),
     ToolSpec(t.deploy_canary_status, core=True, read_only=True, idempotent=True),
     ToolSpec(t.deploy_canary_promote),
     ToolSpec(t.deploy_canary_abort, destructive=True, confirm=Confirm(_abort_what)),
-    ToolSpec(t.deploy_blue_green_prepare, idempotent=True, deadline_s=t.PREPARE_DEADLINE_S),
+    ToolSpec(t.deploy_blue_green_prepare, idempotent=True, deadline_s=PREPARE_DEADLINE_S),
     ToolSpec(
         t.deploy_blue_green_switch,
         destructive=True,

@@ -20,6 +20,7 @@ __all__ = [
     "GatewayStatus",
     "ManifestsResult",
     "PredictResult",
+    "ReplicaTraffic",
     "RowPrediction",
     "VersionInfo",
     "VersionMetrics",
@@ -65,10 +66,33 @@ class EndpointPage(Page[EndpointInfo]):
     pass
 
 
+class ReplicaTraffic(BaseModel):
+    """One live gateway process on this store and the traffic it served on the endpoint."""
+
+    replica: str = Field(description="The replica's id (new at every start of a gateway process).")
+    host: str
+    pid: int
+    url: str | None = None
+    leader: bool = Field(description="True for the one replica stepping rollouts now (the lease holder).")
+    generation: int = Field(description="Routing generation this replica serves.")
+    started_at: str
+    heartbeat_at: str
+    traffic: dict[str, VersionMetrics] = Field(
+        default_factory=dict, description="Per version, counted since this replica started."
+    )
+
+
 class EndpointStatus(BaseModel):
     endpoint: EndpointInfo
     gateway_running: bool
     generation: int | None = Field(default=None, description="Routing generation the gateway serves.")
+    replicas: list[ReplicaTraffic] = Field(
+        default_factory=list,
+        description="Every live gateway process on this store (heartbeat within a few seconds), oldest first.",
+    )
+    traffic: dict[str, VersionMetrics] = Field(
+        default_factory=dict, description="Per version, the live replicas' traffic added up."
+    )
     recent_events: list[dict[str, Any]] = Field(default_factory=list, description="Newest first (up to 10).")
     message: str = ""
 

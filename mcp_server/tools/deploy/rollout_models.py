@@ -64,6 +64,10 @@ class CanaryStatus(BaseModel):
         default_factory=dict,
         description="The current step's window per version, as the controller last saw it.",
     )
+    window_by_replica: dict[str, dict[str, WindowMetrics]] = Field(
+        default_factory=dict,
+        description="The same window per gateway replica (by replica id) that served the step; they add up to it.",
+    )
     window_seconds: float | None = Field(None, description="How long the current step's window has run.")
     window_updated_at: str | None = None
     reason: str | None = Field(None, description="Why the last decision was taken.")
@@ -71,6 +75,10 @@ class CanaryStatus(BaseModel):
     created_at: str
     updated_at: str
     finished_at: str | None = None
+    client: str | None = Field(None, description="The MCP client that started the rollout.")
+    subject: str | None = Field(
+        None, description="Over OAuth: who started the rollout (the token's subject)."
+    )
     gateway_running: bool
     message: str
 
@@ -125,6 +133,12 @@ class HistoryEvent(BaseModel):
     rollout_id: str | None = None
     reason: str | None = None
     details: dict[str, Any] | None = Field(None, description="Weights, versions and the metrics decided on.")
+    started_by_client: str | None = Field(
+        None, description="The MCP client that started this event's rollout."
+    )
+    started_by_subject: str | None = Field(
+        None, description="Over OAuth: who started this event's rollout (the token's subject)."
+    )
 
 
 class HistoryPage(BaseModel):

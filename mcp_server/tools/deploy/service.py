@@ -23,6 +23,7 @@ from mcp_server.core.errors import BackendUnavailable, Conflict, InvalidInput, N
 from mcp_server.core.output import paginate
 from mcp_server.core.workspace import check_name
 from mcp_server.gateway import controller, manager
+from mcp_server.gateway import replicas as gateway_replicas
 from mcp_server.gateway import table as routing
 from mcp_server.tools.deploy import adapter, packaging
 from mcp_server.tools.deploy.models import (
@@ -35,8 +36,10 @@ from mcp_server.tools.deploy.models import (
     GatewayStatus,
     ManifestsResult,
     PredictResult,
+    ReplicaTraffic,
     RowPrediction,
     VersionInfo,
+    VersionMetrics,
 )
 from mcp_server.tools.deploy.rollout_models import (
     CanaryLimits,
@@ -326,7 +329,13 @@ def endpoint_status(app: AppContext, control: Control, endpoint: str) -> Endpoin
             live = None
         live_ep = live.endpoints.get(endpoint) if live is not None else None
         info = _info(ep, list(routes.values()), live_ep)
-    if live is None:
+        replicas, traffic = _replica_traffic(app, session, endpoint)
+    if live is None and replicas:
+        message = (
+            f"{len(replicas)} gateway replica(s) on this store serve it, none of them this home's managed "
+            "gateway: traffic per replica and in total below."
+        )
+    elif live is None:
         message = "The gateway is not running: no live metrics; deploy_gateway_start serves the endpoint."
     elif live_ep is None:
         message = (
@@ -338,9 +347,38 @@ def endpoint_status(app: AppContext, control: Control, endpoint: str) -> Endpoin
         endpoint=info,
         gateway_running=live is not None,
         generation=live.generation if live is not None else None,
+        replicas=replicas,
+        traffic=traffic,
         recent_events=recent,
         message=message,
     )
+
+
+def _replica_traffic(
+    app: AppContext, session: Session, endpoint: str
+) -> tuple[list[ReplicaTraffic], dict[str, VersionMetrics]]:
+    """Every live gateway replica of the store with its published counters of `endpoint`, and their sum."""
+    from mcp_server.gateway.metrics import Metrics
+
+    published, leader = gateway_replicas.live(
+        session, gateway_replicas.alive_seconds(app.settings), endpoint=endpoint
+    )
+    replicas = [
+        ReplicaTraffic(
+            replica=p.id,
+            host=p.host,
+            pid=p.pid,
+            url=p.url,
+            leader=p.id == leader,
+            generation=p.generation,
+            started_at=p.started_at.isoformat(),
+            heartbeat_at=p.heartbeat_at.isoformat(),
+            traffic={v: VersionMetrics(**stats.summary()) for (_e, v), stats in sorted(p.stats.items())},
+        )
+        for p in published
+    ]
+    total = Metrics.total(p.stats for p in published)
+    return replicas, {v: VersionMetrics(**stats.summary()) for (_e, v), stats in sorted(total.items())}
 
 
 def delete_endpoint(app: AppContext, control: Control, endpoint: str) -> DeleteResult:
@@ -469,9 +507,12 @@ def canary_start(
     candidate_version: str,
     steps: list[float],
     limits: CanaryLimits,
+    client: str | None = None,
+    subject: str | None = None,
 ) -> CanaryStarted:
     """Start a canary of `candidate_version` (converted to ONNX with the parity check when needed); the
-    gateway's controller moves the traffic. Returns at once with the rollout's id."""
+    gateway's controller moves the traffic. Returns at once with the rollout's id. `client` and `subject`
+    (the OAuth token's sub) are kept on the rollout as who started it."""
     from mcp_server.core.lineage import record_edge
     from mcp_server.core.store.models import DeployRollout
 
@@ -518,6 +559,8 @@ def canary_start(
                 step_index=0,
                 params=json.dumps(params, sort_keys=True),
                 reason="waiting for the gateway to load and warm the candidate",
+                client=client[:256] if client else None,
+                subject=subject[:256] if subject else None,
                 created_at=now,
                 updated_at=now,
             )
@@ -536,6 +579,7 @@ def canary_start(
         record_edge(app.store, rollout, f"endpoint:{endpoint}", "rolled_out_to", None, session=session)
         routing.bump_generation(session)
     running = manager.status(app).running
+    others = 0 if running else _live_replicas(app)
     return CanaryStarted(
         rollout_id=rollout_id,
         endpoint=endpoint,
@@ -549,10 +593,19 @@ def canary_start(
         message=(
             "Started: the gateway loads and warms the candidate, then moves traffic step by step; "
             "follow it with deploy_canary_status."
-            if running
+            if running or others
             else "Saved: the gateway is not running, so the rollout starts when deploy_gateway_start runs."
         ),
     )
+
+
+def _live_replicas(app: AppContext) -> int:
+    """How many gateway processes serve this store now (managed by this home or not)."""
+    with app.store.read_session() as session:
+        published, _leader = gateway_replicas.live(
+            session, gateway_replicas.alive_seconds(app.settings), counters=False
+        )
+    return len(published)
 
 
 def _find_rollout(session: Session, endpoint: str | None, rollout_id: str | None) -> DeployRollout:
@@ -596,13 +649,24 @@ def canary_status(
     steps = [float(s) for s in json.loads(r.steps)]
     params = json.loads(r.params)
     window: dict[str, WindowMetrics] = {}
+    by_replica: dict[str, dict[str, WindowMetrics]] = {}
     seconds = None
     if win is not None and win.step_index == r.step_index:
         data = json.loads(win.metrics)
         window = {v: WindowMetrics(**m) for v, m in data.get("versions", {}).items()}
+        by_replica = {
+            rid: {v: WindowMetrics(**m) for v, m in versions.items()}
+            for rid, versions in (data.get("replicas") or {}).items()
+        }
         seconds = data.get("seconds")
     running = manager.status(app).running
-    if r.state in controller.ACTIVE and not running:
+    others = 0 if running or r.state not in controller.ACTIVE else _live_replicas(app)
+    if others:
+        message = (
+            f"Driven by the gateway replicas on this store ({others} live; this home's managed gateway is not "
+            "running); the window adds up every replica's traffic."
+        )
+    elif r.state in controller.ACTIVE and not running:
         message = "The gateway is not running: the rollout resumes from its stored step when it starts."
     elif r.state == "waiting_for_traffic":
         message = (
@@ -626,6 +690,7 @@ def canary_status(
         candidate_weight=steps[r.step_index] if r.state != "starting" else 0.0,
         weights=weights,
         window=window,
+        window_by_replica=by_replica,
         window_seconds=seconds,
         window_updated_at=win.updated_at.isoformat() if win is not None else None,
         reason=r.reason,
@@ -633,6 +698,8 @@ def canary_status(
         created_at=r.created_at.isoformat(),
         updated_at=r.updated_at.isoformat(),
         finished_at=r.finished_at.isoformat() if r.finished_at else None,
+        client=r.client,
+        subject=r.subject,
         gateway_running=running,
         message=message,
     )
@@ -1007,17 +1074,23 @@ def history(
 ) -> HistoryPage:
     from sqlalchemy import select
 
-    from mcp_server.core.store.models import DeployEndpoint, DeployEvent
+    from mcp_server.core.store.models import DeployEndpoint, DeployEvent, DeployRollout
 
     check_name(endpoint, "endpoint name")
     if rollout_id is not None:
         check_name(rollout_id, "rollout_id")
     with app.store.read_session() as session:
-        stmt = select(DeployEvent).where(DeployEvent.endpoint == endpoint)
+        stmt = (
+            select(DeployEvent, DeployRollout.client, DeployRollout.subject)
+            .outerjoin(DeployRollout, DeployRollout.id == DeployEvent.rollout_id)
+            .where(DeployEvent.endpoint == endpoint)
+        )
         if rollout_id is not None:
             stmt = stmt.where(DeployEvent.rollout_id == rollout_id)
+        # A rollout's events name who started the rollout (the gateway's controller writes most of them).
         events = [
-            HistoryEvent(id=e.id, **_event(e)) for e in session.scalars(stmt.order_by(DeployEvent.id.desc()))
+            HistoryEvent(id=e.id, **_event(e), started_by_client=client, started_by_subject=subject)
+            for e, client, subject in session.execute(stmt.order_by(DeployEvent.id.desc()))
         ]
         if (
             not events

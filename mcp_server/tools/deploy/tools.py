@@ -12,7 +12,7 @@ from pydantic import Field
 
 from mcp_server.core.args import Cursor, Limit200, ModelName
 from mcp_server.core.boundary import service_call
-from mcp_server.core.context import Ctx
+from mcp_server.core.context import Ctx, client_name, token_subject
 from mcp_server.tools.deploy import models, rollout_models, service
 
 Endpoint = Annotated[str, Field(description="The endpoint's name (letters, digits, '.', '_', '-').")]
@@ -27,9 +27,6 @@ OptionalEndpoint = Annotated[
 RolloutId = Annotated[
     str | None, Field(description="A rollout id from deploy_canary_start; or give endpoint.")
 ]
-START_DEADLINE_S = 90.0
-BUILD_DEADLINE_S = 900.0
-PREPARE_DEADLINE_S = 120.0
 
 
 async def deploy_gateway_start(
@@ -188,7 +185,16 @@ async def deploy_canary_start(
         max_error_rate_increase=max_error_rate_increase,
         max_p99_ratio=max_p99_ratio,
     )
-    return await service_call(ctx, service.canary_start, endpoint, candidate_version, steps, limits)
+    return await service_call(
+        ctx,
+        service.canary_start,
+        endpoint,
+        candidate_version,
+        steps,
+        limits,
+        client_name(ctx),
+        token_subject(ctx),
+    )
 
 
 async def deploy_canary_status(

@@ -26,10 +26,6 @@ from mcp_server.tools.evaluation.models import (
     TrainResult,
 )
 
-# Fitting many folds takes longer than the default call deadline.
-HEAVY_DEADLINE_S = 900.0
-TRAIN_DEADLINE_S = 600.0
-
 Target = Annotated[str, Field(description="The column to predict.")]
 Estimator = Annotated[
     str,

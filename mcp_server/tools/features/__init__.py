@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.features import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.features.tools")  # imported on a tool's first use
 
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext

@@ -6,8 +6,9 @@ import anyio.to_thread
 
 from mcp_server.core.context import AppContext
 from mcp_server.core.errors import MlopsError
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.lake import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.lake.tools")  # imported on a tool's first use
 
 
 async def _probe_lake(app: AppContext) -> tuple[bool, str, str]:

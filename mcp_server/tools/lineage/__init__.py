@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.lineage import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.lineage.tools")  # imported on a tool's first use
 
 TOOLS = (
     ToolSpec(t.lineage_get, core=True, read_only=True, idempotent=True),

@@ -53,7 +53,11 @@ class AuditItem(BaseModel):
     id: int
     time: str
     tool: str
-    client: str | None
+    client: str | None = Field(description="The MCP client's name, as it gave it when connecting.")
+    subject: str | None = Field(
+        None, description="Over OAuth: who called (the token's subject); null over stdio or a static token."
+    )
+    client_id: str | None = Field(None, description="Over OAuth: the OAuth client the token was issued to.")
     outcome: str
     error: str | None
     duration_ms: float

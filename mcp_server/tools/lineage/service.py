@@ -115,6 +115,7 @@ def audit(
     since: str | None = None,
     cursor: str | None = None,
     limit: int = 20,
+    subject: str | None = None,
 ) -> AuditListResult:
     """audit_list: the audit log of state-changing calls, newest first."""
     after = _parse_since(since)
@@ -123,7 +124,7 @@ def audit(
         raise InvalidInput(
             "The cursor is not one this server returned; omit it to start from the first page."
         )
-    entries = app.store.audit_entries(tool=tool, limit=limit + 1, before_id=before_id)
+    entries = app.store.audit_entries(tool=tool, limit=limit + 1, before_id=before_id, subject=subject)
     more = len(entries) > limit
     entries = entries[:limit]
     if after is not None:
@@ -136,6 +137,8 @@ def audit(
             time=e.time.isoformat(),
             tool=e.tool,
             client=e.client,
+            subject=e.subject,
+            client_id=e.client_id,
             outcome=e.outcome,
             error=None if e.error is None else e.error[:300],
             duration_ms=round(e.duration_ms, 2),

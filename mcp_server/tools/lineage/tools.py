@@ -59,6 +59,10 @@ async def audit_list(
     ] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Field(description="Entries per page.", ge=1, le=50)] = 20,
+    subject: Annotated[
+        str | None,
+        Field(description="Only calls by this person (the OAuth token's subject, `sub`).", max_length=256),
+    ] = None,
 ) -> AuditListResult:
     """List the audit log of state-changing tool calls (who called what, outcome, redacted arguments), newest first."""
-    return await service_call(ctx, service.audit, tool, since, cursor, limit)
+    return await service_call(ctx, service.audit, tool, since, cursor, limit, subject)

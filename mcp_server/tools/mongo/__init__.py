@@ -8,8 +8,9 @@ health probe reports "not configured" (not a failure).
 from __future__ import annotations
 
 from mcp_server.core.context import AppContext
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.mongo import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.mongo.tools")  # imported on a tool's first use
 
 
 async def _probe_mongo(app: AppContext) -> tuple[bool, str, str]:

@@ -7,11 +7,13 @@ area and the gateway use. Importing this module is cheap: the libraries load ins
 
 from __future__ import annotations
 
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.onnx import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.onnx.tools")  # imported on a tool's first use
+CONVERT_DEADLINE_S = 600.0
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(t.onnx_convert, core=True, deadline_s=t.CONVERT_DEADLINE_S),
+    ToolSpec(t.onnx_convert, core=True, deadline_s=CONVERT_DEADLINE_S),
     ToolSpec(t.onnx_inspect, read_only=True, idempotent=True),
-    ToolSpec(t.onnx_benchmark, read_only=True, idempotent=True, deadline_s=t.CONVERT_DEADLINE_S),
+    ToolSpec(t.onnx_benchmark, read_only=True, idempotent=True, deadline_s=CONVERT_DEADLINE_S),
 )

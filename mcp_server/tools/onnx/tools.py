@@ -15,8 +15,6 @@ from mcp_server.core.context import Ctx
 from mcp_server.tools.onnx import service
 from mcp_server.tools.onnx.models import BenchmarkResult, ConvertResult, InspectResult
 
-CONVERT_DEADLINE_S = 600.0
-
 
 async def onnx_convert(
     ctx: Ctx,

@@ -6,8 +6,9 @@ Importing this module is cheap: the libraries load inside the calls (adapter.py)
 
 from __future__ import annotations
 
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.quality import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.quality.tools")  # imported on a tool's first use
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(t.quality_profile, core=True, read_only=True),

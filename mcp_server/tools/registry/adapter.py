@@ -270,15 +270,33 @@ def iso(ms: Any) -> str | None:
 
 
 def aliases_of(app: AppContext, name: str) -> dict[str, str]:
-    """alias -> version (MLflow's search results carry no aliases: read them from the registered model)."""
+    """alias -> version (MLflow's search results carry no aliases: read them from the registered model).
+    NotFound when there is no registered model `name` (an MLflow prompt of that name is not one)."""
     client = mlflow_client(app)
-    rm = call(
-        app,
-        lambda: client.get_registered_model(name),
-        not_found=f"No registered model {name!r}; register one with registry_register_model.",
-    )
+    missing = f"No registered model {name!r}; register one with registry_register_model."
+    rm = call(app, lambda: client.get_registered_model(name), not_found=missing)
+    if PROMPT_TAG in (getattr(rm, "tags", None) or {}):
+        raise NotFound(missing)
     aliases = getattr(rm, "aliases", {}) or {}
     return {str(k): str(v) for k, v in aliases.items()}
+
+
+# MLflow keeps prompts as registered models with this tag (mlflow.prompt.constants.IS_PROMPT_TAG_KEY).
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+
+
+def move_alias(app: AppContext, name: str, alias: str, version: str) -> None:
+    """Point `alias` of registered model `name` at `version`. The caller has read the registered model
+    (aliases_of: it exists and is no prompt), which MlflowClient.set_registered_model_alias would read
+    again before it sets the alias; so the registry client it wraps is called directly, when there is one."""
+    client = mlflow_client(app)
+    registry = getattr(client, "_get_registry_client", None)
+    target = registry() if callable(registry) else client
+    call(
+        app,
+        lambda: target.set_registered_model_alias(name, alias, version),
+        not_found=f"No version {version} of registered model {name!r}; list them with registry_search_versions.",
+    )
 
 
 def run_data(app: AppContext, run_id: str | None) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:

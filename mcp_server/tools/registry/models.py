@@ -112,9 +112,11 @@ class VersionDetail(BaseModel):
     tags: dict[str, str]
     metrics: dict[str, float]
     params: dict[str, str]
-    signature: dict[str, Any] | None = Field(description="MLflow signature: inputs/outputs column specs.")
-    lineage: Lineage
-    artifacts: list[str]
+    signature: dict[str, Any] | None = Field(
+        None, description="MLflow signature: inputs/outputs column specs (with details=true; null without)."
+    )
+    lineage: Lineage | None = Field(None, description="Where the version came from (with details=true).")
+    artifacts: list[str] | None = Field(None, description="The model's files (with details=true).")
     onnx: OnnxTwinInfo | None = Field(description="The version's ONNX twin (from onnx_convert), if any.")
 
 
@@ -125,6 +127,7 @@ class AliasEvent(BaseModel):
     to_version: str | None
     reason: str | None
     client: str | None
+    subject: str | None = Field(None, description="Over OAuth: who made the change (the token's subject).")
     at: str
     undone: bool = Field(description="True when a later rollback undid this change.")
 

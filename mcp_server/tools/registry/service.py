@@ -76,7 +76,7 @@ def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
 
 def lineage_of_run(app: AppContext, run_id: str, tags: dict[str, str]) -> dict[str, Any]:
     """Datasets, validation results and quality scores known for the run's training data."""
-    from sqlalchemy import select
+    from sqlalchemy import or_, select
 
     from mcp_server.core.store.models import LineageEdge, ValidationResultRecord
 
@@ -84,35 +84,38 @@ def lineage_of_run(app: AppContext, run_id: str, tags: dict[str, str]) -> dict[s
     info: dict[str, Any] = {"run": f"run:{run_id}", "datasets": [dataset] if dataset else []}
     if not dataset:
         return info
+    v = ValidationResultRecord
     with app.store.read_session() as session:
-        rows = session.scalars(
-            select(ValidationResultRecord)
-            .where(ValidationResultRecord.dataset == dataset)
-            .order_by(ValidationResultRecord.created_at.desc())
+        rows = session.execute(
+            select(v.id, v.kind, v.suite_name, v.success, v.failed, v.evaluated, v.created_at)
+            .where(v.dataset == dataset)
+            .order_by(v.created_at.desc())
             .limit(5)
         ).all()
-        info["validations"] = [
-            {
-                "id": f"validation:{r.id}",
-                "kind": r.kind,
-                "suite": r.suite_name,
-                "success": r.success,
-                "failed": r.failed,
-                "evaluated": r.evaluated,
-                "at": r.created_at.isoformat(),
-            }
-            for r in rows
-        ]
-        edges = session.scalars(
-            select(LineageEdge)
-            .where(LineageEdge.upstream == dataset)
+        # The edges from the data that may carry a quality score (the rest is filtered in SQL).
+        edges = session.execute(
+            select(LineageEdge.downstream, LineageEdge.details, LineageEdge.created_at)
+            .where(
+                LineageEdge.upstream == dataset,
+                or_(LineageEdge.kind.contains("quality"), LineageEdge.details.contains("score")),
+            )
             .order_by(LineageEdge.id.desc())
             .limit(50)
         ).all()
+    info["validations"] = [
+        {
+            "id": f"validation:{r.id}",
+            "kind": r.kind,
+            "suite": r.suite_name,
+            "success": r.success,
+            "failed": r.failed,
+            "evaluated": r.evaluated,
+            "at": r.created_at.isoformat(),
+        }
+        for r in rows
+    ]
     scores = []
     for edge in edges:
-        if "quality" not in edge.kind and "score" not in (edge.details or ""):
-            continue
         with contextlib.suppress(ValueError, TypeError):
             details = json.loads(edge.details) if edge.details else {}
             score = details.get("score", details.get("quality_score"))
@@ -137,7 +140,7 @@ def register(
     client_name: str | None,
 ) -> rm.RegisterResult:
     """Register a run's model or a model file (ONNX, skops; pickle only with allow_pickle) as a new version."""
-    from mcp_server.core.lineage import make_id, record_edge
+    from mcp_server.core.lineage import make_id, record_edges
 
     check_model_name(name)
     user_tags = check_tags(tags)
@@ -185,14 +188,14 @@ def register(
     )
     version = str(mv.version)
     model_node = make_id("model", name, version)
-    with app.store.transaction() as session:
-        record_edge(
-            app.store, make_id("run", run_id), model_node, "registered", {"source": kind}, session=session
-        )
-        for ds in lineage.get("datasets", []):
-            record_edge(app.store, ds, model_node, "trained_on", {"run": run_id}, session=session)
-        for v in lineage.get("validations", [])[:1]:
-            record_edge(app.store, v["id"], model_node, "validated_data", None, session=session)
+    edges: list[tuple[str, str, str, dict[str, Any] | None]] = [
+        (make_id("run", run_id), model_node, "registered", {"source": kind})
+    ]
+    edges += [(ds, model_node, "trained_on", {"run": run_id}) for ds in lineage.get("datasets", [])]
+    edges += [(v["id"], model_node, "validated_data", None) for v in lineage.get("validations", [])[:1]]
+    # The call's last write: its audit row commits with these edges (one commit for the call).
+    with app.store.transaction(audit=True) as session:
+        record_edges(app.store, edges, session=session)
     return rm.RegisterResult(
         name=name,
         version=version,
@@ -385,9 +388,9 @@ def version_lineage(
     run_tags: dict[str, str],
     run_id: str | None,
 ) -> Any:
-    from mcp_server.core.lineage import make_id, query_lineage
+    from mcp_server.core.lineage import make_id, neighbourhood
 
-    graph = query_lineage(app.store, make_id("model", name, version), "both", 2)
+    graph = neighbourhood(app.store, make_id("model", name, version))  # two steps each way, one query
     edges = [f"{e.upstream} -> {e.downstream} ({e.kind})" for e in graph.edges][:40]
     datasets = [n.id for n in graph.nodes if n.kind == "dataset"]
     if not datasets and run_tags.get(TAG + "dataset"):
@@ -424,9 +427,15 @@ def version_lineage(
 
 
 def get_version_detail(
-    app: AppContext, control: Control, name: str, version: str | None, alias: str | None
+    app: AppContext,
+    control: Control,
+    name: str,
+    version: str | None,
+    alias: str | None,
+    details: bool = False,
 ) -> rm.VersionDetail:
-
+    """The version (with its aliases and tags: one registry read) and its run's metrics and params;
+    with `details`, also its lineage, signature and artifact list (one more read each)."""
     mv = resolve_entity(app, name, version, alias)
     number = str(mv.version)
     # MLflow's get_model_version carries the version's aliases (search results do not).
@@ -459,9 +468,9 @@ def get_version_detail(
         tags={k: v[:300] for k, v in tags.items()},
         metrics={k: float(v) for k, v in list(metrics.items())[:40]},
         params={k: str(v)[:200] for k, v in list(params.items())[:40]},
-        signature=adapter.signature_of(app, mv),
-        lineage=version_lineage(app, name, number, tags, run_tags, mv.run_id),
-        artifacts=adapter.artifacts_of(app, mv),
+        signature=adapter.signature_of(app, mv) if details else None,
+        lineage=version_lineage(app, name, number, tags, run_tags, mv.run_id) if details else None,
+        artifacts=adapter.artifacts_of(app, mv) if details else None,
         onnx=twin,
     )
 
@@ -490,8 +499,10 @@ def set_alias(
     version: str,
     reason: str | None,
     client_name: str | None,
+    subject: str | None = None,
 ) -> rm.AliasResult:
-    """Point `alias` at `version` in MLflow and append the change to the history, in one store transaction."""
+    """Point `alias` at `version` in MLflow and append the change to the history, in one store transaction.
+    `client_name` and `subject` (the OAuth token's sub) say who asked."""
     from sqlalchemy import select
 
     from mcp_server.core.store.models import RegistryAliasEvent
@@ -502,8 +513,7 @@ def set_alias(
     if reason is not None and len(reason) > 2000:
         raise InvalidInput("The reason is longer than 2000 characters.")
 
-    def plan(session: Any) -> rm.AliasResult | tuple[str, str | None, str]:
-        previous = adapter.current_alias(app, name, alias)
+    def plan(session: Any, previous: str | None) -> rm.AliasResult | tuple[str, str | None, str]:
         if previous == number:  # no change: nothing to record, so a rollback never pops a no-op
             last = session.scalars(
                 select(RegistryAliasEvent)
@@ -517,11 +527,17 @@ def set_alias(
                 )
         return "set", previous, number
 
-    return _change_alias(app, name, alias, reason, client_name, plan)
+    return _change_alias(app, name, alias, reason, client_name, subject, plan)
 
 
 def rollback(
-    app: AppContext, control: Control, name: str, alias: str, reason: str | None, client_name: str | None
+    app: AppContext,
+    control: Control,
+    name: str,
+    alias: str,
+    reason: str | None,
+    client_name: str | None,
+    subject: str | None = None,
 ) -> rm.AliasResult:
     """Undo the newest not-yet-undone change of `alias`: it goes back to the version it pointed to before."""
     from sqlalchemy import select
@@ -531,7 +547,7 @@ def rollback(
     check_model_name(name)
     check_alias(alias)
 
-    def plan(session: Any) -> tuple[str, str | None, str]:
+    def plan(session: Any, current: str | None) -> tuple[str, str | None, str]:
         row = session.scalars(
             select(RegistryAliasEvent)
             .where(
@@ -547,7 +563,6 @@ def rollback(
             raise Conflict(
                 f"The alias {alias!r} of {name!r} has no recorded change to roll back; see registry_alias_history."
             )
-        current = adapter.current_alias(app, name, alias)
         if current != row.to_version:
             raise Conflict(
                 f"The alias {alias!r} points at version {current} in MLflow but its newest recorded change set "
@@ -568,7 +583,7 @@ def rollback(
         row.popped_at = utcnow()
         return "rollback", current, target
 
-    return _change_alias(app, name, alias, reason, client_name, plan)
+    return _change_alias(app, name, alias, reason, client_name, subject, plan)
 
 
 def _change_alias(
@@ -577,19 +592,21 @@ def _change_alias(
     alias: str,
     reason: str | None,
     client_name: str | None,
-    plan: Callable[[Any], rm.AliasResult | tuple[str, str | None, str]],
+    subject: str | None,
+    plan: Callable[[Any, str | None], rm.AliasResult | tuple[str, str | None, str]],
 ) -> rm.AliasResult:
-    """One alias change in one store write transaction: `plan(session)` decides (action, previous, target)
+    """One alias change in one store write transaction: the alias's version now is read from MLflow
+    (with the registered model: one read), `plan(session, current)` decides (action, previous, target)
     or answers at once; the history row is written, MLflow's alias moves, and if the transaction then does
     not commit MLflow's alias is put back."""
     from mcp_server.core.store.models import RegistryAliasEvent, utcnow
 
-    client = mlflow_client(app)
     moved: list[str | None] = []
     try:
-        with app.store.transaction(timeout_s=60) as session:
+        # The call's last write: its audit row commits with the history row (one commit for the call).
+        with app.store.transaction(timeout_s=60, audit=True) as session:
             _pg_lock(session, name, alias)
-            planned = plan(session)
+            planned = plan(session, adapter.aliases_of(app, name).get(alias))  # NotFound: no such model
             if isinstance(planned, rm.AliasResult):
                 return planned
             action, previous, target = planned
@@ -601,16 +618,12 @@ def _change_alias(
                 to_version=target,
                 reason=reason,
                 client=client_name[:256] if client_name else None,
+                subject=subject[:256] if subject else None,
                 created_at=utcnow(),
             )
             session.add(row)
             session.flush()
-            call(
-                app,
-                lambda: client.set_registered_model_alias(name, alias, target),
-                not_found=f"No version {target} of registered model {name!r}; list them with "
-                "registry_search_versions.",
-            )
+            adapter.move_alias(app, name, alias, target)
             moved.append(previous)
             event = _event(row)
     except BaseException:
@@ -769,7 +782,8 @@ def model_card(app: AppContext, control: Control, name: str, version: str) -> rm
 
     from mcp_server.core.output import artifact_uri
 
-    detail = get_version_detail(app, control, name, version, None)
+    detail = get_version_detail(app, control, name, version, None, details=True)
+    assert detail.lineage is not None and detail.artifacts is not None
     run_tags = adapter.run_data(app, detail.run_id)[2]
     lines = [f"# Model card: {_md(name)} version {detail.version}", ""]
     sections = ["Purpose", "Data and validation", "Metrics", "Comparisons", "Lineage", "Artifacts"]

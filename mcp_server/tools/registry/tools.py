@@ -10,7 +10,7 @@ from pydantic import Field
 
 from mcp_server.core.args import Cursor, Limit100, Limit200, ModelName, ModelVersion
 from mcp_server.core.boundary import service_call
-from mcp_server.core.context import Ctx, client_name
+from mcp_server.core.context import Ctx, client_name, token_subject
 from mcp_server.tools.registry import service
 from mcp_server.tools.registry.models import (
     AliasHistory,
@@ -24,8 +24,6 @@ from mcp_server.tools.registry.models import (
     VersionDetail,
     VersionList,
 )
-
-REGISTER_DEADLINE_S = 300.0
 
 Alias = Annotated[str, Field(description="Alias name, e.g. champion or challenger.")]
 Reason = Annotated[
@@ -88,21 +86,28 @@ async def registry_get_version(
     name: ModelName,
     version: Annotated[str | None, Field(description="Version number (or give alias).")] = None,
     alias: Annotated[str | None, Field(description="Alias, e.g. champion (or give version).")] = None,
+    details: Annotated[
+        bool, Field(description="Also the version's lineage, signature and artifact list.")
+    ] = False,
 ) -> VersionDetail:
-    """One model version: metrics, params, signature, tags, aliases, lineage, artifacts and its ONNX twin."""
-    return await service_call(ctx, service.get_version_detail, name, version, alias)
+    """One model version: metrics, params, tags, aliases and its ONNX twin; lineage, signature and artifacts with details=true."""
+    return await service_call(ctx, service.get_version_detail, name, version, alias, details)
 
 
 async def registry_set_alias(
     ctx: Ctx, name: ModelName, alias: Alias, version: ModelVersion, reason: Reason = None
 ) -> AliasResult:
     """Point an alias (champion, challenger, ...) at a version; the change is kept in the alias history (registry_rollback undoes it; traffic moves with deploy tools)."""
-    return await service_call(ctx, service.set_alias, name, alias, version, reason, client_name(ctx))
+    return await service_call(
+        ctx, service.set_alias, name, alias, version, reason, client_name(ctx), token_subject(ctx)
+    )
 
 
 async def registry_rollback(ctx: Ctx, name: ModelName, alias: Alias, reason: Reason = None) -> AliasResult:
     """Move an alias back to the version it pointed to before its latest change (again: one further back); moves no traffic: deploy_rollback does that."""
-    return await service_call(ctx, service.rollback, name, alias, reason, client_name(ctx))
+    return await service_call(
+        ctx, service.rollback, name, alias, reason, client_name(ctx), token_subject(ctx)
+    )
 
 
 async def registry_alias_history(

@@ -7,8 +7,9 @@ import tempfile
 from typing import TYPE_CHECKING
 
 from mcp_server.core.confirm import Confirm
-from mcp_server.core.registry import ToolSpec
-from mcp_server.tools.validation import tools as t
+from mcp_server.core.registry import ToolSpec, tools_of
+
+t = tools_of("mcp_server.tools.validation.tools")  # imported on a tool's first use
 
 if TYPE_CHECKING:
     from mcp_server.core.context import AppContext

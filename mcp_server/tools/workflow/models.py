@@ -90,6 +90,8 @@ class WorkflowStatus(BaseModel):
     state: Literal["running", "succeeded", "failed", "interrupted"]
     current_gate: str | None
     reason: str | None = Field(None, description="Why it stopped (the failed gate's summary) or what it did.")
+    client: str | None = Field(None, description="The MCP client that started it.")
+    subject: str | None = Field(None, description="Over OAuth: who started it (the token's subject).")
     gates: list[GateReport]
     created_at: datetime
     updated_at: datetime

@@ -52,18 +52,23 @@ def is_live(workflow_id: str) -> bool:
         return workflow_id in _LIVE
 
 
-def start(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
+def start(app: AppContext, workflow_id: str, params: dict[str, Any], subject: str | None = None) -> None:
+    """Run the workflow in its own thread; what it changes (the alias, the canary) names `subject`, the
+    person who started it (over OAuth), beside the client name CLIENT_NAME."""
     with _LIVE_LOCK:
         _LIVE.add(workflow_id)
     thread = threading.Thread(
-        target=_run, args=(app, workflow_id, params), name=f"workflow-{workflow_id[:8]}", daemon=True
+        target=_run,
+        args=(app, workflow_id, params, subject),
+        name=f"workflow-{workflow_id[:8]}",
+        daemon=True,
     )
     thread.start()
 
 
-def _run(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
+def _run(app: AppContext, workflow_id: str, params: dict[str, Any], subject: str | None = None) -> None:
     try:
-        _drive(app, workflow_id, params)
+        _drive(app, workflow_id, params, subject)
     except Exception:
         incident = uuid.uuid4().hex[:8]
         log.exception("workflow %s crashed (id %s)", workflow_id, incident)
@@ -137,6 +142,7 @@ class Run:
     champion: str | None = None
     candidate_run: str | None = None
     champion_run: str | None = None
+    subject: str | None = None  # who started the workflow (the OAuth token's sub), named by its changes
 
     def call(
         self, fn: Callable[..., BaseModel], *args: Any, seconds: float | None = None, **kwargs: Any
@@ -164,10 +170,11 @@ def _tool_name(fn: Callable[..., Any]) -> str:
     return f"{fn.__module__.split('.')[-2]}.{fn.__name__}"
 
 
-def _drive(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
+def _drive(app: AppContext, workflow_id: str, params: dict[str, Any], subject: str | None = None) -> None:
     from mcp_server.tools.registry import service as registry
 
     run = Run(
+        subject=subject,
         app=app,
         workflow_id=workflow_id,
         model=params["model"],
@@ -199,7 +206,7 @@ def _drive(app: AppContext, workflow_id: str, params: dict[str, Any]) -> None:
     previous = run.champion
     try:
         reason = f"workflow {workflow_id}: every gate passed"
-        run.call(registry.set_alias, run.model, "champion", run.candidate, reason, CLIENT_NAME)
+        run.call(registry.set_alias, run.model, "champion", run.candidate, reason, CLIENT_NAME, run.subject)
     except ToolFailed as failed:
         _finish(app, workflow_id, "failed", f"every gate passed but the alias did not move: {failed.message}")
         return
@@ -441,6 +448,8 @@ def _canary_gate(run: Run) -> Outcome:
         run.candidate,
         list(gate.steps),
         limits,
+        CLIENT_NAME,
+        run.subject,
         seconds=run.app.settings.max_deadline_s,
     )
     rollout_id = started["rollout_id"]

@@ -23,7 +23,9 @@ from mcp_server.tools.workflow.models import (
 )
 
 
-def _create(app: AppContext, workflow_id: str, params: dict[str, Any], client: str | None) -> None:
+def _create(
+    app: AppContext, workflow_id: str, params: dict[str, Any], client: str | None, subject: str | None
+) -> None:
     from mcp_server.core.store.models import WorkflowGate, WorkflowRecord
 
     now = datetime.now(UTC)
@@ -38,6 +40,7 @@ def _create(app: AppContext, workflow_id: str, params: dict[str, Any], client: s
                 state="running",
                 params=json.dumps(params, default=str),
                 client=client,
+                subject=subject,
                 created_at=now,
                 updated_at=now,
             )
@@ -106,8 +109,10 @@ def promote(
     gates: Gates | None,
     traffic: str,
     client: str | None,
+    subject: str | None = None,
 ) -> WorkflowStarted:
-    """Check what would fail every gate, store the workflow and start its thread; returns at once."""
+    """Check what would fail every gate, store the workflow and start its thread; returns at once.
+    `client` and `subject` (the OAuth token's sub) say who started it."""
     from mcp_server.tools.workflow import runner
 
     check_name(model, "model")
@@ -128,8 +133,8 @@ def promote(
         "traffic": traffic,
         "gates": chosen.model_dump(mode="json"),
     }
-    _create(app, workflow_id, params, client)
-    runner.start(app, workflow_id, params)
+    _create(app, workflow_id, params, client, subject)
+    runner.start(app, workflow_id, params, subject)
     return WorkflowStarted(workflow_id=workflow_id, state="running", gates=list(GATE_ORDER))
 
 

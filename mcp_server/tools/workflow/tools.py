@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from mcp_server.core.boundary import service_call
-from mcp_server.core.context import Ctx, client_name
+from mcp_server.core.context import Ctx, client_name, token_subject
 from mcp_server.tools.workflow import service
 from mcp_server.tools.workflow.models import Gates, WorkflowList, WorkflowStarted, WorkflowStatus
 
@@ -43,6 +43,7 @@ async def workflow_promote(
         gates,
         traffic,
         client_name(ctx),
+        token_subject(ctx),
     )
 
 

@@ -21,6 +21,7 @@ from mcp import Client
 from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
 from tests.conftest import assert_tool_error, structured
+from tests.services import redis_clean
 from tests.tools.features.helpers import FEATURES, START, TTL, latest, point_in_time, write_workspace
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -40,16 +41,6 @@ class Env:
     data: dict[str, pd.DataFrame]
 
 
-def _redis_clean(project: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    keys = list(client.scan_iter(match=b"*" + project.encode(), count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
 async def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     store = request.param
@@ -64,7 +55,7 @@ async def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     finally:
         server.app.close()
         if store == "redis":
-            _redis_clean(project)
+            redis_clean(project, REDIS_URL)
 
 
 async def call(env: Env, tool: str, args: dict[str, Any]) -> dict[str, Any]:

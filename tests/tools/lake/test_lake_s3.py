@@ -6,7 +6,6 @@ objects with its own boto3 client. A closed port stands for an endpoint that is 
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from mcp import Client
 from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
 from tests.conftest import assert_tool_error, structured
+from tests.services import moto_s3
 from tests.tools.lake.helpers import make_frame, pandas_filter, read_artifact_frame, write_parquet
 
 BUCKET = "mlops-lake"
@@ -27,29 +27,8 @@ FAKE_SECRET = "fake-secret-key-do-not-echo"
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    saved = {
-        k: os.environ.get(k)
-        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED")
-    }
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=FAKE_SECRET, AWS_EC2_METADATA_DISABLED="true"
-    )
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
-    try:
+    with moto_s3(BUCKET, secret=FAKE_SECRET) as endpoint:
         yield endpoint
-    finally:
-        server.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture

@@ -6,12 +6,6 @@ end (MLOPS_MCP_SKIP_POSTGRES=1 skips). Both are marked slow; they run in `make t
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +16,9 @@ from pydantic import SecretStr
 
 from mcp_server.core.app import create_server
 from mcp_server.core.config import Settings
-from tests.conftest import assert_tool_error, structured, third_party_env
+from tests.conftest import assert_tool_error, structured
+from tests.services import mlflow_server, postgres_database
 from tests.tools.registry.conftest import FEATURES, write_mixed
-
-PG_ADMIN = os.environ.get("MLOPS_MCP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 async def _scenario(client: Client, concurrent: int) -> None:
@@ -85,7 +78,9 @@ async def _scenario(client: Client, concurrent: int) -> None:
 
     conv = structured(await client.call_tool("onnx_convert", {"name": "bk", "version": "2"}))
     assert conv["parity"]["passed"]
-    got = structured(await client.call_tool("registry_get_version", {"name": "bk", "alias": "champion"}))
+    got = structured(
+        await client.call_tool("registry_get_version", {"name": "bk", "alias": "champion", "details": True})
+    )
     assert got["version"] == "1" and got["signature"] is not None
     twin = structured(await client.call_tool("registry_get_version", {"name": "bk", "version": "2"}))["onnx"]
     assert twin["onnx_model_id"] == conv["onnx_model_id"]
@@ -105,24 +100,8 @@ async def _run(settings: Settings, concurrent: int = 8) -> None:
 
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    if os.environ.get("MLOPS_MCP_SKIP_POSTGRES") == "1":
-        pytest.skip("MLOPS_MCP_SKIP_POSTGRES=1")
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    admin = create_engine(
-        PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args={"connect_timeout": 3}
-    )
-    name = f"mlops_registry_{secrets.token_hex(6)}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with postgres_database("mlops_registry") as url:
+        yield url
 
 
 @pytest.mark.postgres
@@ -138,68 +117,10 @@ async def test_registry_on_postgresql(pg_database: str, tmp_path: Path) -> None:
     await _run(settings)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def tracking_server(tmp_path: Path) -> Iterator[str]:
-    import httpx
-
-    port = _free_port()
-    data = tmp_path / "mlflow-server"
-    data.mkdir()
-    # MLflow's own server (and its uvicorn and job workers): not measured for coverage, it runs none of ours.
-    env = third_party_env(MLFLOW_DISABLE_TELEMETRY="true")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{data / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(data / "artifacts"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        cwd=data,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"mlflow server exited: {(data / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("mlflow server did not answer /health within 120 s")
-            time.sleep(0.5)
+    with mlflow_server(tmp_path / "mlflow-server") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
 
 
 @pytest.mark.slow

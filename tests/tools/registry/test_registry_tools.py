@@ -35,7 +35,16 @@ async def test_register_get_list_and_search(client: Client, trained: Trained) ->
 
     direct = MlflowClient(tracking_uri=f"sqlite:///{trained.home / 'mlflow.db'}")
     run = direct.get_run(trained.classifier_run)
-    got = structured(await client.call_tool("registry_get_version", {"name": "churn", "version": "1"}))
+    plain = structured(await client.call_tool("registry_get_version", {"name": "churn", "version": "1"}))
+    # lineage, signature and artifacts only when asked
+    assert plain["lineage"] is None and plain["signature"] is None and plain["artifacts"] is None
+    assert plain["metrics"] == run.data.metrics and plain["tags"]["team"] == "risk"
+    got = structured(
+        await client.call_tool("registry_get_version", {"name": "churn", "version": "1", "details": True})
+    )
+    assert {k: v for k, v in got.items() if k not in ("lineage", "signature", "artifacts")} == {
+        k: v for k, v in plain.items() if k not in ("lineage", "signature", "artifacts")
+    }
     assert got["metrics"] == run.data.metrics
     assert got["params"]["estimator"] == "LogisticRegression"
     assert got["tags"]["team"] == "risk" and got["description"] == "who leaves"
