@@ -281,6 +281,25 @@ def _insert_edges(session: Session, rows: list[dict[str, Any]]) -> int:
     return len(session.execute(stmt, [{**row, "created_at": now} for row in rows]).all())
 
 
+def _filled(graph: LineageGraph, distances: dict[str, int], rows: Iterable[Any]) -> LineageGraph:
+    """The graph's nodes (nearest first) and edges (in the order given) from the stored edge rows."""
+    graph.nodes = [
+        LineageNode(id=n, kind=n.partition(":")[0], distance=d)
+        for n, d in sorted(distances.items(), key=lambda item: (item[1], item[0]))
+    ]
+    graph.edges = [
+        LineageEdge(
+            upstream=r.upstream,
+            downstream=r.downstream,
+            kind=r.kind,
+            details=None if r.details is None else json.loads(r.details),
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+    return graph
+
+
 def query_lineage(
     store: MetadataStore, identifier: str, direction: Direction = "upstream", depth: int = 5
 ) -> LineageGraph:
@@ -308,21 +327,7 @@ def query_lineage(
                 distances[node] = min(dist, distances.get(node, dist))
     if not rows:
         return graph
-    graph.nodes = [
-        LineageNode(id=n, kind=n.partition(":")[0], distance=d)
-        for n, d in sorted(distances.items(), key=lambda item: (item[1], item[0]))
-    ]
-    graph.edges = [
-        LineageEdge(
-            upstream=r.upstream,
-            downstream=r.downstream,
-            kind=r.kind,
-            details=None if r.details is None else json.loads(r.details),
-            created_at=r.created_at,
-        )
-        for r in sorted(rows.values(), key=lambda r: r.id)
-    ]
-    return graph
+    return _filled(graph, distances, sorted(rows.values(), key=lambda r: r.id))
 
 
 def neighbourhood(store: MetadataStore, identifier: str) -> LineageGraph:
@@ -362,21 +367,7 @@ def neighbourhood(store: MetadataStore, identifier: str) -> LineageGraph:
     for r in rows:
         for node in (r.upstream, r.downstream):
             distances.setdefault(node, 1 if node in near else 2)
-    graph.nodes = [
-        LineageNode(id=n, kind=n.partition(":")[0], distance=d)
-        for n, d in sorted(distances.items(), key=lambda item: (item[1], item[0]))
-    ]
-    graph.edges = [
-        LineageEdge(
-            upstream=r.upstream,
-            downstream=r.downstream,
-            kind=r.kind,
-            details=None if r.details is None else json.loads(r.details),
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
-    return graph
+    return _filled(graph, distances, rows)
 
 
 def _walk(
