@@ -685,34 +685,11 @@ class MetadataStore:
 
     # -- audit log -------------------------------------------------------------------------------
 
-    def record_audit(
-        self,
-        *,
-        tool: str,
-        client: str | None,
-        arguments: dict[str, Any],
-        outcome: str,
-        error: str | None,
-        duration_ms: float,
-        at: datetime | None = None,
-        timeout_s: float | None = None,
-        subject: str | None = None,
-        client_id: str | None = None,
-    ) -> None:
-        """Append one audit row. Secret-named keys and URL passwords are masked before anything is
-        digested or stored; `at` defaults to now (UTC). `subject` and `client_id` are the OAuth token's
-        `sub` and client (None under stdio and the static token)."""
-        row = self._audit_row(
-            tool=tool,
-            client=client,
-            arguments=arguments,
-            outcome=outcome,
-            error=error,
-            duration_ms=duration_ms,
-            at=at,
-            subject=subject,
-            client_id=client_id,
-        )
+    def record_audit(self, *, timeout_s: float | None = None, **fields: Any) -> None:
+        """Append one audit row (`fields` as `_audit_row` takes them). Secret-named keys and URL passwords
+        are masked before anything is digested or stored; `at` defaults to now (UTC). `subject` and
+        `client_id` are the OAuth token's `sub` and client (None under stdio and the static token)."""
+        row = self._audit_row(**fields)
         with self.transaction(timeout_s=timeout_s) as session:
             session.add(row)
 
