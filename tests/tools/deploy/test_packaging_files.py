@@ -3,6 +3,7 @@ applied by the SDK's own code), file by file, and the Kubernetes manifest with t
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -42,8 +43,19 @@ def test_docker_build_context_holds_only_what_the_image_installs() -> None:
     assert "\nUSER 10001\n" in dockerfile and "FROM python:3.11-slim" in dockerfile
 
 
-def test_k8s_gateway_manifest_has_the_required_fields() -> None:
-    docs = list(yaml.safe_load_all((REPO / "deploy" / "k8s" / "gateway.yaml").read_text()))
+@pytest.mark.parametrize(
+    ("manifest", "command", "env"),
+    [
+        ("gateway.yaml", "gateway", {"MLOPS_MCP_GATEWAY_TOKEN", "MLOPS_MCP_STORE_URL", "MLOPS_MCP_HOME"}),
+        (
+            "mcp-server.yaml",
+            "serve",
+            {"MLOPS_MCP_AUTH_ISSUER", "MLOPS_MCP_AUTH_AUDIENCE", "MLOPS_MCP_STORE_URL", "MLOPS_MCP_HOME"},
+        ),
+    ],
+)
+def test_k8s_manifests_have_the_required_fields(manifest: str, command: str, env: set[str]) -> None:
+    docs = list(yaml.safe_load_all((REPO / "deploy" / "k8s" / manifest).read_text()))
     assert [d["kind"] for d in docs] == ["Deployment", "Service"]
     deployment, service = docs
     for doc in docs:
@@ -53,7 +65,7 @@ def test_k8s_gateway_manifest_has_the_required_fields() -> None:
     assert spec["selector"]["matchLabels"].items() <= labels.items()
     (container,) = spec["template"]["spec"]["containers"]
     assert container["name"] and container["image"]
-    assert container["command"][:2] == ["mlops-mcp", "gateway"]
-    assert {e["name"] for e in container["env"]} == {"MLOPS_MCP_GATEWAY_TOKEN", "MLOPS_MCP_STORE_URL"}
+    assert container["command"][:2] == ["mlops-mcp", command]
+    assert env <= {e["name"] for e in container["env"]}
     assert service["spec"]["selector"].items() <= labels.items()
     assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
