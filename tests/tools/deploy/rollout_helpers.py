@@ -181,19 +181,27 @@ async def call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
     return structured(await client.call_tool(tool, args))
 
 
-async def canary(client: Client, endpoint: str, candidate: str, **overrides: Any) -> dict[str, Any]:
-    args = {
+def canary_args(endpoint: str, candidate: str, **overrides: Any) -> dict[str, Any]:
+    """deploy_canary_start's arguments: three short steps and loose limits, changed by `overrides`."""
+    return {
         "endpoint": endpoint,
         "candidate_version": candidate,
         "steps": [25, 50, 100],
-        "step_seconds": 1.0,
-        "min_requests": 10,
-        "max_wait_seconds": 60,
+        "step_seconds": 0.6,
+        "min_requests": 5,
+        "max_wait_seconds": 30,
         "max_error_rate": 0.05,
         "max_p99_ms": 2000,
         "max_error_rate_increase": 0.05,
         **overrides,
     }
+
+
+async def canary(client: Client, endpoint: str, candidate: str, **overrides: Any) -> dict[str, Any]:
+    """A canary across gateway replicas: 1 s steps, 10 requests a window, unless overridden."""
+    args = canary_args(
+        endpoint, candidate, **{"step_seconds": 1.0, "min_requests": 10, "max_wait_seconds": 60, **overrides}
+    )
     return await call(client, "deploy_canary_start", **args)
 
 

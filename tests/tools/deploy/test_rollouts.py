@@ -25,7 +25,7 @@ from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext
 from tests.conftest import Updates, assert_tool_error, read_json, structured
 from tests.tools.deploy.conftest import MODEL, register
-from tests.tools.deploy.rollout_helpers import MARK_AGE, LoadGen, marked_onnx, wait_for
+from tests.tools.deploy.rollout_helpers import MARK_AGE, LoadGen, canary_args, marked_onnx, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # rollouts wait out their canary steps
 
@@ -90,22 +90,6 @@ def status_probe(client: Client, endpoint: str) -> Any:
 async def history(client: Client, endpoint: str, **extra: Any) -> list[dict[str, Any]]:
     out = structured(await client.call_tool("deploy_history", {"endpoint": endpoint, "limit": 200, **extra}))
     return list(reversed(out["items"]))  # oldest first
-
-
-def canary_args(endpoint: str, candidate: str, **overrides: Any) -> dict[str, Any]:
-    args = {
-        "endpoint": endpoint,
-        "candidate_version": candidate,
-        "steps": [25, 50, 100],
-        "step_seconds": 0.6,
-        "min_requests": 5,
-        "max_wait_seconds": 30,
-        "max_error_rate": 0.05,
-        "max_p99_ms": 2000,
-        "max_error_rate_increase": 0.05,
-    }
-    args.update(overrides)
-    return args
 
 
 # -- the five reliability tests ---------------------------------------------------------------------
