@@ -498,9 +498,38 @@ def delete_location(cfg: LakeConfig, location: str) -> None:
 
 
 def open_version(
-    cfg: LakeConfig, location: str, fmt: str, schema_b64: str, partition_by: list[str]
+    cfg: LakeConfig,
+    location: str,
+    fmt: str,
+    schema_b64: str,
+    partition_by: list[str],
+    *,
+    identity: tuple[Any, ...] | None = None,
 ) -> ds.Dataset:
-    """The pyarrow dataset of a stored version, with its recorded schema and typed hive partitioning."""
+    """The pyarrow dataset of a stored version, with its recorded schema and typed hive partitioning.
+
+    A ready version's files never change, so with `identity` (the catalog row's id and creation time) the
+    opened dataset is kept: listing its files again is a millisecond or more per read (much more on S3)."""
+    if identity is None:
+        return _open_version(cfg, location, fmt, schema_b64, tuple(partition_by))
+    return _opened_version(cfg, location, fmt, schema_b64, tuple(partition_by), identity)
+
+
+@functools.lru_cache(maxsize=32)
+def _opened_version(
+    cfg: LakeConfig,
+    location: str,
+    fmt: str,
+    schema_b64: str,
+    partition_by: tuple[str, ...],
+    identity: tuple[Any, ...],
+) -> ds.Dataset:
+    return _open_version(cfg, location, fmt, schema_b64, partition_by)
+
+
+def _open_version(
+    cfg: LakeConfig, location: str, fmt: str, schema_b64: str, partition_by: tuple[str, ...]
+) -> ds.Dataset:
     import pyarrow.dataset as ds
 
     schema = schema_from_b64(schema_b64)
@@ -513,7 +542,7 @@ def open_version(
             filesystem=fs,
             format=_file_format(fmt, "This version"),
             schema=schema,
-            partitioning=_partitioning(schema, partition_by),
+            partitioning=_partitioning(schema, list(partition_by)),
             exclude_invalid_files=False,
         )
 
@@ -684,6 +713,52 @@ def json_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: plain(v, items=20, chars=MAX_CELL_CHARS) for k, v in row.items()} for row in rows]
 
 
+def _count_and_head(
+    dataset: ds.Dataset, columns: list[str] | None, expression: Any, filtered: set[str], want: int
+) -> tuple[int, pa.Table | None]:
+    """The rows matching `expression` (on the columns `filtered`) and the first `want` of them, in the
+    scanner's order.
+
+    On a Parquet version both work on its row groups (those the statistics rule out are dropped): pyarrow
+    counts a row group its statistics fully satisfy from the footer, where a whole file's count falls back to
+    a scan as soon as one row group is undecided; and the sample stops at the first row groups that hold
+    enough, where a scanner's head reads ahead whole files. A selective read costs its boundary row groups."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    if not isinstance(dataset, ds.FileSystemDataset) or not isinstance(dataset.format, ds.ParquetFileFormat):
+        matched = dataset.count_rows(filter=expression)
+        want = min(want, matched)
+        return matched, dataset.scanner(columns=columns, filter=expression).head(want) if want else None
+    groups = [
+        group
+        for fragment in dataset.get_fragments(filter=expression)
+        for group in fragment.split_by_row_group(filter=expression, schema=dataset.schema)
+    ]
+    partition = set(dataset.partitioning.schema.names) if dataset.partitioning is not None else set()
+    if filtered <= partition:
+        # The partition folders decide the filter: every row of the kept row groups matches. (pyarrow would
+        # count each row-group fragment of a file as the whole file here: its count for a predicate with no
+        # column left to test reads the file's footer total.)
+        matched = sum(group.row_groups[0].num_rows for group in groups)
+    else:
+        by_group = ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
+        matched = by_group.count_rows(filter=expression)
+    want = min(want, matched)
+    if not want:
+        return matched, None
+    tables: list[pa.Table] = []
+    got = 0
+    for group in groups:
+        table = group.to_table(schema=dataset.schema, columns=columns, filter=expression)
+        if table.num_rows:
+            tables.append(table.slice(0, want - got))
+            got += tables[-1].num_rows
+            if got >= want:
+                break
+    return matched, pa.concat_tables(tables)
+
+
 def read_version(
     dataset: ds.Dataset,
     cfg: LakeConfig,
@@ -711,9 +786,8 @@ def read_version(
         # to show: much less than reading the matches, which is what writing the result file costs.
         with storage_errors(cfg, what, location), _arrow_errors(what, "parquet"):
             step(0, None, "counting the matching rows")
-            matched = dataset.count_rows(filter=expression)
-            want = min(sample_rows, cap, matched)
-            head = dataset.scanner(columns=columns, filter=expression).head(want) if want else None
+            filtered = {str(triple[0]) for triple in filters or []}
+            matched, head = _count_and_head(dataset, columns, expression, filtered, min(sample_rows, cap))
         returned = min(matched, cap)
         return ReadStats(
             matched_rows=matched,

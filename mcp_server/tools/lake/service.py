@@ -347,7 +347,14 @@ def read(
             control=control,
         )
     else:
-        data = adapter.open_version(cfg, found.location, found.format, found.arrow_schema, found.partition_by)
+        data = adapter.open_version(
+            cfg,
+            found.location,
+            found.format,
+            found.arrow_schema,
+            found.partition_by,
+            identity=(found.id, found.created_at),
+        )
         stats = adapter.read_version(
             data,
             cfg,

@@ -95,3 +95,51 @@ def test_config_checks_the_endpoint_and_root(tmp_path: Path) -> None:
     cfg = adapter.make_config("s3://b/p/", tmp_path, "http://127.0.0.1:9000", "us-east-1", ["127.0.0.1"])
     assert cfg.root == "s3://b/p" and cfg.version_dir("raw", "n", 2) == "s3://b/p/raw/n/v2"
     assert cfg.show(cfg.version_dir("raw", "n", 2)) == "s3://b/p/raw/n/v2"
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        [["g", "==", 3], ["id", ">=", 1234]],  # one partition, a boundary row group, the rest whole
+        [["id", "<", 50]],
+        [["g", "==", 3]],  # the partition alone
+        [["g", "in", [1, 2]], ["g", "!=", 2]],
+        [["v", ">", 0.9]],  # no statistics decide it: every row group is scanned
+        [["g", "==", 99]],  # nothing
+        None,
+    ],
+)
+def test_count_and_sample_equal_pyarrow_scanner(tmp_path: Path, filters: list[list[object]] | None) -> None:
+    """The sample path counts and samples by row group: the same count and first rows as pyarrow's own
+    count_rows and scanner head on the same version."""
+    import numpy as np
+
+    n = 5000
+    source = pa.table(
+        {
+            "id": pa.array(np.arange(n), type=pa.int64()),
+            "g": pa.array(np.arange(n) % 7, type=pa.int32()),
+            "v": np.random.default_rng(1).random(n),
+        }
+    )
+    cfg = adapter.make_config(None, tmp_path, None, "us-east-1", ["127.0.0.1"])
+    target = cfg.version_dir("raw", "t", 1)
+    adapter.write_version(
+        cfg,
+        ds.dataset(source),
+        target,
+        partition_by=["g"],
+        compression="zstd",
+        row_group_size=100,
+        max_rows=n,
+    )
+    schema_b64 = adapter.schema_to_b64(source.schema)
+    opened = adapter.open_version(cfg, target, "parquet", schema_b64, ["g"], identity=(1, "t0"))
+    assert adapter.open_version(cfg, target, "parquet", schema_b64, ["g"], identity=(1, "t0")) is opened
+    assert adapter.open_version(cfg, target, "parquet", schema_b64, ["g"], identity=(2, "t1")) is not opened
+    got = adapter.read_version(
+        opened, cfg, "t", columns=None, filters=filters, limit=None, max_rows=n, sample_rows=10, out_path=None
+    )
+    expression = adapter.build_filter(opened.schema, filters)
+    assert got.matched_rows == opened.count_rows(filter=expression)
+    assert got.sample == adapter.json_rows(opened.scanner(filter=expression).head(10).to_pylist())
