@@ -286,8 +286,8 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 
 def move_alias(app: AppContext, name: str, alias: str, version: str) -> None:
-    """Point `alias` of registered model `name` at `version`. The caller has read the registered model
-    (aliases_of: it exists and is no prompt), which MlflowClient.set_registered_model_alias would read
+    """Point `alias` of registered model `name` at `version`. The caller has read the alias (current_alias:
+    the model exists and is no prompt), which MlflowClient.set_registered_model_alias would read
     again before it sets the alias; so the registry client it wraps is called directly, when there is one."""
     client = mlflow_client(app)
     registry = getattr(client, "_get_registry_client", None)
@@ -388,11 +388,16 @@ def artifacts_of(app: AppContext, mv: Any) -> list[str]:
 
 
 def current_alias(app: AppContext, name: str, alias: str) -> str | None:
-    """The version `alias` points at in MLflow (None when unset); NotFound when the model does not exist."""
+    """The version `alias` points at in MLflow (None when unset); NotFound when there is no registered model
+    `name` (a prompt of that name is not one). One version read: the registered model itself, with every
+    version, is read only when the alias is unset."""
     client = mlflow_client(app)
     try:
         with backend_errors(app.settings):
-            return str(client.get_model_version_by_alias(name, alias).version)
+            found = client.get_model_version_by_alias(name, alias)
+        if PROMPT_TAG in (getattr(found, "tags", None) or {}):  # MLflow tags each prompt version too
+            raise NotFound(f"No registered model {name!r}; register one with registry_register_model.")
+        return str(found.version)
     except MlopsError:
         raise
     except Exception as err:

@@ -596,7 +596,7 @@ def _change_alias(
     plan: Callable[[Any, str | None], rm.AliasResult | tuple[str, str | None, str]],
 ) -> rm.AliasResult:
     """One alias change in one store write transaction: the alias's version now is read from MLflow
-    (with the registered model: one read), `plan(session, current)` decides (action, previous, target)
+    (one version read), `plan(session, current)` decides (action, previous, target)
     or answers at once; the history row is written, MLflow's alias moves, and if the transaction then does
     not commit MLflow's alias is put back."""
     from mcp_server.core.store.models import RegistryAliasEvent, utcnow
@@ -606,7 +606,7 @@ def _change_alias(
         # The call's last write: its audit row commits with the history row (one commit for the call).
         with app.store.transaction(timeout_s=60, audit=True) as session:
             _pg_lock(session, name, alias)
-            planned = plan(session, adapter.aliases_of(app, name).get(alias))  # NotFound: no such model
+            planned = plan(session, adapter.current_alias(app, name, alias))  # NotFound: no such model
             if isinstance(planned, rm.AliasResult):
                 return planned
             action, previous, target = planned
