@@ -703,17 +703,20 @@ def validate(
 ) -> list[Any]:
     """GX's result of each expectation of `suite` on `df` (a pandas or Spark DataFrame).
 
-    A batch is validated rather than a ValidationDefinition run: a run also stores GX's own copy of the
-    results, which GX 1.24 cannot serialise for some expectations (the numpy booleans of
-    expect_column_quantile_values_to_be_between), and that failure would lose every result. An error
-    that escapes GX's per-expectation handling is pinned on its expectation by running each on its own
-    (after `check`, which stops a late or cancelled call).
+    GX's validator runs the suite rather than a ValidationDefinition: a run also stores GX's own copy of
+    the results, which GX 1.24 cannot serialise for some expectations (the numpy booleans of
+    expect_column_quantile_values_to_be_between), and that failure would lose every result. It is the
+    validator `Batch.validate` builds, made directly: a Batch from `get_batch` would load the data (and hash
+    every row for its batch id) once more before its validator loads it again. An error that escapes GX's
+    per-expectation handling is pinned on its expectation by running each on its own (after `check`, which
+    stops a late or cancelled call), on the same validator and its loaded batch.
     """
     from great_expectations.core.expectation_validation_result import ExpectationValidationResult
+    from great_expectations.validator.v1_validator import Validator
 
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+    validator = Validator(batch_definition, result_format=RESULT_FORMAT, batch_parameters={"dataframe": df})
     try:
-        return list(batch.validate(suite, result_format=RESULT_FORMAT).results)
+        return list(validator.validate_expectation_suite(suite).results)
     except Exception:
         log.warning("a GX run failed as a whole; validating its expectations one by one", exc_info=True)
     results = []
@@ -721,7 +724,7 @@ def validate(
         if check is not None:
             check()
         try:
-            results.append(batch.validate(expectation, result_format=RESULT_FORMAT))
+            results.append(validator.validate_expectation(expectation))
         except Exception as err:
             info = {"raised_exception": True, "exception_message": f"{type(err).__name__}: {err}"}
             results.append(
