@@ -716,23 +716,37 @@ def validate(
 
     validator = Validator(batch_definition, result_format=RESULT_FORMAT, batch_parameters={"dataframe": df})
     try:
-        return list(validator.validate_expectation_suite(suite).results)
-    except Exception:
-        log.warning("a GX run failed as a whole; validating its expectations one by one", exc_info=True)
-    results = []
-    for expectation in suite.expectations:
-        if check is not None:
-            check()
         try:
-            results.append(validator.validate_expectation(expectation))
-        except Exception as err:
-            info = {"raised_exception": True, "exception_message": f"{type(err).__name__}: {err}"}
-            results.append(
-                ExpectationValidationResult(
-                    success=False, expectation_config=expectation.configuration, exception_info=info
+            return list(validator.validate_expectation_suite(suite).results)
+        except Exception:
+            log.warning("a GX run failed as a whole; validating its expectations one by one", exc_info=True)
+        results = []
+        for expectation in suite.expectations:
+            if check is not None:
+                check()
+            try:
+                results.append(validator.validate_expectation(expectation))
+            except Exception as err:
+                info = {"raised_exception": True, "exception_message": f"{type(err).__name__}: {err}"}
+                results.append(
+                    ExpectationValidationResult(
+                        success=False, expectation_config=expectation.configuration, exception_info=info
+                    )
                 )
-            )
-    return results
+        return results
+    finally:
+        _release_batches(batch_definition)
+
+
+def _release_batches(batch_definition: Any) -> None:
+    """Drop the data GX's execution engine keeps of every batch it loaded.
+
+    The data source's engine lives as long as the context, and its BatchManager keeps each batch's data
+    (here: the whole DataFrame) by batch id and never lets it go: in a server that validates file after
+    file, every file would stay in memory, and the next run's read would sit on top of the last one's."""
+    manager = batch_definition.data_asset.datasource.get_execution_engine().batch_manager
+    manager.batch_data_cache.clear()
+    manager.reset_batch_cache()
 
 
 def _atomic_store_writes(context: Any) -> None:
