@@ -30,6 +30,14 @@ Engine = Annotated[
         "(Spark above the configured size when Spark is configured)."
     ),
 ]
+ValidationEngine = Annotated[
+    Literal["pandas", "duckdb", "spark", "auto"],
+    Field(
+        description="Where GX runs: pandas (in this process), duckdb (GX's SQL engine on a DuckDB view of a "
+        "Parquet/CSV file: no load into memory), spark (the configured Spark master) or auto (DuckDB, then "
+        "Spark, above their configured sizes)."
+    ),
+]
 SuiteRef = Annotated[
     str, Field(description="GX suite name (its latest version) or 'name@N' for version N.", max_length=140)
 ]

@@ -122,6 +122,26 @@ class Settings(BaseSettings):
     spark_driver_memory: str = "1g"
     # Extra Spark settings as JSON, e.g. {"spark.jars.packages": "org.apache.hadoop:hadoop-aws:3.4.1"}.
     spark_conf: dict[str, str] = Field(default_factory=dict)
+    # -- duckdb (#28) settings go here
+    # engine=auto validates a Parquet/CSV file on DuckDB (GX's SQL engine over a view of the file) when it
+    # has more rows (Parquet metadata) or bytes than these, and is below Spark's thresholds.
+    duckdb_auto_rows: int = Field(1_000_000, ge=1)
+    duckdb_auto_bytes: int = Field(256 * 1024**2, ge=1)
+    # DuckDB's memory for one run (it spills to <home>/cache/duckdb beyond it) and its threads (None: all cores).
+    duckdb_memory_limit: str = Field("1GB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    duckdb_threads: int | None = Field(None, ge=1, le=256)
+    # -- monitor (#27) settings go here
+    # Sketches of served traffic (gateway/monitoring.py): per endpoint, version and window of this many
+    # seconds; flushed to the store this often and at shutdown; windows older than the retention deleted.
+    monitor_enabled: bool = True
+    monitor_window_s: float = Field(3600.0, ge=1, le=7 * 86400)
+    monitor_flush_s: float = Field(5.0, gt=0, le=300)
+    monitor_retention_days: float = Field(30.0, gt=0, le=3650)
+    monitor_kll_k: int = Field(200, ge=8, le=4096)  # KLL accuracy: rank error ~1.65/k^0.95 (k=200: 1.3%)
+    # request_id -> prediction, for monitor_record_outcomes: kept this long; rows waiting for their
+    # flush are capped (beyond it requests are still served, their monitoring is dropped and counted).
+    monitor_prediction_retention_days: float = Field(7.0, gt=0, le=3650)
+    monitor_max_pending_rows: int = Field(200_000, ge=100)
 
     deadline_s: float = Field(120.0, gt=0)
     max_deadline_s: float = Field(1800.0, gt=0)

@@ -196,6 +196,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "postgres": ("psycopg",),
     "gx": ("great_expectations", "pandas", "pyarrow"),
     "quality": ("great_expectations", "sklearn", "scipy", "matplotlib", "PIL"),
+    "duckdb": ("duckdb", "duckdb_engine"),
     "stats": ("scipy", "statsmodels", "numpy"),
     "lake": ("pyarrow", "pandas"),
     "feast": ("feast", "pandas"),

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from mcp_server.core.args import Cursor, DataFile, Engine, IncludeSamples, Limit200, Limit500, Overwrite
+from mcp_server.core.args import (
+    Cursor,
+    DataFile,
+    Engine,
+    IncludeSamples,
+    Limit200,
+    Limit500,
+    Overwrite,
+    ValidationEngine,
+)
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.quality import service
@@ -97,7 +106,7 @@ async def quality_score(
     threshold: Annotated[
         float | None, Field(None, description="Pass when overall >= threshold (0-100).")
     ] = None,
-    engine: Engine = "auto",
+    engine: ValidationEngine = "auto",
 ) -> ScoreResult:
     """Score a dataset 0-100 on completeness, uniqueness, validity (GX suite), consistency, timeliness and accuracy, with a weighted overall; stored for quality_history."""
     rules = [r.model_dump() for r in consistency_rules] if consistency_rules else None

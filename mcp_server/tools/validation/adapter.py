@@ -129,11 +129,33 @@ SPARK_TYPE_LISTS: dict[str, list[str]] = {
     "timestamp": ["TimestampType", "TimestampNTZType"],
     "date": ["DateType"],
 }
+# The same logical types on DuckDB: the SQL type names GX's SQL type check resolves through the DuckDB
+# dialect's type module (duckdb_adapter.type_module).
+DUCKDB_TYPE_LISTS: dict[str, list[str]] = {
+    "integer": [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+    ],
+    "float": ["FLOAT", "DOUBLE", "REAL", "DOUBLE_PRECISION"],
+    "string": ["VARCHAR", "TEXT", "CHAR"],
+    "boolean": ["BOOLEAN"],
+    "timestamp": ["TIMESTAMP"],
+    "date": ["DATE"],
+}
 # Engine-neutral type names a suite may use, mapped per engine. pandas has no date dtype: dates read as
 # datetime64 columns, so `date` checks the timestamp dtypes there.
 ENGINE_TYPES: dict[str, dict[str, list[str]]] = {
     "pandas": {**TYPE_LISTS, "date": TYPE_LISTS["timestamp"]},
     "spark": SPARK_TYPE_LISTS,
+    "duckdb": DUCKDB_TYPE_LISTS,
 }
 TYPE_EXPECTATIONS = ("expect_column_values_to_be_in_type_list", "expect_column_values_to_be_of_type")
 # The GX project's lock across processes (under <home>/gx), and how long a call waits for it.
@@ -806,12 +828,16 @@ class Job:
     expectations: list[dict[str, Any]] = field(default_factory=list)  # the suite's or the rules'
     rules: list[dict[str, Any]] = field(default_factory=list)  # integrity rules (kind, ...)
     references: dict[str, str] = field(default_factory=dict)  # rule reference path -> resolved path
+    # A part of a stored suite (engine=duckdb sends the expectations it must not run to pandas):
+    # `expectations` are that part, `indices` their positions in the suite, `columns` the ones read.
+    indices: list[int] | None = None
+    columns: list[str] | None = None
 
 
-def read(path: str, limits: TableLimits) -> pd.DataFrame:
+def read(path: str, limits: TableLimits, columns: list[str] | None = None) -> pd.DataFrame:
     from mcp_server.core.tables import read_table
 
-    return read_table(Path(path), limits)
+    return read_table(Path(path), limits, columns=columns)
 
 
 def check_columns(df: Any, wanted: list[str], what: str, path: str) -> None:
@@ -839,12 +865,18 @@ def run_job(
     check = control.check if control is not None else None
     started = time.perf_counter()
     step(0, 4, "reading the dataset")
-    df = read(job.path, job.limits) if frame is None else frame
+    df = read(job.path, job.limits, job.columns) if frame is None else frame
     step(1, 4, f"validating {len(df)} rows with Great Expectations")
     labels: dict[int, tuple[str | None, str | None]] = {}
     if job.gx_name is not None:
         check_columns(df, referenced_columns(job.expectations), f"Suite '{job.gx_name}'", job.path)
         specs = engine_specs(job.expectations, "pandas")
+        if job.indices is not None:  # a part of the suite: its outcomes keep their places in the suite
+            results, ids = engine.run_adhoc(build_expectations(specs), df, check)
+            out = summary(results, ids, labels, job.include_samples, len(df), started, "pandas")
+            for o in out["outcomes"]:
+                o["index"] = job.indices[o["index"]]
+            return out
         if specs == job.expectations:
             results, ids = engine.run_stored(job.gx_name, df, check)
         else:  # engine-neutral type names: the suite's expectations in pandas names, run once

@@ -162,6 +162,12 @@ class ExpectationOutcome(BaseModel):
     )
     sample_rows: list[int] | None = Field(None, description="0-based row positions of those values.")
     error: str | None = Field(None, description="Set when GX could not evaluate the expectation.")
+    engine: str | None = Field(
+        None, description="With engine=duckdb: the engine that ran this expectation (duckdb or pandas)."
+    )
+    engine_note: str | None = Field(
+        None, description="Why it ran on pandas rather than DuckDB, or how DuckDB's answer differs in shape."
+    )
 
 
 class ValidationReport(BaseModel):

@@ -80,16 +80,23 @@ def referenced_columns(expectations: list[dict[str, Any]]) -> list[str]:
 
 
 def choose_engine(app: AppContext, requested: str, path: Path) -> str:
-    """pandas or spark for this dataset (core/spark.py decides; the size is read only for auto)."""
+    """pandas, duckdb or spark for this dataset (core/spark.py decides Spark's share, duckdb_adapter DuckDB's;
+    the size is read only for auto)."""
     from mcp_server.core.spark import choose_engine as choose
-    from mcp_server.core.spark import spark_master, table_size
+    from mcp_server.core.spark import table_size
+    from mcp_server.tools.validation import duckdb_adapter
 
     settings = app.settings
-    if requested == "auto" and spark_master(settings) is not None:
-        rows, size = table_size(path)
-    else:
-        rows, size = None, 0
-    return choose(settings, requested, rows, size)
+    if requested == "duckdb":
+        duckdb_adapter.check_usable(path)
+        return "duckdb"
+    if requested != "auto":
+        return choose(settings, requested, None, 0)
+    rows, size = table_size(path)
+    chosen = choose(settings, requested, rows, size)
+    if chosen == "pandas" and duckdb_adapter.auto_fits(settings, path, rows, size):
+        return "duckdb"
+    return chosen
 
 
 def path_keys(app: AppContext, path: Path) -> list[str]:
@@ -250,7 +257,10 @@ def _job(app: AppContext, path: Path, include_samples: bool, **kwargs: Any) -> a
 def _execute(
     app: AppContext, control: Control, job: adapter.Job, chosen: str, frame: pd.DataFrame | None
 ) -> tuple[dict[str, Any], bool]:
-    """Run the job where it belongs: Spark; a killable worker (a caller's pattern); or this thread."""
+    """Run the job where it belongs: Spark; DuckDB (its pandas part back here); a killable worker (a
+    caller's pattern); or this thread."""
+    if chosen == "duckdb":
+        return _execute_duckdb(app, control, job)
     if chosen == "spark":  # regexes run in Spark's JVM; the deadline cancels its jobs
         from mcp_server.core.spark import spark_engine
         from mcp_server.tools.validation import spark_adapter
@@ -269,6 +279,22 @@ def _execute(
             pool=workers(app),
         ), True
     return adapter.run_job(gx_engine(app), job, control, frame), False
+
+
+def _execute_duckdb(app: AppContext, control: Control, job: adapter.Job) -> tuple[dict[str, Any], bool]:
+    """GX's SQL engine on a DuckDB view of the file (duckdb_adapter); what must run on pandas goes through
+    `_execute` as a pandas job (a killable worker when it holds a caller's regex)."""
+    from mcp_server.tools.validation import duckdb_adapter
+
+    isolated = False
+
+    def on_pandas(part: adapter.Job) -> dict[str, Any]:
+        nonlocal isolated
+        raw, isolated = _execute(app, control, part, "pandas", None)
+        return raw
+
+    gx = app.client("gx-duckdb", duckdb_adapter.DuckGx)
+    return duckdb_adapter.run_job_duckdb(gx, job, app.settings, control, on_pandas), isolated
 
 
 def workers(app: AppContext) -> WorkerPool:
@@ -456,7 +482,7 @@ def run(
     parse_ref(suite)
     lake_id = None
     if dataset.startswith(LAKE_PREFIX):  # a lake version: read where it lives, on Spark
-        if engine == "pandas":
+        if engine in ("pandas", "duckdb"):
             raise InvalidInput("Lake datasets are validated on Spark; use engine=spark or auto.")
         path, lake_id = lake_dataset(app, control, dataset)
         chosen = choose_engine(app, "spark", path)

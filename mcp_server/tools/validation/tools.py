@@ -6,7 +6,15 @@ from typing import Annotated
 
 from pydantic import Field
 
-from mcp_server.core.args import Cursor, DataFile, Engine, IncludeSamples, Limit200, Limit500, SuiteRef
+from mcp_server.core.args import (
+    Cursor,
+    DataFile,
+    IncludeSamples,
+    Limit200,
+    Limit500,
+    SuiteRef,
+    ValidationEngine,
+)
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx
 from mcp_server.tools.validation import service
@@ -97,7 +105,7 @@ async def validation_run(
     include_samples: IncludeSamples = True,
     limit: Limit500 = 50,
     deadline_s: DeadlineArg = None,
-    engine: Engine = "auto",
+    engine: ValidationEngine = "auto",
 ) -> ValidationReport:
     """Validate a dataset against a saved GX suite; returns per-expectation results (failures first), a result id and an HTML report link."""
     return await service_call(ctx, service.run, dataset, suite, include_samples, limit, engine)
@@ -121,7 +129,7 @@ async def validation_check_integrity(
     include_samples: IncludeSamples = True,
     limit: Limit500 = 50,
     deadline_s: DeadlineArg = None,
-    engine: Engine = "auto",
+    engine: ValidationEngine = "auto",
 ) -> ValidationReport:
     """Check referential integrity, cross-field rules (A > B, A + B == C, B required if A) and business rules through GX."""
     return await service_call(

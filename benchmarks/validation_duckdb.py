@@ -1,0 +1,243 @@
+"""Validation on DuckDB (#28): `validation_run` with engine=duckdb through an MCP client vs the same suite run
+by GX's pandas engine directly, on one generated 10,000,000-row x 10-column Parquet file.
+
+The suite is benchmarks/validation_throughput.py's with its regex (validation_regex.py's): ten expectations,
+one of them `expect_column_values_to_match_regex`. The tool runs it with GX's own SQL engine on a DuckDB view
+of the file (the regex rewritten for RE2, so it runs there too); GX directly reads the file with pandas and
+validates the DataFrame with its pandas engine. Both sides include the file read and ask for the same result
+format. Each side runs in its own fresh process (so the tool side's peak RSS is the server's own); the tool
+side fingerprints the file once first (cached afterwards), as the other validation benchmarks do.
+
+Prints one JSON line: rows/s of the tool (value) and of GX's pandas engine (baseline), their ratio, whether
+every expectation's success and unexpected count are identical, which engine ran each expectation, and the
+server's peak RSS. Target: >= 10M rows/s for the DuckDB path. ROWS=... runs a smaller file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+ROWS = int(os.environ.get("ROWS", 10_000_000))
+RUNS_TOOL = 3  # timed runs of the tool, after one warm-up run
+RUNS_GX = 1  # GX's pandas engine on 10M rows takes a while: one timed run
+TARGET_ROWS_PER_S = 10_000_000
+
+
+def _suite() -> list[dict[str, Any]]:
+    sys.path.insert(0, str(Path(__file__).parent))
+    os.environ["VALIDATION_BENCH_SUITE"] = "regex"
+    import validation_throughput as vt
+
+    return list(vt.SUITE)
+
+
+def _generate(path: Path) -> None:
+    """validation_throughput.py's columns and distributions, written in 1M-row row groups."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(42)
+    missing = set(rng.choice(ROWS, ROWS // 1000, replace=False).tolist())
+    writer = None
+    step = 1_000_000
+    for start in range(0, ROWS, step):
+        n = min(step, ROWS - start)
+        score = rng.normal(size=n)
+        for i in [i - start for i in missing if start <= i < start + n]:
+            score[i] = np.nan
+        table = pa.table(
+            {
+                "id": np.arange(start, start + n),
+                "amount": rng.normal(size=n),
+                "qty": rng.integers(0, 100, n),
+                "segment": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.29, 0.01]),
+                "ratio": rng.random(n),
+                "score": pa.array(score, from_pandas=True),
+                "region": rng.choice(["n", "s", "e", "w"], n),
+                "visits": rng.poisson(20, n),
+                "flag": rng.random(n) < 0.5,
+                "label": rng.integers(0, 2, n),
+            }
+        )
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    assert writer is not None
+    writer.close()
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def side_gx(data: Path) -> dict[str, Any]:
+    """GX directly: ephemeral context, pandas data source, the suite, a validation definition."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    import logging
+
+    import great_expectations as gx
+    import pandas as pd
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    from mcp_server.tools.validation.adapter import RESULT_FORMAT
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    suite_specs = _suite()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    batch = (
+        context.data_sources.add_pandas("p")
+        .add_dataframe_asset("df")
+        .add_batch_definition_whole_dataframe("w")
+    )
+    suite = context.suites.add(ExpectationSuite(name="bench", expectations=suite_specs))
+    vd = context.validation_definitions.add(gx.ValidationDefinition(name="bench", data=batch, suite=suite))
+    position = {str(e.id): i for i, e in enumerate(suite.expectations)}
+    times, counts = [], []
+    for _ in range(RUNS_GX):
+        t0 = time.perf_counter()
+        df = pd.read_parquet(data)
+        result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
+        times.append(time.perf_counter() - t0)
+        del df
+        counts = sorted(
+            (
+                position[str(r.expectation_config.id)],
+                bool(r.success),
+                r.result.get("unexpected_count"),
+            )
+            for r in result.results
+        )
+    return {"times": times, "counts": counts, "peak_mb": _peak_mb()}
+
+
+def side_mcp(data: Path, home: Path) -> dict[str, Any]:
+    """The tool through an in-memory MCP client session (JSON-RPC, the server's boundary, the store)."""
+    import anyio
+    from mcp import Client
+
+    from mcp_server.core.app import create_server
+    from mcp_server.core.config import Settings
+
+    settings = Settings(home=home, roots=[data.parent], profile="all", tools=["validation"], deadline_s=1800)
+    out: dict[str, Any] = {}
+
+    async def main() -> None:
+        server = create_server(settings)
+        async with Client(server, mode="legacy") as client:
+            created = await client.call_tool(
+                "validation_create_suite", {"name": "bench", "expectations": _suite()}
+            )
+            assert not created.is_error, created.content
+
+            async def once() -> tuple[float, dict[str, Any]]:
+                t0 = time.perf_counter()
+                result = await client.call_tool(
+                    "validation_run", {"dataset": str(data), "suite": "bench", "engine": "duckdb"}
+                )
+                assert not result.is_error, result.content
+                return time.perf_counter() - t0, result.structured_content or {}
+
+            await once()  # warm-up: fingerprints the file once (cached afterwards)
+            times = []
+            payload: dict[str, Any] = {}
+            for _ in range(RUNS_TOOL):
+                seconds, payload = await once()
+                times.append(seconds)
+            # The same suite less its uniqueness check (GX's SQL for it is a window over the whole column,
+            # run twice: the count and the sample), to show what that one expectation costs.
+            rest = [e for e in _suite() if e["type"] != "expect_column_values_to_be_unique"]
+            made = await client.call_tool("validation_create_suite", {"name": "rest", "expectations": rest})
+            assert not made.is_error, made.content
+            t0 = time.perf_counter()
+            other = await client.call_tool(
+                "validation_run", {"dataset": str(data), "suite": "rest", "engine": "duckdb"}
+            )
+            assert not other.is_error, other.content
+            out["seconds_without_unique"] = time.perf_counter() - t0
+            out.update(
+                times=times,
+                counts=sorted((o["index"], o["success"], o["unexpected_count"]) for o in payload["results"]),
+                engines=sorted({o["engine"] for o in payload["results"]}),
+                engine=payload["engine"],
+                isolated=payload["isolated"],
+            )
+        server.app.close()
+
+    anyio.run(main)
+    out["peak_mb"] = _peak_mb()
+    return out
+
+
+def _spawn(side: str, data: Path, home: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--side", side, str(data), str(home)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="validation-duckdb-bench-") as tmp:
+        data = Path(tmp) / "data" / "bench.parquet"
+        data.parent.mkdir()
+        _generate(data)
+        tool = _spawn("mcp", data, Path(tmp) / "home")
+        direct = _spawn("gx", data, Path(tmp) / "unused")
+        file_mb = data.stat().st_size / 2**20
+    tool_s = statistics.median(tool["times"])
+    gx_s = statistics.median(direct["times"])
+    counts_match = [list(c) for c in tool["counts"]] == [list(c) for c in direct["counts"]]
+    print(
+        json.dumps(
+            {
+                "figure": "validation_duckdb",
+                "value": round(ROWS / tool_s),
+                "baseline": round(ROWS / gx_s),
+                "ratio": round(gx_s / tool_s, 2),
+                "unit": "rows/s",
+                "rows": ROWS,
+                "columns": 10,
+                "expectations": len(tool["counts"]),
+                "seconds_duckdb_tool": round(tool_s, 3),
+                "seconds_duckdb_tool_runs": [round(t, 3) for t in tool["times"]],
+                "seconds_gx_pandas": round(gx_s, 3),
+                "rows_per_s_duckdb_tool_without_unique": round(ROWS / tool["seconds_without_unique"]),
+                "counts_match": counts_match,
+                "counts": tool["counts"],
+                "engines_used": tool["engines"],
+                "engine": tool["engine"],
+                "isolated": tool["isolated"],
+                "parquet_mb": round(file_mb, 1),
+                "peak_rss_mb_server": round(tool["peak_mb"], 1),
+                "peak_rss_mb_gx_pandas": round(direct["peak_mb"], 1),
+                "target_rows_per_s": TARGET_ROWS_PER_S,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--side":
+        side, data_arg, home_arg = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
+        result = side_gx(data_arg) if side == "gx" else side_mcp(data_arg, home_arg)
+        sys.stdout.flush()
+        print(json.dumps(result))
+    else:
+        main()
