@@ -463,6 +463,11 @@ EP_SERVED: tuple[Call, ...] = (
 CANARY: Call = ("deploy_canary_start", {"endpoint": EP, "candidate_version": "2"})
 PREPARE: Call = ("deploy_blue_green_prepare", {"endpoint": EP, "version": "2"})
 ON_CANARY = (*EP_SERVED, CANARY)
+BATCH: Call = (
+    "deploy_batch_predict",
+    {"path": "example.parquet", **AT, "output_dataset": "example-scored", "key_columns": ["id"]},
+)
+BATCH_DONE: Call = ("deploy_batch_status", {"output_dataset": "example-scored", "wait_s": 30})
 
 DEPLOY = {
     "deploy_gateway_start": Case(example={"port": 0}, expect={"running": True}),
@@ -530,6 +535,58 @@ DEPLOY = {
         example=AT_EP,
         setup=(EP_SERVED[0], EP_REGISTER, EP_SERVED[3]),
         expect={"endpoint": EP, "total": positive},
+    ),
+    "deploy_batch_predict": Case(
+        example=BATCH[1],
+        setup=D_SERVED,
+        expect={
+            "state": "running",
+            "engine": "arrow",
+            "rows_total": 200,
+            "columns": ["id", "prediction", "probability_0", "probability_1"],
+        },
+    ),
+    "deploy_batch_status": Case(
+        example={"output_dataset": "example-scored"},
+        setup=(*D_SERVED, BATCH, BATCH_DONE),
+        expect={"state": "succeeded", "rows_done": 200, "output_version": 1, "output_id": nonempty},
+    ),
+    "deploy_batch_cancel": Case(
+        example={"output_dataset": "example-scored"},
+        setup=(*D_SERVED, BATCH, BATCH_DONE),
+        expect={"state": "succeeded", "output_dataset": "example-scored"},  # ended already: reported as it is
+    ),
+}
+
+# -- monitor -----------------------------------------------------------------------------------------
+
+# Two rows served, then the gateway stopped: its shutdown flush writes their sketches and predictions.
+M_TRAFFIC: tuple[Call, ...] = (
+    *D_SERVED,
+    START,
+    ("deploy_predict", {**AT, "rows": ROWS}),
+    ("deploy_gateway_stop", {}),
+)
+M_RULE = {"name": "psi-any", "metric": "psi", "op": ">", "threshold": 0.2, "windows": 2}
+
+MONITOR = {
+    "monitor_drift": Case(
+        example=AT,
+        setup=M_TRAFFIC,
+        expect={"endpoint": "example-endpoint", "version": "1", "rows": 2, "against": "reference"},
+    ),
+    "monitor_record_outcomes": Case(
+        example={**AT, "outcomes": [{"request_id": "0f0f0f0f0f0f0f0f0f0f0f0f", "outcome": 1}]},
+        setup=D_SERVED,
+        expect={"received": 1, "joined": 0, "unknown": 1},
+    ),
+    "monitor_performance": Case(
+        example=AT, setup=D_SERVED, expect={"endpoint": "example-endpoint", "joined": 0, "windows": []}
+    ),
+    "monitor_watch_rules": Case(
+        example={**AT, "rules": [M_RULE]},
+        setup=D_SERVED,
+        expect={"changed": True, "rules": lambda r: len(r) == 1 and r[0]["holding"] is False},
     ),
 }
 
@@ -819,6 +876,7 @@ CASES: dict[str, Case] = {
     **REGISTRY,
     **ONNX,
     **DEPLOY,
+    **MONITOR,
     **AB,
     **LAKE,
     **CATALOG,

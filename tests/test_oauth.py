@@ -123,6 +123,13 @@ SCOPE_TABLE = {
     "deploy_blue_green_switch": "mlops:deploy",
     "deploy_rollback": "mlops:deploy",
     "deploy_history": "mlops:read",
+    "deploy_batch_predict": "mlops:write",  # (*) writes a new dataset, moves no traffic
+    "deploy_batch_status": "mlops:read",
+    "deploy_batch_cancel": "mlops:write",  # (*)
+    "monitor_drift": "mlops:read",
+    "monitor_record_outcomes": "mlops:write",
+    "monitor_performance": "mlops:read",
+    "monitor_watch_rules": "mlops:write",
     # ab
     "ab_design": "mlops:read",
     "ab_create": "mlops:write",

@@ -28,7 +28,7 @@ PROMPT_ARGS = {
     "validate_dataset": {"dataset": "b.csv"},
     "compare_and_promote": {"dataset": "b.csv", "target": "label", "model": "churn"},
     "safe_rollout": {"endpoint": "churn-api", "model": "churn", "version": "3"},
-    "investigate_data_drift": {"new_batch": "b.csv", "training_data": "t.csv"},
+    "investigate_data_drift": {"new_batch": "b.csv", "training_data": "t.csv", "endpoint": "churn-api"},
 }
 
 

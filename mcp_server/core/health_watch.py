@@ -3,8 +3,11 @@
 An alert is sent when a component changes state (ok -> down, down -> ok) or when its latency crosses the
 threshold (either way), never once per interval: the watcher remembers each component's last state
 (in memory, and across restarts from the stored history, so a cron job running `--once` alerts only on
-a change too). Alerts go to a webhook (an HTTP POST of JSON; the host must be on the URL allowlist) or
-to a command run with an argument list (never a shell), with the alert as JSON on its stdin.
+a change too). Each run also judges the enabled areas' watch rules (`WATCHES` in an area's module: the
+monitor area's drift and accuracy rules), which alert once when a rule starts to hold and once when it
+stops (their state is in the store). Alerts go to a webhook (an HTTP POST of JSON; the host must be on
+the URL allowlist) or to a command run with an argument list (never a shell), with the alert as JSON on
+its stdin.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from mcp_server.core.store.redact import mask_text
 
 log = logging.getLogger("mlops_mcp")
 
-Event = Literal["down", "recovered", "slow", "latency_normal"]
+# triggered/resolved: an area's watch rule (WATCHES in its module, e.g. the monitor area's) started or
+# stopped holding.
+Event = Literal["down", "recovered", "slow", "latency_normal", "triggered", "resolved"]
 WEBHOOK_TIMEOUT_S = 5.0
 COMMAND_TIMEOUT_S = 30.0
 
@@ -54,6 +59,8 @@ class Alert:
             "slow": f"{self.component} is slow: {self.latency_ms:g} ms > {self.threshold_ms:g} ms",
             "latency_normal": f"{self.component} latency back under {self.threshold_ms:g} ms "
             f"({self.latency_ms:g} ms)",
+            "triggered": f"{self.component}: {self.detail}",
+            "resolved": f"{self.component}: {self.detail}",
         }[self.event]
         return text + (f" Fix: {self.fix}" if self.event == "down" and self.fix else "")
 
@@ -137,7 +144,23 @@ class Watcher:
                     )
                 )
             self.last[b.name] = _State(b.status, slow)
+        alerts.extend(await self._area_watches())
         return report, alerts
+
+    async def _area_watches(self) -> list[Alert]:
+        """Alerts of the enabled areas' watch rules (`WATCHES = {"name": async hook(app) -> [Alert]}`)."""
+        import importlib
+
+        from mcp_server.core.registry import enabled_areas
+
+        alerts: list[Alert] = []
+        for area in enabled_areas(list(getattr(self.app, "enabled_areas", []) or [])):
+            for name, hook in getattr(importlib.import_module(area.module), "WATCHES", {}).items():
+                try:
+                    alerts.extend(await hook(self.app))
+                except Exception as err:  # one area's rules failing leaves the probes' alerts intact
+                    log.warning("health watch: %s failed: %s", name, type(err).__name__)
+        return alerts
 
 
 def webhook_notifier(url: str, allowlist: list[str]) -> Notifier:

@@ -39,6 +39,7 @@ KINDS = (
     "rollout",
     "backup",
     "workflow",
+    "drift",
 )
 _TWO_PART = {"model": "/", "onnx": "/", "featureview": "/", "suite": "@"}
 

@@ -76,24 +76,37 @@ def safe_rollout(endpoint: str, model: str, version: str) -> str:
     )
 
 
-def investigate_data_drift(new_batch: str, training_data: str, suite: str = "") -> str:
-    """Find out whether and how a new batch of data differs from the data a model was trained on."""
+def investigate_data_drift(new_batch: str, training_data: str, suite: str = "", endpoint: str = "") -> str:
+    """Find out whether and how a new batch of data (or a served endpoint's traffic, e.g. after a drift
+    alert) differs from the data a model was trained on, and what to do about it."""
     run_suite = (
-        f"3. `validation_run` the new batch with suite={_q(suite)}."
+        f"`validation_run` the new batch with suite={_q(suite)}."
         if suite
-        else "3. `validation_list_suites` and run the training data's suite on the new batch with `validation_run`."
+        else "`validation_list_suites` and run the training data's suite on the new batch with `validation_run`."
     )
-    return "\n".join(
-        [
-            f"Goal: explain what changed between {_q(training_data)} (training) and {_q(new_batch)} (new).",
-            f"1. `quality_profile` the new batch {_q(new_batch)} (it is stored for later comparisons).",
-            f"2. `quality_compare` the new batch against {_q(training_data)}: KS / chi-square / PSI per column, "
-            "drifted columns first.",
-            run_suite,
-            "4. Summarize: the drifted columns with their statistics and what moved (means, categories), the "
-            "expectations that now fail, and whether a retrain or a data fix is the right next step.",
+    steps = [f"Goal: explain what changed between {_q(training_data)} (training) and {_q(new_batch)} (new)."]
+    if endpoint:
+        steps += [
+            f"`monitor_drift` endpoint {_q(endpoint)} against its reference: PSI and KS per feature from the "
+            "gateway's sketches, drifted features first, and the drift of its predictions.",
+            f"`monitor_performance` endpoint {_q(endpoint)}: has accuracy (or RMSE) moved in the same windows? "
+            "(outcomes arrive through `monitor_record_outcomes`).",
         ]
-    )
+    steps += [
+        f"`quality_profile` the new batch {_q(new_batch)} (it is stored for later comparisons).",
+        f"`quality_compare` the new batch against {_q(training_data)}: KS / chi-square / PSI per column on the "
+        "raw rows, drifted columns first.",
+        run_suite,
+        "Summarize: the drifted columns with their statistics and what moved (means, categories), the "
+        "expectations that now fail, and whether a retrain or a data fix is the right next step.",
+    ]
+    if endpoint:
+        steps += [
+            "If a retrain is right: `evaluation_train_model` on data that includes the new batch, "
+            "`registry_register_model` the run, then `workflow_promote` it (data gate, champion comparison, "
+            f"ONNX parity, canary) onto endpoint {_q(endpoint)}; `monitor_watch_rules` shows when the alert clears.",
+        ]
+    return "\n".join([steps[0], *(f"{i}. {text}" for i, text in enumerate(steps[1:], 1))])
 
 
 PROMPTS: tuple[Callable[..., Any], ...] = (

@@ -218,6 +218,19 @@ def read_rollout(app: AppContext, rollout_id: str) -> str:
     return status.model_dump_json(indent=1)
 
 
+def read_batch_prediction(app: AppContext, job_id: str) -> str:
+    from mcp_server.tools.deploy import batch
+
+    return batch.read_resource(app, job_id)
+
+
+def _batch_state(app: AppContext, job_id: str) -> str:
+    """A batch job's subscribers hear when it ends (not at every progress heartbeat)."""
+    from mcp_server.tools.deploy import batch
+
+    return batch.watched_state(app, job_id)
+
+
 def _rollout_state(app: AppContext, rollout_id: str) -> str:
     """What a rollout's subscribers are told about: its state, step and reason (not the traffic window,
     which the controller rewrites every few seconds)."""
@@ -263,6 +276,12 @@ TEMPLATES: tuple[tuple[str, str, str, Callable[[AppContext, str], str]], ...] = 
         "A canary rollout: its state, step and traffic window; subscribe to hear when it steps, promotes or rolls back.",
         read_rollout,
     ),
+    (
+        "mlops://batch-predictions/{job_id}",
+        "batch prediction",
+        "A deploy_batch_predict job: state, rows done, rows/s, output dataset; subscribe to hear when it ends.",
+        read_batch_prediction,
+    ),
 )
 _VARIABLE = re.compile(r"\{\+?(\w+)\}")  # {name}, or {+entity} (may hold '/')
 
@@ -278,7 +297,8 @@ _TEMPLATE_PATTERNS = [(_pattern(uri), read) for uri, _name, _description, read i
 
 # What a subscriber is told about where it is less than the whole resource.
 _WATCHED_PART: dict[Callable[[AppContext, str], str], Callable[[AppContext, str], str]] = {
-    read_rollout: _rollout_state
+    read_rollout: _rollout_state,
+    read_batch_prediction: _batch_state,
 }
 
 

@@ -179,6 +179,11 @@ def run(session: Any, twin: OnnxTwin, feed: dict[str, np.ndarray]) -> dict[str, 
     return dict(zip(names, session.run(None, feed), strict=True))
 
 
+def predictions(twin: OnnxTwin, outputs: dict[str, Any], rows: int) -> list[Any]:
+    """One label (classifiers) or value (regressors) per row, as plain Python scalars, from raw outputs."""
+    return output_arrays(twin, outputs, rows)[0].tolist()  # type: ignore[no-any-return]
+
+
 def predict(
     session: Any, twin: OnnxTwin, rows: list[dict[str, Any]], *, probabilities: bool = False
 ) -> list[Any]:
@@ -189,13 +194,10 @@ def predict(
     import numpy as np
 
     outputs = run(session, twin, make_feed(twin, rows))
+    if twin.task == "regression" or not probabilities:
+        return predictions(twin, outputs, len(rows))
     names = twin.spec.get("outputs", {})
-    if twin.task == "regression":
-        value = outputs[names.get("value") or next(iter(outputs))]
-        return [float(v) for v in np.asarray(value, dtype=np.float64).reshape(len(rows), -1)[:, 0]]
     labels = np.asarray(outputs[names.get("label") or next(iter(outputs))]).ravel().tolist()
-    if not probabilities:
-        return labels
     prob_name = names.get("probabilities")
     if prob_name is None:
         return [{"label": lb, "probabilities": None} for lb in labels]
@@ -205,3 +207,70 @@ def predict(
         {"label": lb, "probabilities": {c: float(p) for c, p in zip(classes, row, strict=False)}}
         for lb, row in zip(labels, probs, strict=True)
     ]
+
+
+def column_feed(twin: OnnxTwin, columns: dict[str, np.ndarray], rows: int) -> dict[str, np.ndarray]:
+    """The onnxruntime feed from whole columns (batch scoring): `columns` maps each of the twin's columns
+    to a 1-D array of `rows` values: text as an object array (None for a missing value), numbers as
+    float64 (NaN for a missing value). The same inputs, order and types as `make_feed`, and the same
+    missing-value rule (text -> '', numbers -> NaN; an int64 input refuses a missing value).
+
+    Raises ValueError (one sentence) naming a missing column or a missing value in an integer input.
+    """
+    import numpy as np
+
+    missing = [c for c in twin.columns if c not in columns]
+    if missing:
+        raise ValueError(f"Column {missing[0]!r} is missing; the model needs {twin.columns[:20]}.")
+    feed: dict[str, np.ndarray] = {}
+    for spec in twin.spec["inputs"]:
+        cols = spec["columns"]
+        dtype = spec["dtype"]
+        if dtype == "string":
+            out = np.empty((rows, len(cols)), dtype=object)
+            for j, col in enumerate(cols):
+                values = columns[col]
+                if values.dtype == object:
+                    values = np.where(np.equal(values, np.array(None, dtype=object)), "", values)
+                out[:, j] = values
+            feed[spec["name"]] = out
+            continue
+        if dtype not in _NUMERIC:
+            raise ValueError(f"The twin's input {spec['name']!r} has an unsupported type {dtype!r}.")
+        stacked = np.empty((rows, len(cols)), dtype=np.float64)
+        for j, col in enumerate(cols):
+            stacked[:, j] = columns[col]
+        if dtype == "int64":
+            if np.isnan(stacked).any():
+                bad = cols[int(np.argwhere(np.isnan(stacked))[0][1])]
+                raise ValueError(
+                    f"Column {bad!r} feeds an integer input of the model and has a missing value."
+                )
+            feed[spec["name"]] = stacked.astype(np.int64)
+        else:
+            feed[spec["name"]] = stacked.astype(dtype, copy=False)
+    return feed
+
+
+def output_arrays(
+    twin: OnnxTwin, outputs: dict[str, np.ndarray], rows: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(one prediction per row, the class probabilities as a rows x classes float64 matrix or None) from raw
+    outputs: a classifier's labels and probabilities (columns in the order of spec["classes"]), a
+    regressor's first value column. The same outputs as `predict` reads."""
+    import numpy as np
+
+    names = twin.spec.get("outputs", {})
+    if twin.task == "regression":
+        value = outputs[names.get("value") or next(iter(outputs))]
+        return np.asarray(value, dtype=np.float64).reshape(rows, -1)[:, 0], None
+    labels = np.asarray(outputs[names.get("label") or next(iter(outputs))]).reshape(rows)
+    prob_name = names.get("probabilities")
+    if prob_name is None:
+        return labels, None
+    return labels, np.asarray(outputs[prob_name], dtype=np.float64).reshape(rows, -1)
+
+
+def class_names(twin: OnnxTwin, width: int) -> list[str]:
+    """The class labels as text, one per probability column (their positions when the twin names none)."""
+    return [str(c) for c in twin.spec.get("classes", range(width))][:width]

@@ -27,6 +27,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,11 +36,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
+from mcp_server.gateway import monitoring
 from mcp_server.gateway import table as routing
 from mcp_server.gateway.metrics import Metrics
 from mcp_server.gateway.replicas import Replica
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from mcp_server.core.config import Settings
     from mcp_server.core.store import MetadataStore
 
@@ -47,6 +51,7 @@ log = logging.getLogger("mlops_mcp.gateway")
 
 BACKGROUND: list[Callable[[Gateway], Coroutine[Any, Any, None]]] = []
 INLINE_ROWS = 64  # batches up to this size run on the event loop (microseconds); bigger ones in a thread
+REQUEST_ID = "X-Request-Id"  # on every prediction response, whatever the protocol (monitor_record_outcomes)
 
 
 def runtime() -> Any:
@@ -101,6 +106,161 @@ class BadRequest(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class ServeError(BadRequest):
+    """The shared predict path refused or failed a request (404 endpoint/version, 503 nothing loaded, 400 rows
+    the version does not take, 500 the version failed); each protocol words it in its own error shape."""
+
+
+class Batch:
+    """A request's input once its format (ours, MLflow's, Open Inference v2) is parsed: `size` rows that
+    `bind` turns, for the version the request was routed to, into row dicts ({column: value}) or whole
+    columns ({column: 1-D array}); a ValueError from `bind` is a rejected request (400)."""
+
+    size: int
+
+    def bind(self, loaded: Loaded) -> list[dict[str, Any]] | dict[str, Any]:
+        raise NotImplementedError
+
+
+COLUMNAR_ROWS = 8  # batches of this many rows or more are checked and fed whole columns at a time (numpy)
+_NUMBERS = frozenset({float, int, bool})
+
+
+def cached_bind(batch: Batch, loaded: Loaded, build: Callable[[], Any]) -> Any:
+    """`build()` once per batch and version: the predict path and the monitor's sketches (monitoring.py) both
+    bind a batch, and a columnar bind costs a pass over every value."""
+    cached = batch.__dict__.get("_bound")
+    if cached is not None and cached[0] is loaded:
+        return cached[1]
+    data = build()
+    batch.__dict__["_bound"] = (loaded, data)
+    return data
+
+
+def clean_column(values: list[Any], dtype: str | None, nullable: bool) -> np.ndarray | None:
+    """One column's parsed JSON values as `column_feed` takes them, when every value is one that
+    `check_values` and `make_feed` accept as it is: text (or null) for a text input; for a number input,
+    finite numbers in the input type's range, with null only where the model has a missing-value rule.
+    None when any value is not (null elsewhere, NaN, Infinity, too large, text for a number, ...): the caller
+    then takes the row-wise path, which refuses it with the same sentence (row and feature) as always."""
+    import numpy as np
+
+    kinds = set(map(type, values))
+    if dtype == "string":
+        return np.array(values, dtype=object) if kinds <= {str, type(None)} else None
+    if dtype not in ("float32", "float64", "int64"):
+        return None
+    nones = 0
+    if type(None) in kinds:
+        if not nullable or dtype == "int64":
+            return None
+        kinds.discard(type(None))
+        nones = values.count(None)
+    if not kinds <= _NUMBERS:
+        return None
+    try:
+        column = np.array(values, dtype=np.float64)  # null -> NaN (column_feed's missing value)
+    except OverflowError:  # an integer past float64's range
+        return None
+    if nones:
+        if np.count_nonzero(np.isnan(column)) != nones or np.isinf(column).any():
+            return None  # a NaN literal beside the nulls
+        finite = column[~np.isnan(column)]
+    else:
+        if not np.isfinite(column).all():
+            return None
+        finite = column
+    if finite.size and dtype == "float32" and np.abs(finite).max() > _FLOAT32_MAX:
+        return None
+    if finite.size and dtype == "int64" and (finite.min() < -(2.0**63) or finite.max() >= 2.0**63):
+        return None
+    return column
+
+
+def clean_columns(loaded: Loaded, column: Callable[[str], list[Any]]) -> dict[str, Any] | None:
+    """{column: 1-D array} for the version's columns, `column(name)` giving each one's values; None when
+    a column is missing (KeyError, IndexError) or any value needs the row-wise path (see `clean_column`)."""
+    dtypes, nullable = loaded.dtypes, loaded.nullable
+    out: dict[str, Any] = {}
+    try:
+        for name in loaded.twin.columns:
+            values = clean_column(column(name), dtypes.get(name), name in nullable)
+            if values is None:
+                return None
+            out[name] = values
+    except (KeyError, IndexError, TypeError):
+        return None
+    return out
+
+
+class Rows(Batch):
+    """Rows that name their columns (the input of /predict, MLflow's records).
+
+    A batch of `COLUMNAR_ROWS` or more whose rows have exactly the version's columns, with values
+    `clean_column` takes, binds to whole columns (one pass per column); any other goes row by row
+    (`check_values`, `make_feed`), which words a refusal as always."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.size = len(rows)
+
+    def bind(self, loaded: Loaded) -> list[dict[str, Any]] | dict[str, Any]:
+        return cached_bind(self, loaded, lambda: self._bind(loaded))  # type: ignore[no-any-return]
+
+    def _bind(self, loaded: Loaded) -> list[dict[str, Any]] | dict[str, Any]:
+        rows = self.rows
+        if self.size >= COLUMNAR_ROWS and sum(map(len, rows)) == self.size * len(loaded.twin.columns):
+            columns = clean_columns(loaded, lambda name: list(map(itemgetter(name), rows)))
+            if columns is not None:
+                return columns
+        return rows
+
+
+class Table(Batch):
+    """Rows as lists of values in the order of `names` (None: the version's own column order), as MLflow's
+    split and instances send them; bound to whole columns as `Rows` is, else to row dicts."""
+
+    def __init__(self, names: list[str] | None, data: list[list[Any]]) -> None:
+        self.names = names
+        self.data = data
+        self.size = len(data)
+
+    def bind(self, loaded: Loaded) -> list[dict[str, Any]] | dict[str, Any]:
+        return cached_bind(self, loaded, lambda: self._bind(loaded))  # type: ignore[no-any-return]
+
+    def _bind(self, loaded: Loaded) -> list[dict[str, Any]] | dict[str, Any]:
+        names, data = self.names, self.data
+        if names is None:
+            names = loaded.twin.columns
+            if set(map(len, data)) != {len(names)}:
+                for i, row in enumerate(data):
+                    if len(row) != len(names):
+                        raise ValueError(
+                            f"Row {i} has {len(row)} values, and the model takes {len(names)} columns in this "
+                            f"order: {names[:20]}{' ...' if len(names) > 20 else ''}"
+                        )
+        if self.size >= COLUMNAR_ROWS:
+            index = {name: j for j, name in enumerate(names)}
+            if len(index) == len(loaded.twin.columns):
+                columns = clean_columns(loaded, lambda name: list(map(itemgetter(index[name]), data)))
+                if columns is not None:
+                    return columns
+        return [dict(zip(names, row, strict=True)) for row in data]
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answered request: the version that answered, its raw outputs by name and one prediction per row."""
+
+    endpoint: str
+    version: str
+    model: str
+    outputs: dict[str, Any]
+    predictions: list[Any]
+    seconds: float
+    request_id: str = ""  # X-Request-Id: monitor_record_outcomes joins true outcomes on it (monitoring.py)
 
 
 def _load_version(onnx_dir: str) -> Loaded:
@@ -220,6 +380,57 @@ def check_values(loaded: Loaded, rows: list[dict[str, Any]]) -> None:
                 )
 
 
+def check_columns(loaded: Loaded, columns: dict[str, Any], size: int) -> None:
+    """`check_values` for whole columns (tensor inputs): the same refusals, found with numpy.
+
+    A number column is a float64 array where NaN stands for a missing value (a tensor has no null): it is
+    refused where the model has no missing-value rule, as are +-Infinity and numbers the input's type cannot
+    hold; a text column is an object array of str. A column of the wrong kind is refused here too.
+    """
+    import numpy as np
+
+    dtypes, nullable = loaded.dtypes, loaded.nullable
+    for col, values in columns.items():
+        dtype = dtypes.get(col)
+        if dtype is None:
+            continue
+        if len(values) != size:
+            raise ValueError(f"Feature {col!r} has {len(values)} values for {size} rows")
+        if dtype == "string":
+            if values.dtype != object:
+                raise ValueError(f"Feature {col!r} takes text (datatype BYTES), not numbers")
+            continue
+        if values.dtype == object:
+            raise ValueError(f"Feature {col!r} takes a number, not text")
+        missing = np.isnan(values)
+        if missing.any() and (dtype == "int64" or col not in nullable):
+            row = int(np.argmax(missing))
+            raise ValueError(
+                f"Row {row}: feature {col!r} is NaN (a missing value), and the model has no rule for a missing "
+                "value there; send a finite number"
+            )
+        finite = np.where(missing, 0.0, values)
+        if not np.isfinite(finite).all():
+            row = int(np.argmax(~np.isfinite(finite)))
+            sign = "-" if values[row] < 0 else ""
+            raise ValueError(
+                f"Row {row}: feature {col!r} is {sign}Infinity (or a number too large for a float); "
+                "send a finite number"
+            )
+        if dtype == "float32":
+            big = np.abs(finite) > _FLOAT32_MAX
+        elif dtype == "int64":
+            big = (finite < -(2.0**63)) | (finite >= 2.0**63)
+        else:
+            continue
+        if big.any():
+            row = int(np.argmax(big))
+            raise ValueError(
+                f"Row {row}: feature {col!r} is {values[row]!r}, too large for the model's {dtype} input; "
+                "send a smaller number"
+            )
+
+
 def _picks(table: routing.Table, loaded: dict[str, Loaded]) -> dict[str, Pick]:
     picks = {}
     for name, ep in table.endpoints.items():
@@ -330,12 +541,62 @@ class Gateway:
 
     # -- predictions ----------------------------------------------------------------------------------
 
+    async def predict(self, endpoint: str, batch: Batch, version: str | None = None) -> Served:
+        """THE predict path of every protocol (/v1 predict, MLflow /invocations, Open Inference v2 infer):
+        pick a version (the endpoint's traffic split, or `version` when the caller names one) -> bind the
+        batch to its columns and predict -> per-version metrics (which canary windows are judged on) ->
+        the sampled prediction log. Raises ServeError; each route only parses its body and shapes the answer.
+        """
+        snap = self.snapshot
+        if endpoint not in snap.table.endpoints:
+            raise ServeError(404, f"No endpoint named '{endpoint}' on this gateway; deploy_list shows them.")
+        if version is None:
+            version = snap.picks[endpoint].choose()
+            if version is None:
+                raise ServeError(
+                    503, f"Endpoint '{endpoint}' has no loaded version with traffic; see deploy_status."
+                )
+        loaded = snap.version(endpoint, version)
+        if loaded is None:
+            raise ServeError(404, f"Endpoint '{endpoint}' has no loaded version '{version}'.")
+        rt = runtime()
+        started = time.perf_counter()
+        try:
+            if batch.size <= INLINE_ROWS:
+                outputs, out = _run(rt, loaded, batch)
+            else:
+                outputs, out = await asyncio.to_thread(_run, rt, loaded, batch)
+        except ValueError as err:
+            self.metrics.error(endpoint, version, rejected=True)
+            raise ServeError(400, f"{str(err).rstrip('.')}.") from None
+        except Exception as err:
+            self.metrics.error(endpoint, version)
+            log.warning("predict failed on %s/%s: %s", endpoint, version, err)
+            raise ServeError(
+                500, f"Version {version} of endpoint '{endpoint}' failed to predict ({type(err).__name__})."
+            ) from None
+        seconds = time.perf_counter() - started
+        self.metrics.observe(endpoint, version, seconds, batch.size)
+        self.log_prediction(endpoint, version, batch, loaded, out, seconds * 1000)
+        request_id = monitoring.observe(
+            self, endpoint, version, loaded, batch, out
+        )  # queued: sketched off-loop
+        return Served(endpoint, version, loaded.twin.name, outputs, out, seconds, request_id)
+
     def log_prediction(
-        self, endpoint: str, version: str, rows: list[dict[str, Any]], out: list[Any], ms: float
+        self, endpoint: str, version: str, batch: Batch, loaded: Loaded, out: list[Any], ms: float
     ) -> None:
         rate = self.settings.gateway_prediction_log_rate
         if rate <= 0 or random.random() >= rate:
             return
+        data = batch.bind(loaded)
+        if isinstance(data, dict):  # whole columns: back to rows for the log's fingerprints
+            names = list(data)
+            data = [
+                dict(zip(names, values, strict=True))
+                for values in zip(*(data[c].tolist() for c in names), strict=True)
+            ]
+        rows = data
         if self._log_file is None:
             folder = self.settings.home / "gateway"
             folder.mkdir(parents=True, exist_ok=True)
@@ -384,93 +645,168 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def parse_rows(payload: Any, max_batch: int) -> list[dict[str, Any]]:
-    """`{"rows": [{...}, ...]}` or `{"columns": [...], "data": [[...], ...]}` -> rows as dicts."""
+def parse_batch(payload: Any, max_batch: int) -> Batch:
+    """`{"rows": [{...}, ...]}` (Rows) or `{"columns": [...], "data": [[...], ...]}` (a Table)."""
+    batch: Batch
     if not isinstance(payload, dict):
         raise BadRequest(400, 'The body must be a JSON object with "rows" or "columns" and "data".')
     if "rows" in payload:
         rows = payload["rows"]
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        if not isinstance(rows, list) or not set(map(type, rows)) <= {dict}:  # parsed JSON: exact types
             raise BadRequest(400, '"rows" must be a list of objects mapping feature names to values.')
+        batch = Rows(rows)
     elif "columns" in payload and "data" in payload:
         columns, data = payload["columns"], payload["data"]
         if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
             raise BadRequest(400, '"columns" must be a list of feature names.')
         if len(set(columns)) != len(columns):
             raise BadRequest(400, '"columns" names a feature twice.')
-        if not isinstance(data, list) or not all(
-            isinstance(r, list) and len(r) == len(columns) for r in data
+        if (
+            not isinstance(data, list)
+            or not set(map(type, data)) <= {list}
+            or not set(map(len, data)) <= {len(columns)}
         ):
             raise BadRequest(400, '"data" must be a list of rows, each with one value per column.')
-        rows = [dict(zip(columns, r, strict=True)) for r in data]
+        batch = Table(columns, data)
     else:
         raise BadRequest(400, 'The body must have "rows" or "columns" and "data".')
-    if not rows:
+    if not batch.size:
         raise BadRequest(400, "The batch is empty; send at least one row.")
-    if len(rows) > max_batch:
-        raise BadRequest(400, f"The batch has {len(rows)} rows, over the limit of {max_batch}; split it.")
-    return rows
+    if batch.size > max_batch:
+        raise BadRequest(400, f"The batch has {batch.size} rows, over the limit of {max_batch}; split it.")
+    return batch
 
 
-def _predict(rt: Any, loaded: Loaded, rows: list[dict[str, Any]]) -> list[Any]:
-    check_values(loaded, rows)  # a ValueError here is a rejected row, like the feed's own checks
-    return rt.predict(loaded.session, loaded.twin, rows)  # type: ignore[no-any-return]
+def _run(rt: Any, loaded: Loaded, batch: Batch) -> tuple[dict[str, Any], list[Any]]:
+    """The version's raw outputs and one prediction per row (a ValueError is a rejected request)."""
+    data = batch.bind(loaded)
+    if isinstance(data, list):
+        check_values(loaded, data)  # a ValueError here is a rejected row, like the feed's own checks
+        feed = rt.make_feed(loaded.twin, data)
+    else:
+        check_columns(loaded, data, batch.size)
+        feed = rt.column_feed(loaded.twin, data, batch.size)
+    outputs = rt.run(loaded.session, loaded.twin, feed)
+    return outputs, rt.predictions(loaded.twin, outputs, batch.size)
 
 
 def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
+    from mcp_server.gateway import protocols
+    from mcp_server.gateway.protocols import json_response, loads
+
     settings = gateway.settings
-    rt = runtime()
 
     async def predict(request: Request) -> Response:
         endpoint = request.path_params["endpoint"]
         try:
             body = await _body(request, settings.gateway_max_body_bytes)
-            snap = gateway.snapshot
-            if endpoint not in snap.table.endpoints:
+            if endpoint not in gateway.snapshot.table.endpoints:
                 return _error(404, f"No endpoint named '{endpoint}' on this gateway; deploy_list shows them.")
             try:
-                payload = json.loads(body)
+                payload = loads(body)
             except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 return _error(400, "The body is not valid JSON (or is nested too deeply).")
-            rows = parse_rows(payload, settings.gateway_max_batch)
+            batch = parse_batch(payload, settings.gateway_max_batch)
+            served = await gateway.predict(endpoint, batch, request.query_params.get("version"))
         except BadRequest as err:
             return _error(err.status, err.message)
-        pinned = request.query_params.get("version")
-        version = pinned if pinned is not None else snap.picks[endpoint].choose()
-        if version is None:
-            return _error(
-                503, f"Endpoint '{endpoint}' has no loaded version with traffic; see deploy_status."
-            )
-        loaded = snap.version(endpoint, version)
-        if loaded is None:
-            return _error(404, f"Endpoint '{endpoint}' has no loaded version '{version}'.")
-        started = time.perf_counter()
-        try:
-            if len(rows) <= INLINE_ROWS:
-                out = _predict(rt, loaded, rows)
-            else:
-                out = await asyncio.to_thread(_predict, rt, loaded, rows)
-        except ValueError as err:
-            gateway.metrics.error(endpoint, version, rejected=True)
-            return _error(400, f"{str(err).rstrip('.')}.")
-        except Exception as err:
-            gateway.metrics.error(endpoint, version)
-            log.warning("predict failed on %s/%s: %s", endpoint, version, err)
-            return _error(
-                500, f"Version {version} of endpoint '{endpoint}' failed to predict ({type(err).__name__})."
-            )
-        seconds = time.perf_counter() - started
-        gateway.metrics.observe(endpoint, version, seconds, len(rows))
-        ms = seconds * 1000
-        gateway.log_prediction(endpoint, version, rows, out, ms)
-        return JSONResponse(
+        return json_response(
             {
                 "endpoint": endpoint,
-                "model": loaded.twin.name,
-                "version": version,
-                "predictions": out,
-                "latency_ms": round(ms, 4),
-            }
+                "model": served.model,
+                "version": served.version,
+                "predictions": served.predictions,
+                "latency_ms": round(served.seconds * 1000, 4),
+                "request_id": served.request_id,
+            },
+            headers={REQUEST_ID: served.request_id},
+        )
+
+    async def invocations(request: Request) -> Response:
+        """MLflow's scoring protocol (what `mlflow models serve` answers on /invocations)."""
+        endpoint = request.path_params["endpoint"]
+        try:
+            body = await _body(request, settings.gateway_max_body_bytes)
+            if endpoint not in gateway.snapshot.table.endpoints:
+                raise BadRequest(
+                    404, f"No endpoint named '{endpoint}' on this gateway; deploy_list shows them."
+                )
+            batch = protocols.mlflow_batch(
+                body, request.headers.get("content-type"), settings.gateway_max_batch
+            )
+            served = await gateway.predict(endpoint, batch, request.query_params.get("version"))
+        except protocols.Unsupported as err:
+            return protocols.unsupported(str(err))
+        except BadRequest as err:
+            return protocols.mlflow_error(err.status, err.message)
+        answer = protocols.mlflow_answer(served.predictions)
+        answer.headers[REQUEST_ID] = served.request_id
+        return answer
+
+    async def v2_infer(request: Request) -> Response:
+        """Open Inference Protocol v2 infer (KServe, Triton, MLServer clients)."""
+        endpoint = request.path_params["endpoint"]
+        try:
+            body = await _body(request, settings.gateway_max_body_bytes)
+            if endpoint not in gateway.snapshot.table.endpoints:
+                raise BadRequest(404, f"No model (endpoint) named '{endpoint}' on this gateway.")
+            batch, infer = protocols.v2_batch(
+                body, request.headers.get("inference-header-content-length"), settings.gateway_max_batch
+            )
+            served = await gateway.predict(endpoint, batch, request.path_params.get("version"))
+            answer = protocols.v2_answer(endpoint, served.version, served.outputs, infer)
+            answer.headers[REQUEST_ID] = served.request_id
+            return answer
+        except BadRequest as err:
+            return _error(err.status, err.message)
+
+    def _described(request: Request) -> tuple[str, Loaded, list[str]] | Response:
+        endpoint = request.path_params["endpoint"]
+        snap = gateway.snapshot
+        ep = snap.table.endpoints.get(endpoint)
+        if ep is None:
+            return _error(404, f"No model (endpoint) named '{endpoint}' on this gateway.")
+        version = request.path_params.get("version")
+        if version is None:  # the stable version when it is loaded, else any version with traffic
+            version = (
+                ep.stable_version
+                if snap.version(endpoint, ep.stable_version)
+                else snap.picks[endpoint].choose()
+            )
+        loaded = snap.version(endpoint, version) if version is not None else None
+        if loaded is None:
+            return _error(
+                404, f"Model '{endpoint}' has no loaded version{f' {version!r}' if version else ''}."
+            )
+        return version, loaded, [r.version for r in ep.routes if r.onnx_dir in snap.loaded]  # type: ignore[return-value]
+
+    async def v2_model(request: Request) -> Response:
+        found = _described(request)
+        if isinstance(found, Response):
+            return found
+        _version, loaded, versions = found
+        return json_response(protocols.v2_metadata(request.path_params["endpoint"], versions, loaded))
+
+    async def v2_model_ready(request: Request) -> Response:
+        found = _described(request)
+        if isinstance(found, Response):
+            return found
+        endpoint = request.path_params["endpoint"]
+        ready = "version" in request.path_params or gateway.snapshot.picks[endpoint].choose() is not None
+        return json_response({"name": endpoint, "ready": ready}, 200 if ready else 503)
+
+    async def v2_live(_: Request) -> Response:
+        return json_response({"live": True})
+
+    async def v2_ready(_: Request) -> Response:
+        ready = gateway.snapshot.table.generation >= 0  # the routing table has been read
+        return json_response({"ready": ready}, 200 if ready else 503)
+
+    async def v2_server(_: Request) -> Response:
+        from mcp_server import __version__
+
+        return json_response(
+            {"name": "mlops-mcp-gateway", "version": __version__, "extensions": ["binary_tensor_data"]}
         )
 
     async def healthz(_: Request) -> Response:
@@ -531,7 +867,7 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
             tasks.append(asyncio.create_task(gateway.watch_parent(parent_pid), name="parent-watch"))
         from mcp_server.gateway import controller, replicas
 
-        for hook in [*BACKGROUND, replicas.run, controller.run]:
+        for hook in [*BACKGROUND, replicas.run, controller.run, monitoring.run]:
             tasks.append(asyncio.create_task(hook(gateway), name=getattr(hook, "__qualname__", "hook")))
         try:
             yield
@@ -551,6 +887,16 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
     return Starlette(
         routes=[
             HttpRoute("/v1/endpoints/{endpoint}/predict", predict, methods=["POST"]),
+            HttpRoute("/v1/endpoints/{endpoint}/invocations", invocations, methods=["POST"]),
+            HttpRoute("/v2", v2_server, methods=["GET"]),
+            HttpRoute("/v2/health/live", v2_live, methods=["GET"]),
+            HttpRoute("/v2/health/ready", v2_ready, methods=["GET"]),
+            HttpRoute("/v2/models/{endpoint}", v2_model, methods=["GET"]),
+            HttpRoute("/v2/models/{endpoint}/ready", v2_model_ready, methods=["GET"]),
+            HttpRoute("/v2/models/{endpoint}/infer", v2_infer, methods=["POST"]),
+            HttpRoute("/v2/models/{endpoint}/versions/{version}", v2_model, methods=["GET"]),
+            HttpRoute("/v2/models/{endpoint}/versions/{version}/ready", v2_model_ready, methods=["GET"]),
+            HttpRoute("/v2/models/{endpoint}/versions/{version}/infer", v2_infer, methods=["POST"]),
             HttpRoute("/v1/stats", stats, methods=["GET"]),
             HttpRoute("/healthz", healthz, methods=["GET"]),
             HttpRoute("/metrics", metrics, methods=["GET"]),
@@ -559,8 +905,12 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
     )
 
 
+OPEN_PATHS = frozenset({"/healthz", "/v2/health/live", "/v2/health/ready"})
+
+
 class HealthOpen:
-    """Bearer auth on every path but /healthz (probes from an orchestrator carry no token)."""
+    """Bearer auth on every path but the health probes (/healthz and the Open Inference Protocol's
+    /v2/health/live and /v2/health/ready: probes from an orchestrator carry no token)."""
 
     def __init__(self, app: Any, token: str) -> None:
         from mcp_server.core.net import BearerAuth
@@ -569,7 +919,7 @@ class HealthOpen:
         self.guarded = BearerAuth(app, token)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path") == "/healthz":
+        if scope["type"] == "http" and scope.get("path") in OPEN_PATHS:
             await self.open(scope, receive, send)
         else:
             await self.guarded(scope, receive, send)

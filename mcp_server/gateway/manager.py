@@ -358,12 +358,12 @@ def ensure(app: AppContext) -> GatewayStatus:
 
 def _settings_env(settings: Any) -> dict[str, str]:
     """The settings the child needs, as MLOPS_MCP_* variables (tests build Settings in code, not env):
-    the home, the store and tokens, the log level and every gateway_* / rollout_* setting."""
+    the home, the store and tokens, the log level and every gateway_* / rollout_* / monitor_* setting."""
     from pydantic import SecretStr
 
     env: dict[str, str] = {"MLOPS_MCP_HOME": str(settings.home)}
     names = ["store_url", "token", "log_level"] + [
-        n for n in type(settings).model_fields if n.startswith(("gateway_", "rollout_"))
+        n for n in type(settings).model_fields if n.startswith(("gateway_", "rollout_", "monitor_"))
     ]
     for name in names:
         value = getattr(settings, name)

@@ -47,7 +47,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "features": ("features",),
     "models": ("evaluation", "registry", "onnx", "ab", "workflow"),
-    "deploy": ("deploy",),
+    "deploy": ("deploy", "monitor"),  # monitor reads what the gateway served
     "rollouts": ("deploy",),
 }
 

@@ -91,6 +91,13 @@ INTENT: dict[str, str] = {
     "deploy_blue_green_switch": "write destroys",  # moves all traffic
     "deploy_rollback": "write destroys",  # moves all traffic back
     "deploy_history": "read",
+    "deploy_batch_predict": "write",  # a new job (and output dataset) each call
+    "deploy_batch_status": "read",
+    "deploy_batch_cancel": "write repeatable",  # a job that ended is reported as it is
+    "monitor_drift": "read record",  # appends its stored result (and a lineage edge) each call
+    "monitor_record_outcomes": "write repeatable",  # the same outcome again leaves the same state
+    "monitor_performance": "read",
+    "monitor_watch_rules": "write repeatable",  # replaces the endpoint's rules; omit them to list
     "ab_design": "read",
     "ab_create": "write",
     "ab_record": "write",  # takes its own idempotency_key

@@ -67,6 +67,7 @@ def test_identifier_forms() -> None:
         "rollout",
         "workflow",
         "backup",
+        "drift",
     }
 
 

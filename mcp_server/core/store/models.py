@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -685,4 +686,128 @@ class WorkflowGate(Base):
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON: the gate's evidence
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# -- monitor (revision 0016) ----------------------------------------------------------------------------
+# Sketches of served traffic (gateway/monitoring.py), one row per replica, endpoint version and window, merged
+# by the monitor area at read time; the reference sketches of each served version over its training data;
+# request_id -> predictions (and the outcomes recorded later); stored drift results; watch rules.
+
+
+class MonitorSketch(Base):
+    """One replica's sketches of one endpoint version in one window (rewritten at each flush)."""
+
+    __tablename__ = "mlops_monitor_sketches"
+    __table_args__ = (Index("ix_mlops_monitor_sketches_endpoint_window", "endpoint", "window_start"),)
+
+    replica_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    window_s: Mapped[float] = mapped_column(Float, nullable=False)
+    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sketches: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)  # monitoring.pack
+    updated_at: Mapped[UTCNow]
+
+
+class MonitorReference(Base):
+    """The reference sketches of a model version over its training data (built once)."""
+
+    __tablename__ = "mlops_monitor_references"
+
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(MAX_IDENTIFIER_BYTES), nullable=False)
+    rows: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sketches: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[UTCNow]
+
+
+class MonitorPrediction(Base):
+    """What one gateway response predicted, by its request_id; outcomes recorded later (JSON lists)."""
+
+    __tablename__ = "mlops_monitor_predictions"
+    __table_args__ = (
+        Index("ix_mlops_monitor_predictions_endpoint_created_at", "endpoint", "created_at"),
+        Index("ix_mlops_monitor_predictions_created_at", "created_at"),
+    )
+
+    request_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    predictions: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list, one per row
+    outcomes: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON list aligned with predictions
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class MonitorDrift(Base):
+    """A stored monitor_drift result (lineage: model:<name>/<version> -> drift:<id>)."""
+
+    __tablename__ = "mlops_monitor_drift"
+    __table_args__ = (Index("ix_mlops_monitor_drift_endpoint_created_at", "endpoint", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(String(128), nullable=False)
+    model: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[str] = mapped_column(String(64), nullable=False)
+    against: Mapped[str] = mapped_column(String(16), nullable=False)
+    window_from: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    window_to: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    drifted: Mapped[int] = mapped_column(Integer, nullable=False)
+    result: Mapped[str] = mapped_column(Text, nullable=False)  # JSON
+    created_at: Mapped[UTCNow]
+
+
+class MonitorRule(Base):
+    """A watch rule on an endpoint and whether it held at the last evaluation (alerts go on changes)."""
+
+    __tablename__ = "mlops_monitor_rules"
+
+    endpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    rule: Mapped[str] = mapped_column(Text, nullable=False)  # JSON of the rule
+    holding: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # the metric at the last evaluation
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[UTCNow]
+
+
+class BatchPrediction(Base):
+    """One deploy_batch_predict job: a dataset scored off the request into a new lake dataset (0017).
+
+    `heartbeat_at` moves every few seconds while the job's thread runs; a `running` job whose heartbeat
+    stopped belongs to a server that stopped, and reads (and is then stored) as `interrupted`.
+    """
+
+    __tablename__ = "mlops_batch_predictions"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')", name="state"
+        ),
+        Index("ix_mlops_batch_predictions_created_at", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    model: Mapped[str] = mapped_column(String(128), nullable=False)
+    version: Mapped[str] = mapped_column(String(32), nullable=False)
+    endpoint: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    input: Mapped[str] = mapped_column(Text, nullable=False)  # the dataset (name vN) or file, as shown
+    input_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)  # its lineage id
+    output_dataset: Mapped[str] = mapped_column(String(128), nullable=False)
+    output_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    output_id: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    engine: Mapped[str] = mapped_column(String(16), nullable=False)
+    rows_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rows_done: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    rows_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[str] = mapped_column(Text, nullable=False)  # JSON of the call's arguments
+    client: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[UTCNow]
+    heartbeat_at: Mapped[UTCNow]
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

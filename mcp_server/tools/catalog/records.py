@@ -195,12 +195,13 @@ def reserve_version(
     source: str | None,
     allow_breaking: bool,
     lake: bool = True,
+    new_only: bool = False,
 ) -> Reservation:
     """Create the dataset if new and reserve its next version ('writing'), after the schema check.
 
     The check compares with the newest ready version: removed or narrowed/retyped columns are refused
     unless `allow_breaking`. `lake` writes set the dataset's zone (default raw); a zone that differs from
-    the dataset's is refused.
+    the dataset's is refused. `new_only` refuses a name that has a version being written or ready.
     """
     from sqlalchemy import func, select
 
@@ -210,6 +211,19 @@ def reserve_version(
         with store.transaction() as session:
             row = _dataset_row(session, name)
             now = utcnow()
+            if new_only and row is not None:
+                taken = session.scalars(
+                    select(CatalogVersion.version)
+                    .where(
+                        CatalogVersion.dataset_id == row.id, CatalogVersion.status.in_(("ready", "writing"))
+                    )
+                    .limit(1)
+                ).first()
+                if taken is not None:
+                    raise Conflict(
+                        f"A dataset named {name!r} already exists; give the output a new name "
+                        "(lake_list shows the names in use)."
+                    )
             if row is None:
                 row = CatalogDataset(
                     name=name, zone=(zone or "raw") if lake else None, created_at=now, updated_at=now

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mcp_server.core.auth import ADMIN
+from mcp_server.core.auth import ADMIN, WRITE
 from mcp_server.core.confirm import Confirm
 from mcp_server.core.registry import ToolSpec, tools_of
 
@@ -77,4 +77,9 @@ TOOLS: tuple[ToolSpec, ...] = (
         confirm=Confirm("move all traffic of endpoint {endpoint!r} back to its last stable version"),
     ),
     ToolSpec(t.deploy_history, read_only=True, idempotent=True),
+    ToolSpec(
+        t.deploy_batch_predict, scope=WRITE
+    ),  # writes a new lake dataset (off the request), moves no traffic
+    ToolSpec(t.deploy_batch_status, read_only=True, idempotent=True),
+    ToolSpec(t.deploy_batch_cancel, idempotent=True, scope=WRITE),
 )

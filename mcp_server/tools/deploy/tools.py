@@ -13,7 +13,7 @@ from pydantic import Field
 from mcp_server.core.args import Cursor, Limit200, ModelName
 from mcp_server.core.boundary import service_call
 from mcp_server.core.context import Ctx, client_name, token_subject
-from mcp_server.tools.deploy import models, rollout_models, service
+from mcp_server.tools.deploy import batch, batch_models, models, rollout_models, service
 
 Endpoint = Annotated[str, Field(description="The endpoint's name (letters, digits, '.', '_', '-').")]
 Version = Annotated[str | None, Field(description="Model version to serve; give this or `alias`.")]
@@ -268,3 +268,96 @@ async def deploy_history(
 ) -> rollout_models.HistoryPage:
     """List an endpoint's events newest first (created, canary steps, waiting, promoted, rolled back, switched) with reasons and the metrics decided on."""
     return await service_call(ctx, service.history, endpoint, rollout_id, cursor, limit)
+
+
+# -- batch predictions ----------------------------------------------------------------------------------------
+
+BatchJobId = Annotated[
+    str, Field(pattern=r"^[0-9a-f]{32}$", description="The job id deploy_batch_predict returned.")
+]
+
+
+async def deploy_batch_predict(
+    ctx: Ctx,
+    output_dataset: Annotated[
+        str, Field(description="Name of the NEW lake dataset for the predictions (must not exist yet).")
+    ],
+    key_columns: Annotated[
+        list[str],
+        Field(
+            min_length=1,
+            max_length=32,
+            description="Input columns copied beside each prediction to join it back (e.g. a customer id).",
+        ),
+    ],
+    dataset: Annotated[str | None, Field(description="Lake dataset to score; or give `path`.")] = None,
+    dataset_version: Annotated[
+        int | None, Field(ge=1, description="Version of `dataset` (default the newest).")
+    ] = None,
+    path: Annotated[
+        str | None,
+        Field(description="A CSV, TSV, JSONL or Parquet file in the workspace; or give `dataset`."),
+    ] = None,
+    endpoint: Annotated[
+        str | None, Field(description="Score with this endpoint's stable version; or give `model`.")
+    ] = None,
+    model: Annotated[
+        str | None, Field(description="Registered model to score with (with `version` or `alias`).")
+    ] = None,
+    version: Annotated[str | None, Field(description="The model's version (with `model`).")] = None,
+    alias: Annotated[
+        str | None, Field(description="The model's alias, resolved once at this call (with `model`).")
+    ] = None,
+    engine: Annotated[
+        Literal["auto", "arrow", "spark"],
+        Field(
+            description="arrow (record batches in this process), spark (onnxruntime in each Spark partition) or auto (Spark above the spark_auto_rows/bytes thresholds)."
+        ),
+    ] = "auto",
+    batch_rows: Annotated[
+        int, Field(ge=1_000, le=1_000_000, description="Rows read and scored at a time (arrow engine).")
+    ] = 65_536,
+) -> batch_models.BatchStarted:
+    """Score a lake dataset version or workspace file with an endpoint's stable version (or a model version) off the request into a new lake dataset (key columns, prediction, class probabilities) with lineage; returns a job id at once for deploy_batch_status."""
+    return await service_call(
+        ctx,
+        batch.batch_predict,
+        output_dataset,
+        key_columns,
+        dataset,
+        dataset_version,
+        path,
+        endpoint,
+        model,
+        version,
+        alias,
+        engine,
+        batch_rows,
+        client_name(ctx),
+        token_subject(ctx),
+    )
+
+
+async def deploy_batch_status(
+    ctx: Ctx,
+    job_id: BatchJobId | None = None,
+    output_dataset: Annotated[
+        str | None, Field(description="Instead of an id: the latest job writing this dataset.")
+    ] = None,
+    wait_s: Annotated[
+        float, Field(ge=0, le=60, description="Wait up to this many seconds for a running job to end.")
+    ] = 0.0,
+) -> batch_models.BatchStatus:
+    """Report a batch prediction job (by id, or the latest one writing a dataset): state, rows done and rows/s, the output dataset version and its lineage id, or the error."""
+    return await service_call(ctx, batch.batch_status, job_id, output_dataset, wait_s)
+
+
+async def deploy_batch_cancel(
+    ctx: Ctx,
+    job_id: BatchJobId | None = None,
+    output_dataset: Annotated[
+        str | None, Field(description="Instead of an id: the latest job writing this dataset.")
+    ] = None,
+) -> batch_models.BatchStatus:
+    """Cancel a running batch prediction job of this server: it stops between batches and keeps no output; a job that ended is reported as it is."""
+    return await service_call(ctx, batch.batch_cancel, job_id, output_dataset)

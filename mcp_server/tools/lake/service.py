@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -131,8 +131,12 @@ def _new_version(
     allow_breaking: bool,
     max_rows_per_file: int = 0,
     write: Callable[[str], WriteStats] | None = None,
+    also_from: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    new_dataset: bool = False,
 ) -> tuple[records.Reservation, WriteStats, str]:
-    """Reserve the next version, write its files, then mark it ready with its lineage edge (or failed)."""
+    """Reserve the next version, write its files, then mark it ready with its lineage edges (or failed):
+    source -> version, and one more edge from each (upstream, kind, details) of `also_from`. With
+    `new_dataset` the name must not be taken (checked in the reservation's transaction)."""
     from mcp_server.tools.lake import adapter
 
     schema = data.schema.remove_metadata()
@@ -153,6 +157,7 @@ def _new_version(
         row_group_size=row_group_size,
         source=source_id,
         allow_breaking=allow_breaking,
+        new_only=new_dataset,
     )
     target = location(app, reservation.location)
     try:
@@ -174,6 +179,7 @@ def _new_version(
         identifier = dataset_id(name, stats.digest)
         details = {"version": reservation.version, "zone": reservation.zone, "rows": stats.rows}
         edges = [(source_id, identifier, edge_kind, details)]
+        edges += [(up, identifier, kind, {**details, **more}) for up, kind, more in also_from]
         records.finish_version(
             app.store, reservation.version_id, identifier=identifier, stats=stats, edges=edges
         )
@@ -198,9 +204,13 @@ def write(
     *,
     source_id: str | None = None,
     edge_kind: str = "lake_write",
+    also_from: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    new_dataset: bool = False,
 ) -> LakeWriteResult:
-    """lake_write: a workspace file as a new version of a dataset. Other areas pass a pyarrow table or
-    dataset as `source` with its lineage `source_id` (mongo_export)."""
+    """lake_write: a workspace file as a new version of a dataset. Other areas pass a pyarrow table,
+    dataset or RecordBatchReader (streamed: written as it is read) as `source` with its lineage
+    `source_id` (mongo_export, deploy_batch_predict), more upstreams in `also_from` ((id, edge kind,
+    details), recorded with the version), and `new_dataset=True` to refuse a name that is taken."""
     from mcp_server.tools.lake import adapter
 
     name = check_dataset_name(dataset)
@@ -227,8 +237,29 @@ def write(
         source_id=source_id,
         edge_kind=edge_kind,
         allow_breaking=allow_breaking,
+        also_from=also_from,
+        new_dataset=new_dataset,
     )
-    columns = [ColumnInfo(**f) for f in adapter.schema_fields(data.schema.remove_metadata())]
+    return _write_result(
+        app, cfg, name, data.schema, reservation, stats, identifier, compression, parts, source_id
+    )
+
+
+def _write_result(
+    app: AppContext,
+    cfg: LakeConfig,
+    name: str,
+    schema: Any,
+    reservation: records.Reservation,
+    stats: WriteStats,
+    identifier: str,
+    compression: str,
+    parts: list[str],
+    source_id: str,
+) -> LakeWriteResult:
+    from mcp_server.tools.lake import adapter
+
+    columns = [ColumnInfo(**f) for f in adapter.schema_fields(schema.remove_metadata())]
     diff = reservation.diff
     return LakeWriteResult(
         dataset=name,
@@ -435,6 +466,90 @@ def versions(
         total=page.total,
         next_cursor=page.next_cursor,
     )
+
+
+# -- scanning for another area's job (deploy_batch_predict) -------------------------------------
+
+
+def scan_version(
+    app: AppContext, control: Control, dataset: str, version: int | None = None
+) -> tuple[records.VersionInfo, Any]:
+    """(the version, a pyarrow dataset over it) for a caller that reads it in record batches (bounded
+    memory, no row limit: the caller streams)."""
+    from mcp_server.tools.lake import adapter
+
+    found = find_version(app, control, dataset, version)
+    data = adapter.open_version(
+        config(app), found.location, found.format, found.arrow_schema, found.partition_by
+    )
+    return found, data
+
+
+def scan_file(app: AppContext, control: Control, path: Path) -> Any:
+    """A pyarrow dataset over a workspace file (CSV, TSV, JSONL, Parquet streamed; a JSON array read
+    whole under the table limits), read in record batches by the caller."""
+    from mcp_server.tools.lake import adapter
+
+    data, _fmt = adapter.open_source(path, TableLimits.of(app.settings))
+    return data
+
+
+def spark_frame(app: AppContext, control: Control, found: records.VersionInfo, what: str) -> Any:
+    """A Spark DataFrame over a version from `scan_version` (Parquet versions only)."""
+    from mcp_server.tools.lake import spark_adapter
+
+    if found.format != "parquet":
+        raise InvalidInput("Spark reads Parquet versions; convert this one with lake_convert first.")
+    return spark_adapter.read_location(_spark_session(app), found.location, what)
+
+
+def write_spark(
+    app: AppContext,
+    control: Control,
+    frame: Any,
+    dataset: str,
+    arrow_schema: Any,
+    *,
+    source_id: str,
+    edge_kind: str,
+    also_from: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    new_dataset: bool = False,
+    compression: str = "zstd",
+) -> LakeWriteResult:
+    """A Spark DataFrame (whose rows have `arrow_schema`) written by Spark as a new version of `dataset`,
+    recorded like lake_write's (reservation, stats, digest, lineage edges)."""
+    from mcp_server.tools.lake import adapter, spark_adapter
+
+    name = check_dataset_name(dataset)
+    cfg = config(app)
+    schema = arrow_schema.remove_metadata()
+    rg = adapter.DEFAULT_ROW_GROUP
+
+    def spark_write(target: str) -> WriteStats:
+        what = f"the new version of {name}"
+        return spark_adapter.write_frame(
+            cfg, frame, target, recorded_schema=schema, compression=compression, what=what, control=control
+        )
+
+    reservation, stats, identifier = _new_version(
+        app,
+        control,
+        cfg,
+        name=name,
+        zone=None,
+        operation="write",
+        data=schema.empty_table(),
+        partition_by=[],
+        compression=compression,
+        row_group_size=rg,
+        source_id=source_id,
+        edge_kind=edge_kind,
+        allow_breaking=False,
+        write=spark_write,
+        also_from=also_from,
+        new_dataset=new_dataset,
+    )
+    return _write_result(app, cfg, name, schema, reservation, stats, identifier, compression, [], source_id)
 
 
 # -- converting and compacting --------------------------------------------------------------------

@@ -20,6 +20,8 @@ from mcp_server.core.errors import Conflict, InvalidInput, LimitExceeded
 from mcp_server.core.spark import job_group, spark_error, spark_uri
 from mcp_server.tools.lake import adapter
 
+WRITE_BLOCK_BYTES = 128 * 1024**2  # Parquet row groups of frames written for other areas (Spark's default)
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -140,8 +142,6 @@ def write_version(
     Spark sizes row groups in bytes: the target is `row_group_size` rows at the source's bytes per row.
     The new files must read back under the version's recorded schema (checked with pyarrow).
     """
-    import pyarrow.dataset as ds
-
     per_row = (source_bytes or 0) / source_rows if source_rows else 0.0
     block = int(min(max(per_row * row_group_size * 3, 8 * 1024**2), 1024**3))  # ~3x: decoded vs compressed
     fs, base = adapter.check_free(cfg, target)
@@ -165,6 +165,52 @@ def write_version(
             if control.cancelled:
                 raise
             raise spark_error(exc, what) from None
+    return _written(cfg, fs, base, target, recorded_schema, partition_by, what, rows)
+
+
+def write_frame(
+    cfg: adapter.LakeConfig,
+    frame: DataFrame,
+    target: str,
+    *,
+    recorded_schema: Any,
+    compression: str,
+    what: str,
+    control: Control,
+) -> adapter.WriteStats:
+    """Write a DataFrame another area computed (deploy_batch_predict's scores) into `target` (new and
+    empty) as Parquet, one file per partition of the frame; checked to read back under `recorded_schema`."""
+    fs, base = adapter.check_free(cfg, target)
+    session = frame.sparkSession
+    with job_group(session, control, f"writing {what}"):
+        try:
+            (
+                frame.write.mode("errorifexists")
+                .option("compression", compression)
+                .option("parquet.block.size", WRITE_BLOCK_BYTES)
+                .parquet(spark_uri(target))
+            )
+        except Exception as exc:
+            if control.cancelled:
+                raise
+            raise spark_error(exc, what) from None
+    return _written(cfg, fs, base, target, recorded_schema, [], what, None)
+
+
+def _written(
+    cfg: adapter.LakeConfig,
+    fs: Any,
+    base: str,
+    target: str,
+    recorded_schema: Any,
+    partition_by: list[str],
+    what: str,
+    rows: int | None,
+) -> adapter.WriteStats:
+    """The stats of the files Spark wrote under `target` (checksum files removed), after checking they read
+    back under `recorded_schema` with `rows` rows (when known)."""
+    import pyarrow.dataset as ds
+
     if not cfg.is_s3:  # Hadoop's local filesystem leaves checksum files beside the data
         for crc in Path(base).rglob(".*.crc"):
             crc.unlink(missing_ok=True)
@@ -193,11 +239,11 @@ def write_version(
         except Exception as exc:
             raise InvalidInput(
                 f"Spark wrote {what} with types the version's schema cannot read "
-                f"({str(exc).splitlines()[0][:160]}); compact it with engine=arrow."
+                f"({str(exc).splitlines()[0][:160]}); use engine=arrow."
             ) from None
-    if readable != stats.rows or stats.rows != rows:
-        raise Conflict(f"The compacted {what} has {stats.rows} rows instead of {rows}; nothing was kept.")
-    if rows > 0 and stats.files == 0:  # pragma: no cover
+    if readable != stats.rows or (rows is not None and stats.rows != rows):
+        raise Conflict(f"The new {what} has {stats.rows} rows instead of {rows}; nothing was kept.")
+    if (rows or 0) > 0 and stats.files == 0:  # pragma: no cover
         raise LimitExceeded("Spark wrote no files.")
     stats.digest = adapter.content_digest(cfg, target, paths if not cfg.is_s3 else None)
     return stats

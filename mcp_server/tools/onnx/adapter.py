@@ -365,8 +365,11 @@ def _requirements() -> list[str]:
     return [f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"]
 
 
-def log_onnx_file(app: AppContext, path: Path, shown: str, name: str) -> str:
-    """Log a user's ONNX file (external data checked) in a new run, with a twin.json derived from its graph."""
+def log_onnx_file(
+    app: AppContext, path: Path, shown: str, name: str, feature_names: list[str] | None = None
+) -> str:
+    """Log a user's ONNX file (external data checked) in a new run, with a twin.json derived from its graph
+    (feature names: `feature_names`, else the model's metadata, else x0..; see `spec_from_graph`)."""
     import onnx
 
     from mcp_server.core.tracking import experiment_id, fluent
@@ -380,7 +383,12 @@ def log_onnx_file(app: AppContext, path: Path, shown: str, name: str) -> str:
         ) from None
     with tempfile.TemporaryDirectory(prefix="onnx-file-") as tmp:
         folder = Path(tmp)
-        spec, columns, task = spec_from_graph(model)
+        spec, columns, task = spec_from_graph(model, feature_names, shown)
+        if spec is None and feature_names is not None:
+            raise InvalidInput(
+                f"{shown!r} has inputs that are not [N, k] tensors of numbers or text, so feature_names cannot "
+                "name its columns; leave feature_names out."
+            )
         extra = []
         if spec is not None:
             write_twin(folder, OnnxTwin(name, "0", folder / MODEL_FILE, task, columns, spec))
@@ -401,8 +409,58 @@ def log_onnx_file(app: AppContext, path: Path, shown: str, name: str) -> str:
                 return str(run.info.run_id)
 
 
-def spec_from_graph(model: Any) -> tuple[dict[str, Any] | None, list[str], Any]:
-    """A twin spec for a user's ONNX file: one column per [N, 1] input, or x0..xk-1 of a single [N, k] input."""
+FEATURE_NAME_KEYS = ("feature_names", "features", "columns")  # metadata_props keys read for a [N, k] input
+
+
+def _names_from_metadata(model: Any, width: int) -> list[str] | None:
+    """Feature names the model file records itself: a metadata_props entry (JSON list or comma-separated)."""
+    import json
+
+    props = {p.key: p.value for p in model.metadata_props}
+    for key in FEATURE_NAME_KEYS:
+        text = props.get(key)
+        if not text:
+            continue
+        try:
+            names = json.loads(text)
+        except ValueError:
+            names = [part.strip() for part in text.split(",")]
+        if (
+            isinstance(names, list)
+            and len(names) == width
+            and all(isinstance(n, str) and n for n in names)
+            and len(set(names)) == width
+        ):
+            return names
+    return None
+
+
+def check_feature_names(names: list[str]) -> list[str]:
+    """feature_names as given by a caller: non-empty, unique text of at most 128 characters each."""
+    if not names or len(names) > 10_000:
+        raise InvalidInput("feature_names must list between 1 and 10000 column names.")
+    for n in names:
+        if not isinstance(n, str) or not n.strip() or len(n) > 128 or "\x00" in n:
+            raise InvalidInput(
+                f"feature_names has an empty or over-long name ({str(n)[:40]!r}); use short column names."
+            )
+    seen: set[str] = set()
+    dup = next((n for n in names if n in seen or seen.add(n)), None)  # type: ignore[func-returns-value]
+    if dup is not None:
+        raise InvalidInput(f"feature_names names {dup!r} twice; each column needs its own name.")
+    return names
+
+
+def spec_from_graph(
+    model: Any, feature_names: list[str] | None = None, shown: str = "the model"
+) -> tuple[dict[str, Any] | None, list[str], Any]:
+    """A twin spec for a user's ONNX file: its feature columns in the order the graph takes them.
+
+    One column per [N, 1] input (named after the input). A single [N, k] input's k columns are named by
+    `feature_names` (checked against k), else by the file's own metadata (`metadata_props` "feature_names",
+    "features" or "columns": a JSON list or comma-separated), else x0..x(k-1). `feature_names` given for a
+    graph of [N, 1] inputs must list the input names (in any order): there the inputs already name them.
+    """
     from onnx import TensorProto
 
     kinds = {
@@ -421,14 +479,29 @@ def spec_from_graph(model: Any) -> tuple[dict[str, Any] | None, list[str], Any]:
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
         if dtype is None or len(dims) != 2 or dims[1] is None:
             return None, [], "regression"
-        if dims[1] == 1:
+        if dims[1] == 1 and not (
+            len(inputs) == 1 and feature_names is not None and feature_names != [v.name]
+        ):
             cols = [v.name]
         elif len(inputs) == 1:
-            cols = [f"x{i}" for i in range(dims[1])]
+            if feature_names is not None:
+                if len(feature_names) != dims[1]:
+                    raise InvalidInput(
+                        f"feature_names lists {len(feature_names)} names, but {shown!r} takes {dims[1]} columns "
+                        f"in its input {v.name!r}; give exactly {dims[1]}, in the input's column order."
+                    )
+                cols = list(feature_names)
+            else:
+                cols = _names_from_metadata(model, dims[1]) or [f"x{i}" for i in range(dims[1])]
         else:
             return None, [], "regression"
         spec_inputs.append({"name": v.name, "columns": cols, "dtype": dtype})
         columns.extend(cols)
+    if feature_names is not None and len(inputs) > 1 and sorted(feature_names) != sorted(columns):
+        raise InvalidInput(
+            f"{shown!r} takes one input per column, named {columns[:20]}; feature_names must list those names "
+            "(or leave it out)."
+        )
     outs = list(model.graph.output)
     label = next((o.name for o in outs if o.name == "label"), None)
     probs = next((o.name for o in outs if o.name in ("probabilities", "output_probability")), None)

@@ -170,6 +170,12 @@ def benchmark(
     )
 
 
-def log_onnx_file(app: AppContext, control: Control, path: Path, name: str) -> str:
-    """Log a user's ONNX file in a new run of the server's experiment (the registry registers it): run id."""
-    return adapter.log_onnx_file(app, path, app.workspace.display(path), name)
+def log_onnx_file(
+    app: AppContext, control: Control, path: Path, name: str, feature_names: list[str] | None = None
+) -> str:
+    """Log a user's ONNX file in a new run of the server's experiment (the registry registers it): run id.
+
+    `feature_names` names the columns of a single [N, k] input (else the file's metadata, else x0..)."""
+    if feature_names is not None:
+        adapter.check_feature_names(feature_names)
+    return adapter.log_onnx_file(app, path, app.workspace.display(path), name, feature_names)

@@ -138,8 +138,11 @@ def register(
     tags: dict[str, str] | None,
     code_path: str | None,
     client_name: str | None,
+    feature_names: list[str] | None = None,
 ) -> rm.RegisterResult:
-    """Register a run's model or a model file (ONNX, skops; pickle only with allow_pickle) as a new version."""
+    """Register a run's model or a model file (ONNX, skops; pickle only with allow_pickle) as a new version.
+
+    `feature_names` applies to an ONNX file only (the columns of its [N, k] input)."""
     from mcp_server.core.lineage import make_id, record_edges
 
     check_model_name(name)
@@ -156,12 +159,17 @@ def register(
     if RUN_ID_RE.match(text):
         run_id, kind = text, "run"
     else:
+        if feature_names is not None and Path(text).suffix.lower() != ".onnx":
+            raise InvalidInput(
+                "feature_names names the columns of an .onnx file's input; a run or a skops/pickle model "
+                "records its own feature names, so leave it out."
+            )
         path = app.workspace.resolve(source)
         suffix = path.suffix.lower()
         if path.exists() or suffix in (".onnx", ".skops", *PICKLE_SUFFIXES) or "/" in text or "\\" in text:
             if not path.exists():
                 raise NotFound(f"No model file {app.workspace.display(path)!r} in the workspace.")
-            run_id, kind = log_file(app, control, path, name)
+            run_id, kind = log_file(app, control, path, name, feature_names)
         else:  # a run name from evaluation_train_model: its latest run
             run_id, kind = resolve_model_ref(app, text), "run"
     run, logged = adapter.logged_model_of_run(app, run_id)
@@ -213,14 +221,16 @@ def register(
     )
 
 
-def log_file(app: AppContext, control: Control, path: Path, name: str) -> tuple[str, str]:
+def log_file(
+    app: AppContext, control: Control, path: Path, name: str, feature_names: list[str] | None = None
+) -> tuple[str, str]:
     """Log a model file into a new run of the server's experiment: (run_id, kind)."""
     shown = app.workspace.display(path)
     if not path.is_file():
         raise InvalidInput(f"{shown!r} is not a file; give an .onnx or .skops model file or a run id.")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
-        return onnx_service.log_onnx_file(app, control, path, name), "onnx_file"
+        return onnx_service.log_onnx_file(app, control, path, name, feature_names), "onnx_file"
     if suffix == ".skops":
         model = adapter.load_skops(path, shown)
         return adapter.log_sklearn(app, model, shown, "skops_file"), "skops_file"

@@ -47,10 +47,18 @@ async def registry_register_model(
         str | None,
         Field(description="A folder in the workspace inside the git repository of the training code."),
     ] = None,
+    feature_names: Annotated[
+        list[str] | None,
+        Field(
+            max_length=10_000,
+            description="For an .onnx file whose input is one [N, k] tensor: the k column names in input "
+            "order (default: the file's metadata_props feature_names, else x0..x(k-1)).",
+        ),
+    ] = None,
 ) -> RegisterResult:
     """Register a trained model as a new version in MLflow's model registry, recording its lineage (data, validation, quality, code commit)."""
     return await service_call(
-        ctx, service.register, name, source, description, tags, code_path, client_name(ctx)
+        ctx, service.register, name, source, description, tags, code_path, client_name(ctx), feature_names
     )
 
 

@@ -84,7 +84,9 @@ class LoadGen:
         rate: float = 50.0,
         marked_share: float = 0.0,
         seed: int = 0,
+        protocol: str = "v1",
     ) -> None:
+        self.protocol = protocol  # "v1": {"rows": [...]} to /predict; "v2": Open Inference tensors to /infer
         self.urls = [url] if isinstance(url, str) else list(url)
         self.url = self.urls[0]
         self.by_url: dict[str, Counter[str]] = {u: Counter() for u in self.urls}
@@ -130,10 +132,13 @@ class LoadGen:
                 url = urls[self.sent % len(urls)]
                 self.sent += 1
                 try:
-                    response = client.post(url, json={"rows": [row]})
+                    response = client.post(
+                        url, json=v2_body(row) if self.protocol == "v2" else {"rows": [row]}
+                    )
                     self.statuses[response.status_code] += 1
                     if response.status_code == 200:
-                        version = str(response.json()["version"])
+                        answer = response.json()
+                        version = str(answer["model_version" if self.protocol == "v2" else "version"])
                         self.versions[version] += 1
                         self.by_url[url][version] += 1
                 except httpx.TransportError:
@@ -144,6 +149,18 @@ class LoadGen:
                     self._stop.wait(delay)
                 else:
                     next_at = time.monotonic()
+
+
+def v2_body(row: dict[str, Any]) -> dict[str, Any]:
+    """An Open Inference Protocol v2 infer request of one row: each feature its own [1, 1] tensor."""
+    return {
+        "inputs": [
+            {"name": k, "shape": [1, 1], "datatype": "BYTES", "data": [v]}
+            if isinstance(v, str)
+            else {"name": k, "shape": [1, 1], "datatype": "FP64", "data": [v]}
+            for k, v in row.items()
+        ]
+    }
 
 
 async def wait_for(

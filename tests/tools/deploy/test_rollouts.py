@@ -205,6 +205,39 @@ async def test_failing_candidate_is_rolled_back_automatically(
     assert after.get(v1, 0) > 0
 
 
+async def test_canaries_judged_on_open_inference_v2_traffic_only(
+    client: Client, settings: Settings, versions: dict[str, Any], marked_version: str
+) -> None:
+    """Issue #26 item 4: every request arrives through /v2/models/{e}/infer (one [1, 1] tensor per feature);
+    the canary windows count it as they count /predict, so a healthy candidate is promoted and one that
+    fails there is rolled back."""
+    v1, v2, bad = versions["v1"], versions["v2"], marked_version
+    gw = await start_gateway(client)
+    await create(client, "canary-v2", v1)
+    await create(client, "canary-v2-bad", v1)
+    rows = rows_of(settings.home)
+    with LoadGen(f"{gw['url']}/v2/models/canary-v2/infer", rows, rate=40, protocol="v2") as load:
+        structured(await client.call_tool("deploy_canary_start", canary_args("canary-v2", v2)))
+        good = await wait_for(status_probe(client, "canary-v2"), lambda s: s["state"] in TERMINAL, timeout=90)
+    assert good["state"] == "promoted", good
+    assert load.non_2xx == 0 and load.versions[v2] > 0 and load.versions[v1] > 0, load.statuses
+    assert good["window"][v2]["requests"] >= 5 and good["window"][v2]["error_rate"] == 0.0
+    url = f"{gw['url']}/v2/models/canary-v2-bad/infer"
+    with LoadGen(url, rows, rate=40, marked_share=0.3, seed=2, protocol="v2") as load:
+        structured(
+            await client.call_tool(
+                "deploy_canary_start",
+                canary_args("canary-v2-bad", bad, steps=[20, 50, 100], step_seconds=5, min_requests=10),
+            )
+        )
+        failed = await wait_for(
+            status_probe(client, "canary-v2-bad"), lambda s: s["state"] in TERMINAL, timeout=90
+        )
+    assert failed["state"] == "rolled_back" and "max_error_rate" in failed["reason"], failed
+    assert failed["window"][bad]["error_rate"] > 0.05 and failed["weights"] == {v1: 100.0}
+    assert load.statuses[500] > 0 and load.connection_errors == 0
+
+
 async def test_no_traffic_waits_then_fails_at_max_wait_and_never_promotes(
     client: Client, versions: dict[str, Any]
 ) -> None:
