@@ -919,7 +919,11 @@ def summary(
     engine: str,
 ) -> dict[str, Any]:
     """GX's results as plain data: counts and one outcome per expectation (failures first)."""
-    outcomes = convert(results, ids, labels, include_samples)
+    return counted(convert(results, ids, labels, include_samples), rows, started, engine)
+
+
+def counted(outcomes: list[dict[str, Any]], rows: int, started: float, engine: str) -> dict[str, Any]:
+    """A run's plain result from its outcomes: their counts, the rows, the time since `started`."""
     successful = sum(1 for o in outcomes if o["success"])
     return {
         "success": successful == len(outcomes),

@@ -832,18 +832,8 @@ def run_job_duckdb(
                 outcomes.append(o)
             label = f"{label} + pandas"
     outcomes.sort(key=lambda o: (o["success"], o["index"]))
-    successful = sum(1 for o in outcomes if o["success"])
     step(3, 4, "collecting results")
-    return {
-        "success": successful == len(outcomes),
-        "row_count": rows,
-        "evaluated": len(outcomes),
-        "successful": successful,
-        "failed": len(outcomes) - successful,
-        "outcomes": outcomes,
-        "seconds": time.perf_counter() - started,
-        "engine": label,
-    }
+    return adapter.counted(outcomes, rows, started, label)
 
 
 def _noted(raw: dict[str, Any], engine: str, note: str) -> dict[str, Any]:
@@ -867,22 +857,7 @@ def list_columns(types: dict[str, str]) -> _Columns:
 # -- integrity rules on DuckDB: derived columns as SQL expressions over the view's own columns ----------
 
 
-NUMERIC = (
-    "TINYINT",
-    "SMALLINT",
-    "INTEGER",
-    "BIGINT",
-    "HUGEINT",
-    "UTINYINT",
-    "USMALLINT",
-    "UINTEGER",
-    "UBIGINT",
-    "UHUGEINT",
-    "FLOAT",
-    "DOUBLE",
-    "DECIMAL",
-    "REAL",
-)
+NUMERIC = (*adapter.DUCKDB_TYPE_LISTS["integer"], *adapter.DUCKDB_TYPE_LISTS["float"], "DECIMAL")
 
 
 class DuckRules(adapter.Rules):
