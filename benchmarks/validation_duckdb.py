@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,11 +31,15 @@ RUNS_GX = 1  # GX's pandas engine on 10M rows takes a while: one timed run
 TARGET_ROWS_PER_S = 10_000_000
 
 
-def _suite() -> list[dict[str, Any]]:
-    sys.path.insert(0, str(Path(__file__).parent))
-    os.environ["VALIDATION_BENCH_SUITE"] = "regex"
-    import validation_throughput as vt
+# validation_throughput.py's suite with its regex, its peak-RSS reading and its side spawner.
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ["VALIDATION_BENCH_SUITE"] = "regex"
+import validation_throughput as vt  # noqa: E402
 
+_peak_mb = vt._peak_mb
+
+
+def _suite() -> list[dict[str, Any]]:
     return list(vt.SUITE)
 
 
@@ -75,10 +77,6 @@ def _generate(path: Path) -> None:
         writer.write_table(table)
     assert writer is not None
     writer.close()
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def side_gx(data: Path) -> dict[str, Any]:
@@ -182,15 +180,7 @@ def side_mcp(data: Path, home: Path) -> dict[str, Any]:
 
 
 def _spawn(side: str, data: Path, home: Path) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--side", side, str(data), str(home)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return vt._spawn(side, data, home, script=__file__)
 
 
 def main() -> None:

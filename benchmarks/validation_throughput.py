@@ -180,9 +180,10 @@ def side_mcp(data: Path, home: Path) -> dict[str, Any]:
     return out
 
 
-def _spawn(side: str, data: Path, home: Path) -> dict[str, Any]:
+def _spawn(side: str, data: Path, home: Path, script: str = __file__) -> dict[str, Any]:
+    """Run one side in a fresh process of `script` (its peak RSS is that side's own); its last JSON line."""
     proc = subprocess.run(
-        [sys.executable, __file__, "--side", side, str(data), str(home)],
+        [sys.executable, script, "--side", side, str(data), str(home)],
         cwd=REPO,
         capture_output=True,
         text=True,
