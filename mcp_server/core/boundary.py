@@ -238,8 +238,15 @@ def call_scope(
         _CALL.reset(token)
 
 
-def progress_reporter(ctx: Ctx) -> ReportFn:
-    """An async progress callback; a no-op when the client sent no progress token."""
+def progress_reporter(ctx: Ctx) -> ReportFn | None:
+    """An async progress callback; None when the client sent no progress token, so that a step of the
+    work does not wait for the event loop's thread to drop a report nobody asked for."""
+    try:
+        meta = ctx.request_context.meta
+    except (AttributeError, ValueError):  # outside a request
+        meta = None
+    if not meta or (meta.get("progress_token") is None and meta.get("progressToken") is None):
+        return None
 
     async def report(done: float, total: float | None, message: str | None) -> None:
         await ctx.report_progress(done, total, message)

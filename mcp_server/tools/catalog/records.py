@@ -6,6 +6,7 @@ blocking functions: call them from a worker thread. SQLAlchemy is imported insid
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -86,7 +87,7 @@ class Reservation:
     previous: int | None
 
 
-def _version_info(row: CatalogVersion) -> VersionInfo:
+def _version_info(row: CatalogVersion | Any) -> VersionInfo:
     same = {
         f.name: getattr(row, f.name) for f in fields(VersionInfo) if f.name not in ("schema", "partition_by")
     }
@@ -146,20 +147,30 @@ def get_dataset(store: MetadataStore, name: str) -> DatasetInfo:
         return _info(session, row)
 
 
-def get_version(store: MetadataStore, name: str, number: int | None) -> VersionInfo:
-    """One ready version of a dataset (the newest when `number` is None), in a single query."""
-    from sqlalchemy import select
+@functools.cache
+def _version_query(numbered: bool) -> Any:
+    """The ready version of a dataset (by number, or the newest), built once: constructing a SQLAlchemy
+    statement costs about as much as running it. Core, not ORM: an ORM load costs about twice the time
+    (lake_read's catalog lookup is a good part of a selective read)."""
+    from sqlalchemy import bindparam, select
 
     from mcp_server.core.store.models import CatalogDataset, CatalogVersion
 
     stmt = (
-        select(CatalogVersion)
+        select(*CatalogVersion.__table__.columns)
         .join(CatalogDataset, CatalogDataset.id == CatalogVersion.dataset_id)
-        .where(CatalogDataset.name == name, CatalogVersion.status == "ready")
+        .where(CatalogDataset.name == bindparam("name"), CatalogVersion.status == "ready")
     )
-    stmt = stmt.where(CatalogVersion.version == number) if number is not None else stmt
+    if numbered:
+        stmt = stmt.where(CatalogVersion.version == bindparam("number"))
+    return stmt.order_by(CatalogVersion.version.desc()).limit(1)
+
+
+def get_version(store: MetadataStore, name: str, number: int | None) -> VersionInfo:
+    """One ready version of a dataset (the newest when `number` is None), in a single query."""
+    params: dict[str, Any] = {"name": name} if number is None else {"name": name, "number": number}
     with store.read_session() as session:
-        row = session.scalars(stmt.order_by(CatalogVersion.version.desc()).limit(1)).first()
+        row = session.connection().execute(_version_query(number is not None), params).first()
         if row is not None:
             return _version_info(row)
     return get_dataset(store, name).version(number)  # raises the precise NotFound

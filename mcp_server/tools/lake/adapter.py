@@ -94,7 +94,7 @@ def make_config(
 ) -> LakeConfig:
     """The lake's configuration, with the endpoint checked against the URL allowlist before any use."""
     if lake_root is None or not lake_root.strip():
-        root = str((home / "lake").resolve())
+        root = _resolved(str(home / "lake"))
     elif lake_root.startswith("s3://"):
         bucket, _, prefix = lake_root[5:].partition("/")
         if not bucket:
@@ -103,10 +103,17 @@ def make_config(
     elif "://" in lake_root:
         raise InvalidInput("MLOPS_MCP_LAKE_ROOT must be a local folder or an s3://bucket/prefix URI.")
     else:
-        root = str(Path(lake_root).expanduser().resolve())
+        root = _resolved(lake_root)
     if endpoint_url:
         check_url(endpoint_url, allowlist)
     return LakeConfig(root=root, endpoint_url=endpoint_url or None, region=region)
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(folder: str) -> str:
+    # Cached: resolving walks every folder of the path on each call (a tenth of a selective lake_read),
+    # and a running server's lake root does not move.
+    return str(Path(folder).expanduser().resolve())
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
@@ -735,6 +742,19 @@ def _count_and_head(
         for fragment in dataset.get_fragments(filter=expression)
         for group in fragment.split_by_row_group(filter=expression, schema=dataset.schema)
     ]
+    # The sample first: the row groups it reads are counted from that read (the boundary row group of a
+    # selective filter is read once, not once to count and once to show).
+    tables: list[pa.Table] = []
+    got = seen = read = 0
+    for group in groups:
+        if got >= want:
+            break
+        table = group.to_table(schema=dataset.schema, columns=columns, filter=expression)
+        read += 1
+        seen += table.num_rows
+        if table.num_rows:
+            tables.append(table.slice(0, want - got))
+            got += tables[-1].num_rows
     partition = set(dataset.partitioning.schema.names) if dataset.partitioning is not None else set()
     if filtered <= partition:
         # The partition folders decide the filter: every row of the kept row groups matches. (pyarrow would
@@ -742,21 +762,10 @@ def _count_and_head(
         # column left to test reads the file's footer total.)
         matched = sum(group.row_groups[0].num_rows for group in groups)
     else:
-        by_group = ds.FileSystemDataset(groups, dataset.schema, dataset.format, dataset.filesystem)
-        matched = by_group.count_rows(filter=expression)
-    want = min(want, matched)
-    if not want:
-        return matched, None
-    tables: list[pa.Table] = []
-    got = 0
-    for group in groups:
-        table = group.to_table(schema=dataset.schema, columns=columns, filter=expression)
-        if table.num_rows:
-            tables.append(table.slice(0, want - got))
-            got += tables[-1].num_rows
-            if got >= want:
-                break
-    return matched, pa.concat_tables(tables)
+        rest = groups[read:]
+        by_group = ds.FileSystemDataset(rest, dataset.schema, dataset.format, dataset.filesystem)
+        matched = seen + (by_group.count_rows(filter=expression) if rest else 0)
+    return matched, pa.concat_tables(tables) if tables else None
 
 
 def read_version(
