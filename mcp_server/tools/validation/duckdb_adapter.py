@@ -6,7 +6,7 @@ memory_limit, threads and spill folder from the settings), creates the view `dat
 (`read_parquet` / `read_csv`, float NaN read as NULL as pandas reads it), and hands GX a SQL data source
 whose connections are cursors of that database. GX builds and runs its SQL; DuckDB streams the file.
 
-Two things GX 1.x does not do for DuckDB are done here, and nothing else:
+Two things GX 1.x does not do for DuckDB are done here:
   - `SqlAlchemyExecutionEngine.execute_query` returns the CursorResult after its `with
     self.get_connection()` block closed the connection, and its callers fetch afterwards (`.fetchall()` in
     `resolve_metric_bundle`). A DuckDB result does not outlive that close (returning the connection to
@@ -16,6 +16,12 @@ Two things GX 1.x does not do for DuckDB are done here, and nothing else:
     (duckdb_engine) is PostgreSQL's: the engine's `dialect_module` names it as a PostgreSQL dialect whose
     type module also has DuckDB's type names, and column types are read with DuckDB's DESCRIBE (SQLAlchemy
     2.1's PostgreSQL reflection queries a pg_collation table DuckDB does not have).
+And two metrics are computed faster, for this engine only, with the same values and GX's own conditions
+(nothing else of GX is changed):
+  - the per-value count of expect_column_values_to_be_unique (GX: a window read twice) is found once
+    (`_register_unique_check`);
+  - a map expectation's unexpected count (GX: `sum(CASE WHEN ... THEN 1 ELSE 0 END)`) is `count_if`
+    (`_register_count_if`).
 
 What GX's SQL would answer differently from its pandas engine runs on pandas instead, for that suite
 (`routes`): expectations GX has no SQL implementation for, a regular expression this module cannot
@@ -474,7 +480,147 @@ def _gx_types() -> tuple[type, type]:
         def execution_engine_type(self) -> Any:
             return DuckDBExecutionEngine
 
+    _register_unique_check(DuckDBExecutionEngine)
+    _register_count_if(DuckDBExecutionEngine)
     return DuckDBExecutionEngine, MlopsDuckDBDatasource
+
+
+def _register_count_if(engine_cls: type) -> None:
+    """GX's unexpected count of a column map expectation on DuckDB as `count_if(condition)`.
+
+    GX 1.x (map_condition_auxilliary_methods._sqlalchemy_map_condition_unexpected_count_aggregate_fn)
+    bundles `sum(CASE WHEN condition THEN 1 ELSE 0 END)` per expectation into one SELECT; DuckDB's
+    `count_if(condition)` counts the same rows (those where the condition is true: not false, not NULL)
+    and spends about a quarter less on that SELECT (0.15 s of 0.6 s on 10M rows x 10 expectations). It
+    counts 0 on no rows where the sum is NULL, as GX's pandas engine does. Registered, for this engine,
+    for every map metric whose SQL count is that GX function; the condition is GX's own."""
+    import sqlalchemy as sa
+    from great_expectations.expectations import registry
+    from great_expectations.expectations.metrics.map_metric_provider import map_condition_auxilliary_methods
+
+    gx_fn = map_condition_auxilliary_methods._sqlalchemy_map_condition_unexpected_count_aggregate_fn
+
+    def count_if(
+        cls: Any,
+        execution_engine: Any,
+        metric_domain_kwargs: Any,
+        metric_value_kwargs: Any,
+        metrics: dict[str, Any],
+        **kwargs: Any,
+    ) -> tuple[Any, Any, Any]:
+        condition, compute_kwargs, accessor_kwargs = metrics["unexpected_condition"]
+        return sa.func.count_if(condition), compute_kwargs, accessor_kwargs
+
+    for name, definition in list(registry._registered_metrics.items()):
+        provider = definition.get("providers", {}).get("SqlAlchemyExecutionEngine")
+        if provider is None or provider[1] is not gx_fn:
+            continue
+        registry.register_metric(
+            metric_name=name,
+            metric_domain_keys=definition["metric_domain_keys"],
+            metric_value_keys=definition["metric_value_keys"],
+            execution_engine=engine_cls,
+            metric_class=provider[0],
+            metric_provider=count_if,
+            metric_fn_type=gx_fn.metric_fn_type,
+        )
+
+
+# Widest integer range whose values one bitstring_agg holds (a bit each: 16 MiB per thread's state).
+MAX_BITSTRING_SPAN = 1 << 27
+COUNT_PER_VALUE = "column_values.count_per_value.map"
+
+
+def _register_unique_check(engine_cls: type) -> None:
+    """GX's `column_values.count_per_value.map` (the subquery of `expect_column_values_to_be_unique`) for
+    DuckDB: the same rows and counts, from one aggregate instead of a window read twice.
+
+    GX 1.x (ColumnValuesUnique._sqlalchemy_function) gives each row of the domain its value's count with
+    `count(*) OVER (PARTITION BY column)`, and GX reads that subquery twice: summed (`unexpected_count`) and
+    for the sample (`unexpected_values`, LIMIT n, which cannot stop early: the window needs every row
+    first). On DuckDB the two windows were most of a run (about two seconds each on 10M rows, two cores).
+
+    Here the counts are found once, before GX's queries: for an integer column, whether any value repeats
+    is read from the set bits of `bitstring_agg` over [min, max] (no hash table; more values than integers
+    in that range is a repeat); otherwise, or when one does, one GROUP BY stores the values occurring twice
+    or more with their counts in a table of the run's database (`_repeated`). The subquery GX gets has the
+    same columns, rows and counts as its window: `SELECT column, 1` over the domain when no value repeats,
+    else the domain joined to that table (count 1 where a value is not in it). GX's conditions, counts,
+    samples and row/index queries are its own."""
+    import sqlalchemy as sa
+    from great_expectations.expectations import registry
+
+    definition = registry._registered_metrics[COUNT_PER_VALUE]
+    metric_class, gx_fn = definition["providers"]["SqlAlchemyExecutionEngine"]
+
+    @functools.wraps(gx_fn)
+    def count_per_value(*args: Any, **kwargs: Any) -> Any:
+        subquery, compute_kwargs, accessor_kwargs = gx_fn(*args, **kwargs)
+        column, count = list(subquery.c)  # GX's projection: the column, its count per value
+        froms = subquery.element.get_final_froms()
+        if len(froms) != 1:  # not the shape this replaces: GX's window as it is
+            return subquery, compute_kwargs, accessor_kwargs
+        source = froms[0]
+        try:
+            repeats = _repeated(kwargs["execution_engine"], source, column.name, count.name)
+        except sa.exc.CompileError:  # a domain that does not compile with literals: GX's window
+            return subquery, compute_kwargs, accessor_kwargs
+        counts: Any
+        if repeats is None:
+            counts = sa.select(sa.column(column.name), sa.literal_column("1").label(count.name))
+            counts = counts.select_from(source)
+        else:
+            rows = sa.select(sa.column(column.name)).select_from(source).subquery("rows")
+            value = rows.c[column.name]
+            counts = sa.select(
+                value.label(column.name),
+                sa.func.coalesce(repeats.c[count.name], sa.literal_column("1")).label(count.name),
+            ).select_from(rows.outerjoin(repeats, value == repeats.c[column.name]))
+        return counts.alias(subquery.name), compute_kwargs, accessor_kwargs
+
+    registry.register_metric(
+        metric_name=COUNT_PER_VALUE,
+        metric_domain_keys=definition["metric_domain_keys"],
+        metric_value_keys=definition["metric_value_keys"],
+        execution_engine=engine_cls,
+        metric_class=metric_class,
+        metric_provider=count_per_value,
+        metric_fn_type=gx_fn.metric_fn_type,
+    )
+
+
+def _repeated(engine: Any, source: Any, column: str, label: str) -> Any:
+    """None when no non-null value of `column` occurs twice in `source`; else a table (in the run's
+    database, gone with it) of each value that does, and its count as `label`. Exact."""
+    import sqlalchemy as sa
+
+    col: Any = sa.column(column)
+    low, high, count = engine.execute_query(
+        sa.select(sa.func.min(col), sa.func.max(col), sa.func.count(col)).select_from(source)
+    ).one()
+    if not count:
+        return None
+    if type(low) is int and type(high) is int and count <= high - low + 1 and high - low < MAX_BITSTRING_SPAN:
+        bits = sa.func.bitstring_agg(col, sa.literal_column(str(low)), sa.literal_column(str(high)))
+        with contextlib.suppress(sa.exc.DBAPIError):  # a type bitstring_agg refuses: the GROUP BY says
+            distinct = engine.execute_query(sa.select(sa.func.bit_count(bits)).select_from(source)).scalar()
+            if distinct == count:
+                return None
+    groups = (
+        sa.select(col, sa.func.count().label(label))
+        .select_from(source)
+        .where(col.is_not(None))
+        .group_by(col)
+        .having(sa.func.count() >= 2)
+    )
+    name = f"mlops_repeated_{uuid.uuid4().hex}"
+    # GX's domain holds no bound values (no row conditions here): the query compiles with literals.
+    query = groups.compile(dialect=engine.engine.dialect, compile_kwargs={"literal_binds": True})
+    engine.execute_query_in_transaction(sa.text(f"CREATE TABLE {quote(name)} AS {query}"))
+    table = sa.table(name, sa.column(column), sa.column(label))
+    if not engine.execute_query(sa.select(sa.func.count()).select_from(table)).scalar():
+        return None
+    return table
 
 
 def quote(name: str) -> str:
@@ -505,7 +651,9 @@ def source_sql(path: str, fmt: str) -> str:
     """The table function reading `path` (a literal path: a list, so that DuckDB does not glob it)."""
     where = "['" + path.replace("'", "''") + "']"
     if fmt == "parquet":
-        return f"read_parquet({where})"
+        # can_have_nan: Parquet statistics leave NaN out of min/max, and without it DuckDB reads them as
+        # "no NaN here" and folds the view's isnan() to false, so NaN stayed a value (a repeated one).
+        return f"read_parquet({where}, can_have_nan = true)"
     delim = "','" if fmt == "csv" else "'\\t'"
     nulls = "[" + ", ".join(literal(s) for s in PANDAS_NA) + "]"
     candidates = "[" + ", ".join(literal(t) for t in CSV_TYPES) + "]"
