@@ -171,6 +171,17 @@ class WindowSketches:
             [{c: texts[c][i] for c in self.text} for i in range(size)] if self.text else [{}] * size, outputs
         )
 
+    def add_matrix(self, names: list[str], values: Any, outputs: list[Any]) -> None:
+        """The same for a matrix ([N, k] numbers, `names` its columns: app.Matrix, the common bound form):
+        when its columns are this window's numeric columns in order, one update with no reshaping."""
+        import numpy as np
+
+        if self.text or self.kll is None or list(names) != self.numeric:
+            self.add_columns(dict(zip(names, values.T, strict=True)), len(values), outputs)
+            return
+        self._add_matrix(np.asarray(values, dtype=np.float32))
+        self._add_rest([{}] * len(values), outputs)
+
     def _add_matrix(self, matrix: Any) -> None:
         import numpy as np
 
@@ -195,7 +206,7 @@ class WindowSketches:
             values = np.array([_number(v) for v in outputs], dtype=np.float32)
             self.out.update(values)
         else:
-            for value, weight in collections.Counter(_label(v) for v in outputs).items():
+            for value, weight in _label_counts(outputs).items():
                 self.out.update(value, weight)
         self.rows += len(rows)
         self.dirty = True
@@ -229,6 +240,18 @@ def _number(value: Any) -> float:
         return math.nan
 
 
+def _label_counts(outputs: list[Any]) -> collections.Counter[str]:
+    """{label text: count}: the values of one type (one model's predictions) counted first and each distinct
+    value worded once; mixed types (True and 1 are equal keys) or unhashable ones counted one by one."""
+    kinds = set(map(type, outputs))
+    if len(kinds) == 1 and kinds <= {int, float, str, bool}:
+        counts: collections.Counter[str] = collections.Counter()
+        for value, weight in collections.Counter(outputs).items():
+            counts[_label(value)] += weight
+        return counts
+    return collections.Counter(_label(v) for v in outputs)
+
+
 def _label(value: Any) -> str:
     if isinstance(value, dict):  # {"label": ..., "probabilities": ...}
         value = value.get("label")
@@ -246,7 +269,7 @@ class Observed:
     endpoint: str
     version: str
     loaded: Any  # app.Loaded: its dtypes say which columns are numeric
-    data: Any  # the request's app.Batch (bound to the version's columns in the worker thread) or rows
+    data: Any  # the request's app.Batch (bound to the version's columns in the worker thread), its app.Matrix or rows
     size: int
     outputs: list[Any]
     request_id: str
@@ -314,6 +337,10 @@ class Monitor:
 
     def ingest(self, batch: list[Observed]) -> None:
         """Sketch updates for a drained batch (in a worker thread): one update per window and version."""
+        import numpy as np
+
+        from mcp_server.gateway.app import Matrix  # app imports this module
+
         groups: dict[tuple[str, str, float], list[Observed]] = collections.defaultdict(list)
         now = datetime.now(UTC)
         for item in batch:
@@ -326,14 +353,22 @@ class Monitor:
                     window = self.windows[key] = WindowSketches(numeric, text, regression, self.k)
                 rows: list[dict[str, Any]] = []
                 outputs: list[Any] = []
+                matrices: list[Any] = []  # app.Matrix values of this window: sketched in one update
+                matrix_outputs: list[Any] = []
                 try:
                     for it in items:
                         bound = it.data.bind(it.loaded) if hasattr(it.data, "bind") else it.data
-                        if isinstance(bound, dict):  # whole columns
+                        if isinstance(bound, Matrix):
+                            matrices.append(bound.values)
+                            matrix_outputs.extend(it.outputs)
+                        elif isinstance(bound, dict):  # whole columns
                             window.add_columns(bound, it.size, it.outputs)
                         else:
                             rows.extend(bound)
                             outputs.extend(it.outputs)
+                    if matrices:
+                        stacked = matrices[0] if len(matrices) == 1 else np.concatenate(matrices)
+                        window.add_matrix(list(items[0].loaded.twin.columns), stacked, matrix_outputs)
                     if rows:
                         window.add(rows, outputs)
                 except Exception as err:  # a row the sketches cannot take: skip it, keep serving

@@ -20,6 +20,8 @@ import csv
 import io
 import json
 import math
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -28,11 +30,14 @@ from mcp_server.gateway.app import (
     COLUMNAR_ROWS,
     BadRequest,
     Batch,
+    Bound,
     Loaded,
+    Matrix,
     Rows,
     Table,
     cached_bind,
     clean_columns,
+    matrix_of,
 )
 
 try:
@@ -125,10 +130,10 @@ class Columns(Batch):
         self.values = values
         self.size = len(values[0]) if values else 0
 
-    def bind(self, loaded: Loaded) -> list[dict[str, Any]] | dict[str, Any]:
+    def bind(self, loaded: Loaded) -> Bound:
         return cached_bind(self, loaded, lambda: self._bind(loaded))  # type: ignore[no-any-return]
 
-    def _bind(self, loaded: Loaded) -> list[dict[str, Any]] | dict[str, Any]:
+    def _bind(self, loaded: Loaded) -> Bound:
         index = {name: j for j, name in enumerate(self.names)}
         if self.size >= COLUMNAR_ROWS and len(index) == len(loaded.twin.columns):
             columns = clean_columns(loaded, lambda name: self.values[index[name]])
@@ -366,22 +371,56 @@ ORT_TO_V2 = {
 }
 
 
+# A request's tensors as `_fast_tensors` reads them: names, shapes, the values as one float64 array and
+# whether that array is [inputs, N] (several one-feature inputs) or [N, k] (one input).
+Block = tuple[list[str], list[list[int]], "np.ndarray", bool]
+_NUMERIC_KINDS = frozenset("biuf")
+
+
 class Tensors(Batch):
     """v2 input tensors by name; `bind` maps them onto the version's columns: a graph input by its own name
-    ([N, k], k its columns; [N] when k is 1) or one [N, 1] / [N] tensor per feature column."""
+    ([N, k], k its columns; [N] when k is 1) or one [N, 1] / [N] tensor per feature column.
 
-    def __init__(self, tensors: dict[str, np.ndarray], size: int, outputs: list[str] | None) -> None:
-        self.tensors = tensors
+    A request of the common shape (FP32/FP64 JSON tensors, see `_fast_tensors`) arrives as one `block`
+    instead of per-tensor arrays; for a one-matrix version it binds straight to a `Matrix`, and the
+    per-tensor arrays are made only when another version (or a refusal) needs them."""
+
+    def __init__(
+        self,
+        tensors: dict[str, np.ndarray] | None,
+        size: int,
+        outputs: list[str] | None,
+        block: Block | None = None,
+    ) -> None:
+        self._tensors = tensors
         self.size = size
         self.outputs = outputs
+        self.block = block
 
-    def bind(self, loaded: Loaded) -> dict[str, Any]:
+    @property
+    def tensors(self) -> dict[str, np.ndarray]:
+        if self._tensors is None:
+            assert self.block is not None
+            names, shapes, values, by_input = self.block
+            if by_input:
+                self._tensors = {n: values[j].reshape(shapes[j]) for j, n in enumerate(names)}
+            else:
+                self._tensors = {names[0]: values.reshape(shapes[0])}
+        return self._tensors
 
+    def bind(self, loaded: Loaded) -> Bound:
+        return cached_bind(self, loaded, lambda: self._bind(loaded))  # type: ignore[no-any-return]
+
+    def _bind(self, loaded: Loaded) -> Bound:
         if self.outputs is not None:
-            known = [o.name for o in loaded.session.get_outputs()]
+            known = list(loaded.outputs) or [o.name for o in loaded.session.get_outputs()]
             for name in self.outputs:
                 if name not in known:
                     raise ValueError(f"The model has no output {name!r}; its outputs are {known}")
+        if loaded.matrix is not None:
+            matrix = self._matrix(loaded)
+            if matrix is not None:
+                return matrix
         columns: dict[str, np.ndarray] = {}
         used: set[str] = set()
         for spec in loaded.twin.spec["inputs"]:
@@ -414,6 +453,97 @@ class Tensors(Batch):
                 f"Input {extra[0]!r} is not an input of the model; it takes {loaded.twin.columns[:20]}"
             )
         return columns
+
+    def _matrix(self, loaded: Loaded) -> Matrix | None:
+        """The tensors as one [N, k] matrix in the twin's column order when they are exactly what the loop
+        in `_bind` accepts for a one-matrix version (the graph input whole, or one number tensor per
+        column) and `matrix_of` takes the values; None sends the request down that loop."""
+        import numpy as np
+
+        assert loaded.matrix is not None
+        cols, n = loaded.twin.columns, self.size
+        graph = None if len(cols) == 1 and loaded.matrix[0] == cols[0] else loaded.matrix[0]
+        values: np.ndarray
+        if self.block is not None:
+            names, _shapes, block, by_input = self.block
+            if not by_input:  # one tensor: the graph input [N, k]
+                if names[0] != graph or block.shape[1] != len(cols):
+                    return None
+                values = block
+            elif graph in names or len(names) != len(cols):
+                return None
+            elif names == cols:
+                values = block.T
+            else:
+                where = {name: j for j, name in enumerate(names)}
+                if set(where) != set(cols):
+                    return None
+                values = block[[where[c] for c in cols]].T
+        else:
+            tensors = self.tensors
+            if graph is not None and graph in tensors:
+                given = tensors[graph]
+                width = given.shape[1] if given.ndim == 2 else 1
+                if len(tensors) != 1 or width != len(cols) or given.dtype.kind not in _NUMERIC_KINDS:
+                    return None
+                values = given.reshape(n, len(cols))
+            else:
+                if len(tensors) != len(cols) or not all(c in tensors for c in cols):
+                    return None
+                parts = [tensors[c] for c in cols]
+                if any(
+                    p.dtype.kind not in _NUMERIC_KINDS or (p.ndim == 2 and p.shape[1] != 1) for p in parts
+                ):
+                    return None
+                values = np.stack([p.reshape(-1) for p in parts], axis=1)
+        return matrix_of(loaded, np.ascontiguousarray(values, dtype=np.float64))
+
+
+_FAST_TYPES = frozenset({"FP32", "FP64"})
+_NAME, _SHAPE, _DATATYPE, _DATA = map(itemgetter, ("name", "shape", "datatype", "data"))
+
+
+def _fast_tensors(inputs: list[Any], max_batch: int) -> Block | None:
+    """The common infer request read in a few C-level passes: FP32/FP64 tensors of exactly the fields name,
+    shape, datatype and data (a flat list), either one [N, k] (or [N]) tensor or several [N, 1] (or [N])
+    tensors of one shape, 1 <= N <= max_batch, distinct names. None for anything else (nested data, binary
+    data, parameters, other types, any doubt): the general loop in `v2_batch` then reads the request and
+    words every refusal. Values are read as that loop reads them (float64, as np.asarray does), so both
+    give the same numbers."""
+    import numpy as np
+
+    if not set(map(type, inputs)) <= {dict} or set(map(len, inputs)) != {4}:
+        return None
+    try:
+        names = list(map(_NAME, inputs))
+        shapes = list(map(_SHAPE, inputs))
+        datatypes = set(map(_DATATYPE, inputs))
+        datas = list(map(_DATA, inputs))
+    except KeyError:
+        return None
+    if (
+        not datatypes <= _FAST_TYPES
+        or set(map(type, names)) != {str}
+        or set(map(type, shapes)) != {list}
+        or set(map(type, datas)) != {list}
+        or len(set(names)) != len(names)
+    ):
+        return None
+    shape = shapes[0]
+    if shapes.count(shape) != len(shapes) or not 1 <= len(shape) <= 2 or set(map(type, shape)) != {int}:
+        return None
+    n, w = shape[0], shape[1] if len(shape) == 2 else 1
+    if not 1 <= n <= max_batch or not 1 <= w <= MAX_COLUMNS or (len(inputs) > 1 and w != 1):
+        return None
+    if set(map(len, datas)) != {n * w}:
+        return None
+    try:
+        flat = np.fromiter(chain.from_iterable(datas), dtype=np.float64, count=n * w * len(inputs))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if len(inputs) == 1:
+        return names, shapes, flat.reshape(n, w), False
+    return names, shapes, flat.reshape(len(inputs), n), True
 
 
 def _column(values: np.ndarray) -> np.ndarray:
@@ -513,6 +643,10 @@ def v2_batch(body: bytes, header_length: str | None, max_batch: int) -> tuple[Te
             if not isinstance(out, dict) or not isinstance(out.get("name"), str):
                 raise BadRequest(400, 'Each of "outputs" must be an object with a "name".')
             wanted.append(out["name"])
+    if header_length is None:
+        block = _fast_tensors(inputs, max_batch)
+        if block is not None:  # values [inputs, N] or [N, k]
+            return Tensors(None, block[2].shape[1 if block[3] else 0], wanted, block), request
     tensors: dict[str, np.ndarray] = {}
     size: int | None = None
     offset = 0
@@ -584,6 +718,10 @@ def v2_batch(body: bytes, header_length: str | None, max_batch: int) -> tuple[Te
     return Tensors(tensors, size, wanted), request
 
 
+_MISSING = "?"
+_V2_OF_DTYPE: dict[Any, str | None] = {}  # numpy dtype -> v2 datatype (None: no v2 type), filled on use
+
+
 def _v2_tensor(name: str, value: Any, binary: bool, chunks: list[bytes]) -> dict[str, Any] | None:
     import numpy as np
 
@@ -591,14 +729,16 @@ def _v2_tensor(name: str, value: Any, binary: bool, chunks: list[bytes]) -> dict
         return None  # a sequence or map output (ZipMap) is not a tensor
     datatype: str | None = "BYTES"
     if value.dtype != object and value.dtype.kind not in "US":
-        datatype = next(
-            (
-                k
-                for k, v in V2_TYPES.items()
-                if v != "object" and np.dtype(v) == value.dtype.newbyteorder("<")
-            ),
-            None,
-        )
+        datatype = _V2_OF_DTYPE.get(value.dtype, _MISSING)
+        if datatype is _MISSING:
+            datatype = _V2_OF_DTYPE[value.dtype] = next(
+                (
+                    k
+                    for k, v in V2_TYPES.items()
+                    if v != "object" and np.dtype(v) == value.dtype.newbyteorder("<")
+                ),
+                None,
+            )
         if datatype is None:
             return None
     out: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(value.shape)}
