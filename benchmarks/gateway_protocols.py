@@ -316,4 +316,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    if shutil.which("wrk") is None:  # before minutes of training and deploying
+        sys.exit(
+            "This benchmark drives the servers with Debian's wrk: install it with `apt-get install wrk`."
+        )
     anyio.run(main)
