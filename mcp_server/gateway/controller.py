@@ -702,8 +702,10 @@ class RolloutController:
 
             row = _locked(session, r.id, ACTIVE, expect)
             row.state, row.reason, row.updated_at = state, reason, utcnow()
-            if event is not None:
-                table.record_event(session, row.endpoint, event, reason, details, row.id)
+            if event is not None:  # every event names the replica that led it, as the others do
+                table.record_event(
+                    session, row.endpoint, event, reason, {**details, "leader": self.replica.id}, row.id
+                )
 
         await self._commit(write)
         step.state = state
