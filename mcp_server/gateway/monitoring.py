@@ -108,7 +108,10 @@ def window_start(t: float, window_s: float) -> float:
 
 
 def new_request_id() -> str:
-    return os.urandom(12).hex()
+    """24 hex digits: the time in milliseconds (6 bytes), then 6 random bytes. Time-ordered, so the stored
+    predictions' primary key grows at its end: with wholly random ids each insert lands on a random page of an
+    index that grows by every request (about 50 us per prediction at a million rows, 14 us ordered)."""
+    return (time.time_ns() // 1_000_000).to_bytes(6, "big").hex() + os.urandom(6).hex()
 
 
 # -- one window of one endpoint version -----------------------------------------------------------------

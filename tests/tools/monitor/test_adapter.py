@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcp_server.gateway.monitoring import INPUT, WindowSketches, pack, unpack
+from mcp_server.gateway.monitoring import INPUT, WindowSketches, new_request_id, pack, unpack
 from mcp_server.tools.monitor import adapter
 from mcp_server.tools.quality.adapter import _hist, _numeric_bins, _psi
 
@@ -53,3 +53,16 @@ def test_metrics_follow_scikit_learn() -> None:
     assert adapter.metrics("regression", [1.0, 2.0], [1.5, 2.5])["mae"] == mean_absolute_error(
         [1, 2], [1.5, 2.5]
     )
+
+
+def test_request_ids_are_unique_and_ordered_by_time() -> None:
+    """The stored predictions' primary key: later requests sort after earlier ones (inserts land at the index's
+    end), and ids drawn in the same millisecond still differ."""
+    import time
+
+    first = [new_request_id() for _ in range(1_000)]
+    time.sleep(0.002)
+    later = new_request_id()
+    assert len(set(first)) == len(first)
+    assert all(len(r) == 24 and int(r, 16) >= 0 for r in [*first, later])
+    assert max(r[:12] for r in first) < later[:12] and max(first) < later
