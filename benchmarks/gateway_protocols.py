@@ -233,29 +233,8 @@ async def main() -> None:
                     raise RuntimeError(f"{tool}: {result.content[0].text}")  # type: ignore[union-attr]
                 return dict(result.structured_content or {})
 
-            for key, (estimator, params) in models.items():
-                await call(
-                    "evaluation_train_model",
-                    {
-                        "dataset": "bench.csv",
-                        "target": "label",
-                        "estimator": estimator,
-                        "params": params,
-                        "name": f"bench-{key}",
-                    },
-                )
-                reg = await call(
-                    "registry_register_model", {"name": f"bench-{key}", "source": f"bench-{key}"}
-                )
-                versions[key] = reg["version"]
-                await call(
-                    "deploy_create_endpoint",
-                    {"endpoint": key, "model": f"bench-{key}", "version": reg["version"]},
-                )
-            gw = await call("deploy_gateway_start", {"port": 0})
-            subprocess.run(
-                ["taskset", "-a", "-p", "-c", SERVER_CORE, str(gw["pid"])], check=True, capture_output=True
-            )
+            deployed, gw = await gt.deploy_models(call, models)
+            versions.update(deployed)
             port = int(gw["url"].rsplit(":", 1)[1])
             for key in models:
                 for fmt, path in PATHS.items():

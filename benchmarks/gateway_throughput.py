@@ -149,6 +149,35 @@ def mlflow_serve(home: Path, name: str, version: str) -> tuple[subprocess.Popen[
     return proc, port
 
 
+async def deploy_models(
+    call: Any, models: dict[str, tuple[str, dict[str, Any]]]
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Train, register and deploy each model of `models` ({endpoint: (estimator, params)}, data bench.csv) through
+    the tools (`call(tool, args)`), then start the gateway pinned to SERVER_CORE: (versions, gateway_start result)."""
+    versions = {}
+    for key, (estimator, params) in models.items():
+        await call(
+            "evaluation_train_model",
+            {
+                "dataset": "bench.csv",
+                "target": "label",
+                "estimator": estimator,
+                "params": params,
+                "name": f"bench-{key}",
+            },
+        )
+        reg = await call("registry_register_model", {"name": f"bench-{key}", "source": f"bench-{key}"})
+        versions[key] = reg["version"]
+        await call(
+            "deploy_create_endpoint", {"endpoint": key, "model": f"bench-{key}", "version": reg["version"]}
+        )
+    gw = await call("deploy_gateway_start", {"port": 0})
+    subprocess.run(
+        ["taskset", "-a", "-p", "-c", SERVER_CORE, str(gw["pid"])], check=True, capture_output=True
+    )
+    return versions, gw
+
+
 async def main() -> None:
     import numpy as np
     import pandas as pd
@@ -182,30 +211,7 @@ async def main() -> None:
                     raise RuntimeError(f"{tool}: {result.content[0].text}")  # type: ignore[union-attr]
                 return dict(result.structured_content or {})
 
-            versions = {}
-            for key, (estimator, params) in models.items():
-                await call(
-                    "evaluation_train_model",
-                    {
-                        "dataset": "bench.csv",
-                        "target": "label",
-                        "estimator": estimator,
-                        "params": params,
-                        "name": f"bench-{key}",
-                    },
-                )
-                reg = await call(
-                    "registry_register_model", {"name": f"bench-{key}", "source": f"bench-{key}"}
-                )
-                versions[key] = reg["version"]
-                await call(
-                    "deploy_create_endpoint",
-                    {"endpoint": key, "model": f"bench-{key}", "version": reg["version"]},
-                )
-            gw = await call("deploy_gateway_start", {"port": 0})
-            subprocess.run(
-                ["taskset", "-a", "-p", "-c", SERVER_CORE, str(gw["pid"])], check=True, capture_output=True
-            )
+            versions, gw = await deploy_models(call, models)
             gw_port = int(gw["url"].rsplit(":", 1)[1])
             for key in models:
                 details[key] = {"gateway": load(gw_port, f"/v1/endpoints/{key}/predict", {"rows": [row]})}

@@ -90,28 +90,12 @@ def _generate(path: Path) -> None:
 
 def side_gx(data: Path) -> dict[str, Any]:
     """GX directly: ephemeral context, pandas data source, the suite, a validation definition."""
-    os.environ["GX_ANALYTICS_ENABLED"] = "False"
-    import logging
-
-    import great_expectations as gx
     import pandas as pd
-    from great_expectations.core.expectation_suite import ExpectationSuite
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from mcp_server.tools.validation.adapter import RESULT_FORMAT
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    suite_specs = _suite()
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    batch = (
-        context.data_sources.add_pandas("p")
-        .add_dataframe_asset("df")
-        .add_batch_definition_whole_dataframe("w")
-    )
-    suite = context.suites.add(ExpectationSuite(name="bench", expectations=suite_specs))
-    vd = context.validation_definitions.add(gx.ValidationDefinition(name="bench", data=batch, suite=suite))
-    position = {str(e.id): i for i, e in enumerate(suite.expectations)}
+    vd = vt.gx_definition(_suite())
+    position = {str(e.id): i for i, e in enumerate(vd.suite.expectations)}
     times, counts = [], []
     for _ in range(RUNS_GX):
         t0 = time.perf_counter()
