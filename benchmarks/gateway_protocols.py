@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,20 +199,13 @@ def in_process_rate(home: Path, name: str, version: str, rows: list[dict[str, fl
 
 async def main() -> None:
     import numpy as np
-    import pandas as pd
     from mcp import Client
-    from sklearn.datasets import make_classification
 
     from mcp_server.core.app import create_server
     from mcp_server.core.config import Settings
     from mcp_server.gateway import manager
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-protocols-"))
-    home = tmp / "home"
-    (home / "workspace").mkdir(parents=True)
-    X, y = make_classification(ROWS, FEATURES, n_informative=10, random_state=0)
-    columns = [f"f{i}" for i in range(FEATURES)]
-    pd.DataFrame(X, columns=columns).assign(label=y).to_csv(home / "workspace" / "bench.csv", index=False)
+    tmp, home, X, columns = gt.bench_data("bench-protocols-")
     data = np.round(X, 6).tolist()
     single, batch = bodies(columns, data[:1]), bodies(columns, data[:BATCH])
     models = {

@@ -149,6 +149,21 @@ def mlflow_serve(home: Path, name: str, version: str) -> tuple[subprocess.Popen[
     return proc, port
 
 
+def bench_data(prefix: str) -> tuple[Path, Path, Any, list[str]]:
+    """A fresh folder with a home whose workspace holds bench.csv: ROWS generated rows of FEATURES columns and a
+    binary label. Returns (folder, home, X, columns)."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    home = tmp / "home"
+    (home / "workspace").mkdir(parents=True)
+    X, y = make_classification(ROWS, FEATURES, n_informative=10, random_state=0)
+    columns = [f"f{i}" for i in range(FEATURES)]
+    pd.DataFrame(X, columns=columns).assign(label=y).to_csv(home / "workspace" / "bench.csv", index=False)
+    return tmp, home, X, columns
+
+
 async def deploy_models(
     call: Any, models: dict[str, tuple[str, dict[str, Any]]]
 ) -> tuple[dict[str, str], dict[str, Any]]:
@@ -180,20 +195,13 @@ async def deploy_models(
 
 async def main() -> None:
     import numpy as np
-    import pandas as pd
     from mcp import Client
-    from sklearn.datasets import make_classification
 
     from mcp_server.core.app import create_server
     from mcp_server.core.config import Settings
     from mcp_server.gateway import manager
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    home = tmp / "home"
-    (home / "workspace").mkdir(parents=True)
-    X, y = make_classification(ROWS, FEATURES, n_informative=10, random_state=0)
-    columns = [f"f{i}" for i in range(FEATURES)]
-    pd.DataFrame(X, columns=columns).assign(label=y).to_csv(home / "workspace" / "bench.csv", index=False)
+    tmp, home, X, columns = bench_data("bench-gateway-")
     row = {c: float(v) for c, v in zip(columns, np.round(X[0], 6), strict=True)}
     models = {
         "logreg": ("LogisticRegression", {"max_iter": 1000}),

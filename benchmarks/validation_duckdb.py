@@ -271,10 +271,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--side":
-        side, data_arg, home_arg = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
-        result = side_gx(data_arg) if side == "gx" else side_mcp(data_arg, home_arg)
-        sys.stdout.flush()
-        print(json.dumps(result))
-    else:
-        main()
+    vt.run(side_gx, side_mcp, main)

@@ -248,11 +248,17 @@ def main() -> None:
     )
 
 
-if __name__ == "__main__":
+def run(gx_side: Any, mcp_side: Any, whole: Any) -> None:
+    """A script's entry: `--side gx|mcp DATA HOME` runs one side in this (fresh) process and prints its JSON
+    (what `_spawn` reads); no arguments run `whole`."""
     if len(sys.argv) > 1 and sys.argv[1] == "--side":
         side, data_arg, home_arg = sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
-        result = side_gx(data_arg) if side == "gx" else side_mcp(data_arg, home_arg)
+        result = gx_side(data_arg) if side == "gx" else mcp_side(data_arg, home_arg)
         sys.stdout.flush()
         print(json.dumps(result))
     else:
-        main()
+        whole()
+
+
+if __name__ == "__main__":
+    run(side_gx, side_mcp, main)
