@@ -124,6 +124,18 @@ def logged_model_of_run(app: AppContext, run_id: str) -> tuple[Any, Any]:
     return run, candidates[-1]
 
 
+def logged_model_if_of(app: AppContext, model_id: str, run_id: str) -> Any | None:
+    """The logged model `model_id` if run `run_id` logged it as its "model"; None when it is gone or not that."""
+    client = mlflow_client(app)
+    try:
+        logged = call(app, functools.partial(client.get_logged_model, model_id), not_found="gone")
+    except NotFound:
+        return None
+    if logged.name != "model" or getattr(logged, "source_run_id", None) != run_id:
+        return None
+    return logged
+
+
 _KNOWN_MODELS: set[tuple[str, str]] = set()
 
 

@@ -11,6 +11,7 @@ that MLflow's alias really reflects. Shared MLflow concerns (tags, version resol
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -74,34 +75,62 @@ def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-def lineage_of_run(app: AppContext, run_id: str, tags: dict[str, str]) -> dict[str, Any]:
-    """Datasets, validation results and quality scores known for the run's training data."""
-    from sqlalchemy import or_, select
+@functools.cache
+def _lineage_queries() -> tuple[Any, Any, Any]:
+    """The three reads of lineage_of_run, built once (building a SQLAlchemy statement costs about as much as
+    running it): the `trained` edge to a run, a dataset's newest validation results, and the edges from a
+    dataset that may carry a quality score (the rest is filtered in SQL)."""
+    from sqlalchemy import bindparam, or_, select
 
     from mcp_server.core.store.models import LineageEdge, ValidationResultRecord
 
-    dataset = tags.get(TAG + "dataset")
-    info: dict[str, Any] = {"run": f"run:{run_id}", "datasets": [dataset] if dataset else []}
-    if not dataset:
-        return info
-    v = ValidationResultRecord
+    v, e = ValidationResultRecord, LineageEdge
+    trained = (
+        select(e.upstream, e.details)
+        .where(e.downstream == bindparam("run"), e.kind == "trained")
+        .order_by(e.id.desc())
+        .limit(1)
+    )
+    validations = (
+        select(v.id, v.kind, v.suite_name, v.success, v.failed, v.evaluated, v.created_at)
+        .where(v.dataset == bindparam("dataset"))
+        .order_by(v.created_at.desc())
+        .limit(5)
+    )
+    scored = (
+        select(e.downstream, e.details, e.created_at)
+        .where(
+            e.upstream == bindparam("dataset"), or_(e.kind.contains("quality"), e.details.contains("score"))
+        )
+        .order_by(e.id.desc())
+        .limit(50)
+    )
+    return trained, validations, scored
+
+
+def lineage_of_run(app: AppContext, run_id: str, tags: dict[str, str] | None) -> dict[str, Any]:
+    """Datasets, validation results and quality scores known for the run's training data, in one read.
+
+    The data is the one the run's MLflow `tags` name. With `tags` None (the caller did not read the run) it
+    is the one this server's `trained` edge to the run records, and "model_id" is the logged model that
+    edge names (no "model_id": the server did not train this run)."""
+    from mcp_server.core.lineage import make_id
+
+    trained, validations, scored = _lineage_queries()
+    dataset = (tags or {}).get(TAG + "dataset")
+    info: dict[str, Any] = {"run": f"run:{run_id}", "datasets": []}
     with app.store.read_session() as session:
-        rows = session.execute(
-            select(v.id, v.kind, v.suite_name, v.success, v.failed, v.evaluated, v.created_at)
-            .where(v.dataset == dataset)
-            .order_by(v.created_at.desc())
-            .limit(5)
-        ).all()
-        # The edges from the data that may carry a quality score (the rest is filtered in SQL).
-        edges = session.execute(
-            select(LineageEdge.downstream, LineageEdge.details, LineageEdge.created_at)
-            .where(
-                LineageEdge.upstream == dataset,
-                or_(LineageEdge.kind.contains("quality"), LineageEdge.details.contains("score")),
-            )
-            .order_by(LineageEdge.id.desc())
-            .limit(50)
-        ).all()
+        conn = session.connection()
+        if tags is None and (edge := conn.execute(trained, {"run": make_id("run", run_id)}).first()):
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                model_id = (json.loads(edge.details) if edge.details else {}).get("model_id")
+                if isinstance(model_id, str) and model_id:
+                    dataset, info["model_id"] = edge.upstream, model_id
+        if not dataset:
+            return info
+        info["datasets"] = [dataset]
+        rows = conn.execute(validations, {"dataset": dataset}).all()
+        edges = conn.execute(scored, {"dataset": dataset}).all()
     info["validations"] = [
         {
             "id": f"validation:{r.id}",
@@ -127,6 +156,19 @@ def lineage_of_run(app: AppContext, run_id: str, tags: dict[str, str]) -> dict[s
         info["quality_score"] = scores[0]["score"]
         info["quality"] = scores[:3]
     return info
+
+
+def model_of_run(app: AppContext, run_id: str) -> tuple[dict[str, Any], Any]:
+    """(lineage_of_run of the run, its logged model "model"). A run this server trained is known from its
+    `trained` edge: one logged-model read instead of MLflow's whole run record (metrics, params, inputs,
+    outputs), which registering does not need."""
+    lineage = lineage_of_run(app, run_id, None)
+    if "model_id" in lineage:
+        logged = adapter.logged_model_if_of(app, lineage["model_id"], run_id)
+        if logged is not None:
+            return lineage, logged
+    run, logged = adapter.logged_model_of_run(app, run_id)  # any other run, or its model was replaced
+    return lineage_of_run(app, run_id, dict(run.data.tags)), logged
 
 
 def register(
@@ -172,8 +214,7 @@ def register(
             run_id, kind = log_file(app, control, path, name, feature_names)
         else:  # a run name from evaluation_train_model: its latest run
             run_id, kind = resolve_model_ref(app, text), "run"
-    run, logged = adapter.logged_model_of_run(app, run_id)
-    lineage = lineage_of_run(app, run_id, dict(run.data.tags))
+    lineage, logged = model_of_run(app, run_id)
     version_tags = {**user_tags, SOURCE_TAG: kind}
     if lineage.get("datasets"):
         version_tags[TAG + "dataset"] = lineage["datasets"][0]

@@ -99,6 +99,42 @@ async def test_register_get_list_and_search(client: Client, trained: Trained) ->
     assert champion["version"] == "2" and champion["aliases"] == ["champion"]
 
 
+async def test_a_trained_run_registers_from_its_edge_and_a_doubtful_edge_falls_back(
+    client: Client, trained: Trained
+) -> None:
+    """A run evaluation_train_model trained is registered from its `trained` lineage edge (one logged-model
+    read, not MLflow's whole run record), with the same lineage as the run's own record gives; an edge that
+    names another run's model is not trusted: the run's record decides."""
+    from mlflow import MlflowClient
+
+    from mcp_server.core.lineage import record_edge
+    from mcp_server.tools.registry import service
+    from tests.tools.registry.conftest import train
+
+    app = trained.app
+    direct = MlflowClient(tracking_uri=f"sqlite:///{trained.home / 'mlflow.db'}")
+    run = direct.get_run(trained.regressor_run)
+    lineage, logged = service.model_of_run(app, trained.regressor_run)
+    assert lineage["model_id"] == logged.model_id == run.outputs.model_outputs[0].model_id
+    from_record = service.lineage_of_run(app, trained.regressor_run, dict(run.data.tags))
+    assert {k: v for k, v in lineage.items() if k != "model_id"} == from_record
+    assert from_record["datasets"] == [run.data.tags["mlops_mcp.dataset"]]
+
+    # A newer `trained` edge to a fresh run naming the classifier's model and another dataset.
+    run_id = train(app, "Ridge", "y", None, "edge-check")
+    other_model = direct.get_run(trained.classifier_run).outputs.model_outputs[0].model_id
+    record_edge(
+        app.store, "dataset:elsewhere.csv@0123456789ab", f"run:{run_id}", "trained", {"model_id": other_model}
+    )
+    assert "model_id" not in service.model_of_run(app, run_id)[0]  # the run's own record was read
+    reg = await _register(client, "edge-check", run_id)
+    own = direct.get_run(run_id)
+    assert reg["run_id"] == run_id and reg["lineage"]["datasets"] == [own.data.tags["mlops_mcp.dataset"]]
+    source = direct.get_model_version("edge-check", reg["version"]).source
+    own_model = direct.get_logged_model(own.outputs.model_outputs[0].model_id)
+    assert source == own_model.artifact_location != direct.get_logged_model(other_model).artifact_location
+
+
 async def test_champion_moves_and_rolls_back_with_history(client: Client, trained: Trained) -> None:
     for _ in range(3):
         await _register(client, "fraud", trained.regressor_run)
