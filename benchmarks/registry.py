@@ -8,7 +8,8 @@ The direct baseline does what a careful MlflowClient user does for each operatio
 - set alias: set_registered_model_alias;
 - get version: get_model_version (with its aliases), get_run (metrics, params).
 The tool path does that plus its own records: lineage edges, alias history and the call's audit row in the
-metadata store, one commit per write (registry_get_version without `details` reads no lineage, signature or
+metadata store, one commit per write (a run the server trained is known from its `trained` lineage edge: one
+logged-model read instead of get_run; registry_get_version without `details` reads no lineage, signature or
 artifact list). Calls alternate between the two paths so machine noise hits both alike.
 Prints one JSON line: value/baseline are the summed p50s of the three operations; ratio = value/baseline.
 Target (issue 8): ratio <= 1.2 on p50.
