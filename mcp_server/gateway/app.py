@@ -57,11 +57,16 @@ INLINE_ROWS = 64  # batches up to this size run on the event loop (microseconds)
 REQUEST_ID = "X-Request-Id"  # on every prediction response, whatever the protocol (monitor_record_outcomes)
 
 
+_RUNTIME: list[Any] = []  # the module, once imported (every request asks for it)
+
+
 def runtime() -> Any:
     """The ONNX runtime helpers of contract 1 (numpy + onnxruntime only)."""
-    from mcp_server.core import twin as onnx_runtime
+    if not _RUNTIME:
+        from mcp_server.core import twin as onnx_runtime
 
-    return onnx_runtime
+        _RUNTIME.append(onnx_runtime)
+    return _RUNTIME[0]
 
 
 @dataclass(frozen=True)
@@ -756,6 +761,15 @@ class Gateway:
             self._log_file = None
 
 
+_REQUEST_ID_KEY = REQUEST_ID.lower().encode("latin-1")
+
+
+def _add_request_id(response: Response, request_id: str) -> None:
+    """`response.headers[REQUEST_ID] = request_id` for a response that has no such header yet: the same
+    header line appended to its raw headers, without a MutableHeaders view and its search for the name."""
+    response.raw_headers.append((_REQUEST_ID_KEY, request_id.encode("latin-1")))
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -888,7 +902,7 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
         except BadRequest as err:
             return protocols.mlflow_error(err.status, err.message)
         answer = protocols.mlflow_answer(served.predictions)
-        answer.headers[REQUEST_ID] = served.request_id
+        _add_request_id(answer, served.request_id)
         return answer
 
     async def v2_infer(request: Request) -> Response:
@@ -903,7 +917,7 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
             )
             served = await gateway.predict(endpoint, batch, request.path_params.get("version"))
             answer = protocols.v2_answer(endpoint, served.version, served.outputs, infer)
-            answer.headers[REQUEST_ID] = served.request_id
+            _add_request_id(answer, served.request_id)
             return answer
         except BadRequest as err:
             return _error(err.status, err.message)
@@ -1056,9 +1070,18 @@ def build_app(gateway: Gateway, *, parent_pid: int | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.direct = tuple(
-        r for r in app.routes if isinstance(r, HttpRoute) and r.methods is not None and "POST" in r.methods
+        (_literal_tail(r.path), r)
+        for r in app.routes
+        if isinstance(r, HttpRoute) and r.methods is not None and "POST" in r.methods
     )
     return app
+
+
+def _literal_tail(path: str) -> str:
+    """A route path's last segment with its slash ("/predict") when it is literal, else "": text that every
+    path the route matches contains, so a path without it is not tried (see GatewayApp)."""
+    tail = "/" + path.rsplit("/", 1)[-1]
+    return "" if "{" in tail else tail
 
 
 class GatewayApp(Starlette):
@@ -1066,16 +1089,20 @@ class GatewayApp(Starlette):
 
     The same route match (each route's own `matches`, in the router's order: these routes come first), the
     same handler and response as through Starlette's middleware stack and router, without their
-    per-request layers, which on single-row traffic cost about as much as the prediction itself. An
+    per-request layers, which on single-row traffic cost about as much as the prediction itself (a route
+    whose literal last segment the path does not contain is not asked: it could not match). An
     exception the handler does not turn into an answer gets Starlette's plain 500 and is re-raised, as
     ServerErrorMiddleware does. Everything else (GETs, other paths, lifespan) goes through Starlette.
     """
 
-    direct: tuple[HttpRoute, ...] = ()
+    direct: tuple[tuple[str, HttpRoute], ...] = ()  # (text every path it matches contains, route)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            for route in self.direct:
+            path = scope["path"]
+            for tail, route in self.direct:
+                if tail not in path:  # its regex cannot match: skip the match's path and regex work
+                    continue
                 match, child = route.matches(scope)
                 if match is Match.FULL:
                     scope["app"] = self
