@@ -108,21 +108,23 @@ async def test_a_trained_run_registers_from_its_edge_and_a_doubtful_edge_falls_b
     from mlflow import MlflowClient
 
     from mcp_server.core.lineage import record_edge
-    from mcp_server.tools.registry import service
+    from mcp_server.tools.registry import adapter, service
     from tests.tools.registry.conftest import train
 
     app = trained.app
     direct = MlflowClient(tracking_uri=f"sqlite:///{trained.home / 'mlflow.db'}")
     run = direct.get_run(trained.regressor_run)
     lineage, logged = service.model_of_run(app, trained.regressor_run)
-    assert lineage["model_id"] == logged.model_id == run.outputs.model_outputs[0].model_id
+    # The model the run record names "model" (an ONNX twin other tests logged into the run is another output).
+    _, from_run = adapter.logged_model_of_run(app, trained.regressor_run)
+    assert lineage["model_id"] == logged.model_id == from_run.model_id
     from_record = service.lineage_of_run(app, trained.regressor_run, dict(run.data.tags))
     assert {k: v for k, v in lineage.items() if k != "model_id"} == from_record
     assert from_record["datasets"] == [run.data.tags["mlops_mcp.dataset"]]
 
     # A newer `trained` edge to a fresh run naming the classifier's model and another dataset.
     run_id = train(app, "Ridge", "y", None, "edge-check")
-    other_model = direct.get_run(trained.classifier_run).outputs.model_outputs[0].model_id
+    other_model = adapter.logged_model_of_run(app, trained.classifier_run)[1].model_id
     record_edge(
         app.store, "dataset:elsewhere.csv@0123456789ab", f"run:{run_id}", "trained", {"model_id": other_model}
     )
@@ -131,7 +133,7 @@ async def test_a_trained_run_registers_from_its_edge_and_a_doubtful_edge_falls_b
     own = direct.get_run(run_id)
     assert reg["run_id"] == run_id and reg["lineage"]["datasets"] == [own.data.tags["mlops_mcp.dataset"]]
     source = direct.get_model_version("edge-check", reg["version"]).source
-    own_model = direct.get_logged_model(own.outputs.model_outputs[0].model_id)
+    own_model = adapter.logged_model_of_run(app, run_id)[1]
     assert source == own_model.artifact_location != direct.get_logged_model(other_model).artifact_location
 
 
