@@ -47,9 +47,13 @@ class ToolFailed(Exception):
         self.message = message
 
 
-def is_live(workflow_id: str) -> bool:
+def live() -> frozenset[str]:
+    """The workflows whose thread runs in this process now. Taken before their rows are read: a thread
+    commits its final state before it leaves this set, so a row still `running` after the snapshot missed
+    it had no thread (read the other way round, a workflow that finishes between the two reads as
+    `interrupted`)."""
     with _LIVE_LOCK:
-        return workflow_id in _LIVE
+        return frozenset(_LIVE)
 
 
 def start(app: AppContext, workflow_id: str, params: dict[str, Any], subject: str | None = None) -> None:

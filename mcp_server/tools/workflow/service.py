@@ -50,11 +50,10 @@ def _create(
             session.add(WorkflowGate(workflow_id=workflow_id, position=position, gate=gate, state="pending"))
 
 
-def _status(app: AppContext, row: Any, gates: list[Any]) -> WorkflowStatus:
-    from mcp_server.tools.workflow import runner
-
+def _status(app: AppContext, row: Any, gates: list[Any], live: frozenset[str]) -> WorkflowStatus:
+    """`live`: runner.live() taken before `row` was read."""
     state = row.state
-    if state == "running" and not runner.is_live(row.id):
+    if state == "running" and row.id not in live:
         state = "interrupted"  # its thread is gone: the server that ran it stopped
     return copied(
         WorkflowStatus,
@@ -72,13 +71,15 @@ def _load(app: AppContext, workflow_id: str) -> WorkflowStatus:
     from sqlalchemy import select
 
     from mcp_server.core.store.models import WorkflowGate, WorkflowRecord
+    from mcp_server.tools.workflow import runner
 
+    live = runner.live()
     with app.store.read_session() as session:
         row = session.get(WorkflowRecord, workflow_id)
         if row is None:
             raise NotFound(f"No workflow {workflow_id!r}; workflow_list shows the ones there are.")
         gates = list(session.scalars(select(WorkflowGate).where(WorkflowGate.workflow_id == workflow_id)))
-        return _status(app, row, gates)
+        return _status(app, row, gates, live)
 
 
 def _latest(app: AppContext, model: str) -> str:
@@ -150,8 +151,10 @@ def list_workflows(
     from sqlalchemy import select
 
     from mcp_server.core.store.models import WorkflowGate, WorkflowRecord
+    from mcp_server.tools.workflow import runner
 
     offset = decode_cursor(cursor)
+    live = runner.live()
     with app.store.read_session() as session:
         query = select(WorkflowRecord).order_by(WorkflowRecord.created_at.desc(), WorkflowRecord.id)
         if model is not None:
@@ -160,6 +163,6 @@ def list_workflows(
         items = []
         for row in rows[:limit]:
             gates = list(session.scalars(select(WorkflowGate).where(WorkflowGate.workflow_id == row.id)))
-            items.append(_status(app, row, gates))
+            items.append(_status(app, row, gates, live))
     more = len(rows) > limit
     return WorkflowList(workflows=items, next_cursor=encode_cursor(offset + limit) if more else None)

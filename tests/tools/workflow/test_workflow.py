@@ -282,3 +282,44 @@ async def test_bad_arguments_get_one_clear_error(client: Client) -> None:
     )
     assert_tool_error(await client.call_tool("workflow_status", {}), "either workflow_id or model")
     assert_tool_error(await client.call_tool("workflow_status", {"workflow_id": "f" * 32}), "No workflow")
+
+
+def test_a_workflow_that_ends_while_its_status_is_read_is_not_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """workflow_status reads the row and asks whether its thread still runs. A thread commits its final
+    state and then leaves; a status read in between must report that state, never `interrupted` (the team
+    test saw it once on a workflow whose gates were all off). A row left `running` with no thread is
+    `interrupted`."""
+    from mcp_server.core.boundary import Control
+    from mcp_server.tools.workflow import runner, service
+
+    app = AppContext.from_settings(Settings(home=tmp_path / "home"))
+    try:
+        params = {"model": "m", "candidate_version": "2"}
+        service._create(app, "wf-race", params, None, None)
+        with runner._LIVE_LOCK:
+            runner._LIVE.add("wf-race")
+        taken = runner.live
+
+        def thread_ends_right_after_the_snapshot() -> frozenset[str]:
+            snapshot = taken()
+            runner._finish(app, "wf-race", "succeeded", "done", champion="2")
+            with runner._LIVE_LOCK:
+                runner._LIVE.discard("wf-race")
+            return snapshot
+
+        monkeypatch.setattr(runner, "live", thread_ends_right_after_the_snapshot)
+        got = service.status(app, Control.unbounded(), "wf-race", None)
+        monkeypatch.undo()
+        assert got.state == "succeeded" and got.champion_version == "2"
+
+        service._create(app, "wf-orphan", params, None, None)  # running, and no thread runs it
+        assert service.status(app, Control.unbounded(), "wf-orphan", None).state == "interrupted"
+        listed = service.list_workflows(app, Control.unbounded(), "m", None, 10)
+        assert {w.workflow_id: w.state for w in listed.workflows} == {
+            "wf-race": "succeeded",
+            "wf-orphan": "interrupted",
+        }
+    finally:
+        app.close()
