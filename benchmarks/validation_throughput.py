@@ -6,8 +6,9 @@ and ask GX for the same result format (SUMMARY with 5 sampled failures per expec
 in its own fresh process (so peak RSS is that side's own); the sides alternate twice to spread drift.
 
 Prints one JSON line: rows/s of the tool (value) and of GX directly (baseline), their time ratio
-(target <= 1.15) and the tool side's peak RSS over its post-import RSS relative to the dataframe's
-in-memory size (target <= 3).
+(target <= 1.10, issue 25; <= 1.15 with the regex, benchmarks/validation_regex.py) and the tool side's
+peak RSS over its post-import RSS relative to the dataframe's in-memory size (target <= 3), beside the
+same figure for GX directly.
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ SUITE: list[dict[str, Any]] = [
 # benchmarks/validation_regex.py: the same with one expectation swapped for a regex, so the tool runs the
 # suite in its warm worker process (MLOPS_MCP_VALIDATION_WORKERS) instead of a thread.
 REGEX = {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "segment", "regex": "^[a-c]$"}}
+RATIO_MAX = 1.10  # issue 25's table: the suite without a regex
 if os.environ.get("VALIDATION_BENCH_SUITE") == "regex":
     SUITE = [*SUITE[:-1], REGEX]
+    RATIO_MAX = 1.15
 
 
 def _generate(path: Path) -> None:
@@ -217,6 +220,7 @@ def main() -> None:
     mcp_peak = max(r["peak_mb"] for r in mcp_runs)
     mcp_base = min(r["base_mb"] for r in mcp_runs)
     gx_peak = max(r["peak_mb"] for r in gx_runs)
+    gx_base = min(r["base_mb"] for r in gx_runs)
     print(
         json.dumps(
             {
@@ -242,7 +246,9 @@ def main() -> None:
                 "peak_rss_mb_gx": round(gx_peak, 1),
                 "rss_after_imports_mb_mcp": round(mcp_base, 1),
                 "peak_rss_over_imports_vs_dataframe": round((mcp_peak - mcp_base) / df_mb, 2),
-                "targets": {"ratio_max": 1.15, "peak_rss_over_dataframe_max": 3.0},
+                # GX's own computations set the peak: the same figure for GX directly, for comparison
+                "peak_rss_over_imports_vs_dataframe_gx": round((gx_peak - gx_base) / df_mb, 2),
+                "targets": {"ratio_max": RATIO_MAX, "peak_rss_over_dataframe_max": 3.0},
             }
         )
     )

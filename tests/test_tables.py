@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from mcp_server.core.errors import InvalidInput, LimitExceeded, NotFound
-from mcp_server.core.tables import TableLimits, read_table, write_table
+from mcp_server.core.tables import TableLimits, columns_without_nulls, read_table, write_table
 
 LIMITS = TableLimits(rows=1000, file_bytes=1_000_000, decoded_bytes=2**31)
 
@@ -21,6 +21,38 @@ def test_round_trip(tmp_path: Path, name: str) -> None:
     assert back.shape == (3, 2)
     assert back["a"].tolist() == [1, 2, 3]
     assert list(tmp_path.glob(".*.tmp")) == []
+
+
+def test_parquet_text_nulls_become_nan_in_any_row_group_and_statistics_spare_complete_columns(
+    tmp_path: Path,
+) -> None:
+    """Columns whose Parquet statistics count no null skip the None scan; a None in any row group (or a
+    file written without statistics) still becomes NaN."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "full": ["a", "b", "c", "d"],
+            "late_gap": ["a", "b", "c", None],  # the None is in the second row group
+            "nested": [["x"], None, ["y"], ["z"]],
+            "n": [1.0, None, 3.0, 4.0],
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet", row_group_size=2)
+    pq.write_table(table, tmp_path / "bare.parquet", row_group_size=2, write_statistics=False)
+    md = pq.ParquetFile(tmp_path / "t.parquet").metadata
+    assert md.num_row_groups == 2
+    assert columns_without_nulls(md) == {"full"}
+    assert columns_without_nulls(pq.ParquetFile(tmp_path / "bare.parquet").metadata) == set()
+    for name in ("t.parquet", "bare.parquet"):
+        back = read_table(tmp_path / name, LIMITS)
+        assert back["full"].tolist() == ["a", "b", "c", "d"]
+        assert back["late_gap"].tolist()[:3] == ["a", "b", "c"]
+        assert isinstance(back["late_gap"][3], float) and pd.isna(back["late_gap"][3])
+        assert back["nested"][1] is None  # not text: its None stays
+    only = read_table(tmp_path / "t.parquet", LIMITS, columns=["late_gap"])
+    assert list(only.columns) == ["late_gap"] and isinstance(only["late_gap"][3], float)
 
 
 def test_unusable_files(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ pandas and pyarrow are imported inside the functions: the server starts without 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from mcp_server.core.errors import InvalidInput, LimitExceeded, NotFound
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from mcp_server.core.config import Settings
 
@@ -135,14 +137,16 @@ def read_table(path: Path, limits: TableLimits, *, columns: list[str] | None = N
 
     fmt = table_format(path)
     check_file(path, limits.file_bytes)
+    complete: frozenset[str] = frozenset()
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            rows = pq.ParquetFile(path).metadata.num_rows
-            _check_rows(path, rows, limits.rows)
-            check_parquet_decoded(path, limits.decoded_bytes, columns)
+            pf = pq.ParquetFile(path)
+            _check_rows(path, pf.metadata.num_rows, limits.rows)
+            check_parquet_decoded(path, limits.decoded_bytes, columns, file=pf)
             df = pd.read_parquet(path, columns=columns)
+            complete = columns_without_nulls(pf.metadata)
         elif fmt in ("csv", "tsv"):
             df = pd.read_csv(
                 path, sep="," if fmt == "csv" else "\t", nrows=limits.rows + 1, usecols=columns, engine="c"
@@ -163,7 +167,7 @@ def read_table(path: Path, limits: TableLimits, *, columns: list[str] | None = N
         reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise InvalidInput(f"'{path.name}' could not be read as {fmt.upper()}: {reason}.") from None
     _check_rows(path, len(df), limits.rows)
-    df = missing_text_as_nan(df)
+    df = missing_text_as_nan(df, complete)
     if columns is not None and fmt in ("json", "jsonl"):
         missing = [c for c in columns if c not in df.columns]
         if missing:
@@ -180,7 +184,12 @@ _DICTIONARY = ("PLAIN_DICTIONARY", "RLE_DICTIONARY")
 
 
 def check_parquet_decoded(
-    path: Path, limit: int, columns: list[str] | None = None, *, per_row_group: bool = False
+    path: Path,
+    limit: int,
+    columns: list[str] | None = None,
+    *,
+    per_row_group: bool = False,
+    file: pq.ParquetFile | None = None,
 ) -> None:
     """Refuse a Parquet file (its `columns`, else all) that decodes to more than `limit` bytes, before reading it;
     with `per_row_group`, for a reader that streams it, a file one of whose row groups does.
@@ -191,11 +200,12 @@ def check_parquet_decoded(
     beyond its pages (one 1 MB value repeated 20,000 times is 20 GB), and only its dictionary tells: when
     the metadata cannot rule that out, those columns alone are read as compact dictionaries, row group by
     row group, and their decoded length summed (dictionary value lengths taken by the indices), stopping
-    at the limit. Memory stays within the pages already checked plus 4 bytes a value.
+    at the limit. Memory stays within the pages already checked plus 4 bytes a value. `file` is `path`
+    already opened by the caller.
     """
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    pf = file if file is not None else pq.ParquetFile(path)
     md = pf.metadata
     leaves = _selected_leaves(pf.schema_arrow, md.num_columns, columns)
     # Per row group: [decompressed pages, decoded lower bound, how far dictionary strings could go past it].
@@ -312,16 +322,36 @@ def _check_rows(path: Path, rows: int, max_rows: int) -> None:
         raise LimitExceeded(f"'{path.name}' has more than {max_rows} rows, the limit (MLOPS_MCP_MAX_ROWS).")
 
 
-def missing_text_as_nan(df: pd.DataFrame) -> pd.DataFrame:
+def columns_without_nulls(md: pq.FileMetaData) -> frozenset[str]:
+    """The top-level Parquet columns whose every row group's statistics count no null."""
+    leaves: dict[str, bool] = {}
+    for j in range(md.num_columns):
+        name = md.schema.column(j).path
+        if "." in name:  # a nested leaf (lists, structs): not a text column
+            continue
+        complete = True
+        for g in range(md.num_row_groups):
+            stats = md.row_group(g).column(j).statistics
+            if stats is None or not stats.has_null_count or stats.null_count != 0:
+                complete = False
+                break
+        leaves[name] = complete
+    return frozenset(name for name, complete in leaves.items() if complete)
+
+
+def missing_text_as_nan(df: pd.DataFrame, complete: Collection[str] = ()) -> pd.DataFrame:
     """Missing text as NaN, whatever the format: CSV gives NaN, Parquet and JSON give None (pd.NA in
     pandas' string dtype). scikit-learn's imputers count only NaN as missing, so a model trained on the
-    Parquet copy of a CSV learned None as a category (issue #22). Only text columns change, to object dtype."""
+    Parquet copy of a CSV learned None as a category (issue #22). Only text columns change, to object dtype.
+
+    `complete` names columns known to hold no missing value (columns_without_nulls): scanning a million
+    Python strings for None costs more than reading them from Parquet."""
     import numpy as np
     import pandas as pd
 
     for i in range(df.shape[1]):
         s = df.iloc[:, i]
-        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
+        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)) or s.name in complete:
             continue
         missing = s.isna().to_numpy()
         # Nested JSON values (lists, dicts) and mixed columns keep their None: they are not text.
