@@ -40,7 +40,7 @@ from mcp_server.core.config import Settings
 from mcp_server.core.context import AppContext, client_name, token_client, token_scopes, token_subject
 from mcp_server.core.errors import InvalidInput, MlopsError, NotFound, OutsideWorkspace
 from mcp_server.core.net import BearerAuth, is_loopback
-from mcp_server.core.output import ARTIFACT_TEMPLATE, artifact_mime, is_text_mime, read_artifact
+from mcp_server.core.output import ARTIFACT_TEMPLATE, artifact_mime, is_text_mime, lean_schema, read_artifact
 from mcp_server.core.prompts import register_prompts
 from mcp_server.core.registry import ToolSpec, area_probes, bind, enabled_areas, select
 from mcp_server.core.resources import fingerprint, list_dynamic, register_resources
@@ -123,8 +123,11 @@ class MlopsServer(MCPServer[AppContext]):
             annotations=spec.annotations,
             structured_output=True,
         )
-        # Advertise what _check_arguments enforces.
-        self._tool_manager.get_tool(spec.name).parameters["additionalProperties"] = False  # type: ignore[union-attr]
+        tool = self._tool_manager.get_tool(spec.name)
+        assert tool is not None
+        tool.parameters["additionalProperties"] = False  # advertise what _check_arguments enforces
+        if tool.fn_metadata.output_schema is not None:  # the same schema, cheaper for clients to check
+            tool.fn_metadata.output_schema = lean_schema(tool.fn_metadata.output_schema)
         self._unregistered.pop(spec.name, None)
 
     async def _handle_list_tools(self, ctx: Any, params: Any) -> Any:
