@@ -14,6 +14,7 @@ are durable together before the answer is sent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -172,6 +173,22 @@ def _normalize_url(url: str) -> str:
 
 def _duration(ms: float) -> float:
     return max(0.0, float(ms)) if math.isfinite(ms) else 0.0
+
+
+@functools.cache
+def _audit_insert() -> Any:
+    from sqlalchemy import insert
+
+    from mcp_server.core.store.models import AuditRecord
+
+    return insert(AuditRecord)
+
+
+def _insert_audit(conn: Connection, values: dict[str, Any]) -> int:
+    """One audit row, its id back. A Core insert: the ORM's unit of work costs more than the row."""
+    key = conn.execute(_audit_insert(), values).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -582,19 +599,21 @@ class MetadataStore:
                         bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only"
                     )
                     carrier: PendingAudit | None = None  # the call's audit row rides on this commit
-                    row: Any = None
+                    row_id: int | None = None
                     try:
                         yield session
+                        session.flush()
                         if pending is not None and pending.take(self):
                             carrier = pending
-                            row = self._audit_row(
-                                outcome="ok",
-                                error=None,
-                                duration_ms=carrier.seconds() * 1000,
-                                **carrier.fields,
+                            row_id = _insert_audit(
+                                conn,
+                                self._audit_values(
+                                    outcome="ok",
+                                    error=None,
+                                    duration_ms=carrier.seconds() * 1000,
+                                    **carrier.fields,
+                                ),
                             )
-                            session.add(row)
-                        session.flush()
                         trans.commit()
                     except BaseException:
                         if carrier is not None:
@@ -603,7 +622,7 @@ class MetadataStore:
                             trans.rollback()
                         raise
                     if carrier is not None:
-                        carrier.committed(row.id)
+                        carrier.committed(row_id)
                 except Exception as exc:
                     self._raise_translated(exc)
                 finally:
@@ -686,12 +705,12 @@ class MetadataStore:
     # -- audit log -------------------------------------------------------------------------------
 
     def record_audit(self, *, timeout_s: float | None = None, **fields: Any) -> None:
-        """Append one audit row (`fields` as `_audit_row` takes them). Secret-named keys and URL passwords
+        """Append one audit row (`fields` as `_audit_values` takes them). Secret-named keys and URL passwords
         are masked before anything is digested or stored; `at` defaults to now (UTC). `subject` and
         `client_id` are the OAuth token's `sub` and client (None under stdio and the static token)."""
-        row = self._audit_row(**fields)
+        values = self._audit_values(**fields)
         with self.transaction(timeout_s=timeout_s) as session:
-            session.add(row)
+            _insert_audit(session.connection(), values)
 
     def amend_audit(
         self,
@@ -715,7 +734,7 @@ class MetadataStore:
                 row.duration_ms = _duration(duration_ms)
 
     @staticmethod
-    def _audit_row(
+    def _audit_values(
         *,
         tool: str,
         client: str | None,
@@ -726,9 +745,8 @@ class MetadataStore:
         at: datetime | None = None,
         subject: str | None = None,
         client_id: str | None = None,
-    ) -> Any:
-        from mcp_server.core.store.models import AuditRecord
-
+    ) -> dict[str, Any]:
+        """The audit table's columns for one call (inserted by _insert_audit)."""
         if outcome not in AUDIT_OUTCOMES:
             raise ValueError(f"outcome must be one of {AUDIT_OUTCOMES}, not {outcome!r}")
         text = canonical_json(redact(dict(arguments)))
@@ -736,7 +754,7 @@ class MetadataStore:
         if len(text) > MAX_ARGS_CHARS:
             head = text[: MAX_ARGS_CHARS - 200]
             text = canonical_json({"_truncated": True, "_chars": len(text), "_head": head})
-        row = AuditRecord(
+        return dict(
             time=(at or datetime.now(UTC)),
             tool=str(tool)[:128],
             client=None if client is None else mask_text(str(client))[:256],
@@ -748,7 +766,6 @@ class MetadataStore:
             error=None if error is None else mask_text(str(error))[:MAX_ERROR_CHARS],
             duration_ms=_duration(duration_ms),
         )
-        return row
 
     def audit_entries(
         self,
