@@ -128,3 +128,64 @@ def test_lean_schema_rewrites_only_what_a_null_cannot_fail() -> None:
         ):
             instance = {field: value}
             assert checks[0].is_valid(instance) == checks[1].is_valid(instance), instance
+
+
+N = {"type": "null"}
+TRICKY: list[tuple[dict[str, Any], list[Any]]] = [
+    # The schema around the anyOf constrains too: its keywords and the branch's work together.
+    (
+        {"properties": {"x": {}}, "anyOf": [{"type": "object", "additionalProperties": False}, N]},
+        [{"x": 1}, {}, None, {"y": 1}],
+    ),
+    (
+        {"additionalProperties": False, "anyOf": [{"type": "object", "properties": {"a": {}}}, N]},
+        [{"a": 1}, {"b": 1}, None],
+    ),
+    ({"contains": {"const": 1}, "anyOf": [{"type": "array", "minContains": 2}, N]}, [[1], [1, 1], None]),
+    ({"minContains": 2, "anyOf": [{"type": "array", "contains": {"const": 1}}, N]}, [[1], [1, 1], [2], None]),
+    ({"prefixItems": [{}], "anyOf": [{"type": "array", "items": False}, N]}, [[1], [1, 2], [], None]),
+    # Data is not schema: const, enum, default and examples stay as written; property names are names.
+    (
+        {"const": {"$defs": 1, "anyOf": [{"type": "string"}, N]}},
+        [{"$defs": 1, "anyOf": [{"type": "string"}, N]}, {}],
+    ),
+    ({"enum": [{"$ref": "#/$defs/A"}], "$defs": {"A": {"type": "string"}}}, [{"$ref": "#/$defs/A"}, "x"]),
+    (
+        {"type": "object", "properties": {"$defs": {"type": "string"}}, "required": ["$defs"]},
+        [{"$defs": "x"}, {"$defs": 1}, {}],
+    ),
+    # References of other shapes: published as they are.
+    (
+        {
+            "$defs": {"A": {"type": "object", "properties": {"p": {"type": "integer"}}}},
+            "properties": {"q": {"$ref": "#/$defs/A/properties/p"}, "r": {"$ref": "#/$defs/A"}},
+        },
+        [{"q": 1}, {"q": "1"}, {"r": {"p": "x"}}],
+    ),
+    (
+        {"properties": {"a": {"$defs": {"B": {"type": "string"}}, "$ref": "#/properties/a/$defs/B"}}},
+        [{"a": "x"}, {"a": 1}],
+    ),
+    (
+        {
+            "$defs": {"C": {"type": "object", "properties": {"k": {"const": "c"}}}, "D": {"type": "object"}},
+            "oneOf": [{"$ref": "#/$defs/C"}, {"$ref": "#/$defs/D"}],
+            "discriminator": {"propertyName": "k", "mapping": {"c": "#/$defs/C"}},
+        },
+        [{"k": "c"}, {"k": "d"}, 1],
+    ),
+    ({"anyOf": [True, N]}, [1, None]),
+    ({"anyOf": [{"type": ["string", "integer"]}, N]}, ["x", 1, None, 1.5]),
+]
+
+
+def test_lean_schema_keeps_the_meaning_of_schemas_pydantic_does_not_write() -> None:
+    for schema, instances in TRICKY:
+        lean = lean_schema(schema)
+        before, after = Draft202012Validator(schema), Draft202012Validator(lean)
+        for instance in instances:
+            assert before.is_valid(instance) == after.is_valid(instance), (schema, instance)
+    unchanged = [TRICKY[i][0] for i in (0, 1, 2, 3, 4, 8, 9, 10)]
+    assert all(lean_schema(schema) == schema for schema in unchanged)
+    data = lean_schema(TRICKY[5][0])
+    assert data == TRICKY[5][0]

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import mimetypes
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -155,14 +155,53 @@ def read_artifact(home: Path, relative: str) -> tuple[bytes, str]:
     return resolved.read_bytes(), artifact_mime(resolved.name)
 
 
-# Keywords that constrain only one JSON type (a null passes them) or only annotate.
-_TYPED_KEYWORDS = frozenset(
+# Where JSON Schema 2020-12 keeps subschemas: maps of them, lists of them, one of them. Nothing else is
+# walked (`const`, `enum`, `default` and `examples` hold data, `properties` keys are names).
+_SCHEMA_MAPS = frozenset(("properties", "patternProperties", "dependentSchemas", "$defs"))
+_SCHEMA_LISTS = frozenset(("anyOf", "allOf", "oneOf", "prefixItems"))
+_SCHEMA_ONE = frozenset(
+    "additionalProperties items contains propertyNames not if then else unevaluatedItems "  # noqa: SIM905
+    "unevaluatedProperties".split()
+)
+_ANNOTATIONS = frozenset(
+    ("title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment")
+)
+# Keywords that constrain one JSON type only (a null passes them all), besides the annotations.
+_ONE_TYPE_KEYWORDS = _ANNOTATIONS | frozenset(
     "type properties additionalProperties patternProperties propertyNames required minProperties "  # noqa: SIM905
     "maxProperties items prefixItems contains minContains maxContains minItems maxItems uniqueItems "
     "minLength maxLength pattern format contentEncoding contentMediaType minimum maximum "
-    "exclusiveMinimum exclusiveMaximum multipleOf title description default examples".split()
+    "exclusiveMinimum exclusiveMaximum multipleOf".split()
+)
+# References this rewrite does not follow: with any of them, a schema is published as it is.
+_OTHER_REFERENCES = frozenset(
+    "$id $anchor $dynamicRef $dynamicAnchor $recursiveRef $recursiveAnchor discriminator".split()  # noqa: SIM905
 )
 _DEFS_PREFIX = "#/$defs/"
+
+
+def _subschemas(node: dict[str, Any]) -> Iterator[Any]:
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            yield from value.values()
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            yield from value
+        elif key in _SCHEMA_ONE:
+            yield value
+
+
+def _map_subschemas(node: dict[str, Any], f: Callable[[Any], Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: f(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [f(sub) for sub in value]
+        elif key in _SCHEMA_ONE:
+            out[key] = f(value)
+        else:
+            out[key] = value
+    return out
 
 
 def lean_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -171,64 +210,66 @@ def lean_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     - A `$defs` entry used once, not recursively, is written in place of its `$ref`.
     - `anyOf: [{type: T, ...}, {type: null}]` (pydantic's `T | None`) becomes `type: [T, null]` with the
-      branch's keywords when each of them only constrains a T: jsonschema no longer builds an error for the
-      branch a value fails.
+      branch's keywords when each of them only constrains a T and the schema around it only annotates:
+      jsonschema no longer builds an error for the branch a value fails.
+
+    Only pydantic's shape of references is followed (`#/$defs/<name>`, one `$defs` at the root); a schema
+    with any other is returned as it is.
     """
-    defs = schema.get("$defs")
+    defs = schema.get("$defs", {})
     uses: dict[str, int] = {}
 
-    def count(node: object) -> None:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
-                uses[ref[len(_DEFS_PREFIX) :]] = uses.get(ref[len(_DEFS_PREFIX) :], 0) + 1
-            for value in node.values():
-                count(value)
-        elif isinstance(node, list):
-            for value in node:
-                count(value)
+    def count(node: Any, root: bool = False) -> bool:
+        """Count the `$ref`s to `$defs`; False when the schema holds a reference of another kind."""
+        if not isinstance(node, dict):
+            return isinstance(node, bool)
+        if node.keys() & _OTHER_REFERENCES or ("$defs" in node and not root):
+            return False
+        ref = node.get("$ref")
+        if ref is not None:
+            name = ref[len(_DEFS_PREFIX) :] if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX) else ""
+            if not name or any(c in name for c in "/~%") or not isinstance(defs.get(name), dict | bool):
+                return False
+            uses[name] = uses.get(name, 0) + 1
+        return all(count(sub) for sub in _subschemas(node))
 
-    count(schema)
+    if not isinstance(defs, dict) or not count(schema, root=True):
+        return schema
     inlined: set[str] = set()
 
-    def lean(node: object, inside: tuple[str, ...]) -> object:
-        if isinstance(node, list):
-            return [lean(value, inside) for value in node]
+    def lean(node: Any, inside: tuple[str, ...]) -> Any:
         if not isinstance(node, dict):
             return node
         ref = node.get("$ref")
-        if (
-            len(node) == 1
-            and isinstance(ref, str)
-            and ref.startswith(_DEFS_PREFIX)
-            and isinstance(defs, dict)
-        ):
+        if ref is not None and len(node) == 1:
             name = ref[len(_DEFS_PREFIX) :]
-            if uses.get(name) == 1 and name not in inside and isinstance(defs.get(name), dict):
+            if uses[name] == 1 and name not in inside and isinstance(defs[name], dict):
                 inlined.add(name)
                 return lean(defs[name], (*inside, name))
             return node
-        out = {key: lean(value, inside) for key, value in node.items() if key != "$defs"}
+        out = _map_subschemas(node, lambda sub: lean(sub, inside))
         branches = out.get("anyOf")
         if isinstance(branches, list) and len(branches) == 2 and {"type": "null"} in branches:
             other = branches[1 - branches.index({"type": "null"})]
+            around = out.keys() - {"anyOf"}
             if (
                 isinstance(other, dict)
                 and isinstance(other.get("type"), str)
                 and other["type"] != "null"
-                and set(other) <= _TYPED_KEYWORDS
-                and not set(other) & (set(out) - {"anyOf"})
+                and other.keys() <= _ONE_TYPE_KEYWORDS
+                and around <= _ANNOTATIONS
+                and not other.keys() & around
             ):
                 del out["anyOf"]
                 out.update(other)
                 out["type"] = [other["type"], "null"]
         return out
 
-    result = lean(schema, ())
-    assert isinstance(result, dict)
-    if isinstance(defs, dict):
-        bodies = {name: lean(body, (name,)) for name, body in defs.items()}  # may inline more defs
-        kept = {name: body for name, body in bodies.items() if name not in inlined}
-        if kept:
-            result["$defs"] = kept
-    return result
+    result: dict[str, Any] = lean({k: v for k, v in schema.items() if k != "$defs"}, ())
+    bodies = {name: lean(body, (name,)) for name, body in defs.items()}  # may inline more defs
+    kept = {name: body for name, body in bodies.items() if name not in inlined}
+    if kept:
+        result["$defs"] = kept
+    uses.clear()
+    count(result, root=True)
+    return result if uses.keys() <= kept.keys() else schema  # no reference left without its definition
