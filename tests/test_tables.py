@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -41,10 +42,10 @@ def test_parquet_text_nulls_become_nan_in_any_row_group_and_statistics_spare_com
     )
     pq.write_table(table, tmp_path / "t.parquet", row_group_size=2)
     pq.write_table(table, tmp_path / "bare.parquet", row_group_size=2, write_statistics=False)
-    md = pq.ParquetFile(tmp_path / "t.parquet").metadata
-    assert md.num_row_groups == 2
-    assert columns_without_nulls(md) == {"full"}
-    assert columns_without_nulls(pq.ParquetFile(tmp_path / "bare.parquet").metadata) == set()
+    pf = pq.ParquetFile(tmp_path / "t.parquet")
+    assert pf.metadata.num_row_groups == 2
+    assert columns_without_nulls(pf) == {"full"}
+    assert columns_without_nulls(pq.ParquetFile(tmp_path / "bare.parquet")) == set()
     for name in ("t.parquet", "bare.parquet"):
         back = read_table(tmp_path / name, LIMITS)
         assert back["full"].tolist() == ["a", "b", "c", "d"]
@@ -53,6 +54,18 @@ def test_parquet_text_nulls_become_nan_in_any_row_group_and_statistics_spare_com
         assert back["nested"][1] is None  # not text: its None stays
     only = read_table(tmp_path / "t.parquet", LIMITS, columns=["late_gap"])
     assert list(only.columns) == ["late_gap"] and isinstance(only["late_gap"][3], float)
+
+    # pandas names a column as the file's pandas metadata says, which need not be the field's own name:
+    # here field `b` (complete) is shown as column `a` and field `a` (with a None) as column `b`.
+    swapped = pa.Table.from_pandas(pd.DataFrame({"a": ["x", None], "b": ["p", "q"]}), preserve_index=False)
+    meta = json.loads(swapped.schema.metadata[b"pandas"])
+    meta["columns"][0]["name"], meta["columns"][1]["name"] = "b", "a"
+    swapped = swapped.replace_schema_metadata({b"pandas": json.dumps(meta).encode()})
+    pq.write_table(swapped, tmp_path / "swapped.parquet")
+    assert columns_without_nulls(pq.ParquetFile(tmp_path / "swapped.parquet")) == {"a"}
+    back = read_table(tmp_path / "swapped.parquet", LIMITS)
+    assert back["a"].tolist() == ["p", "q"]
+    assert back["b"][0] == "x" and isinstance(back["b"][1], float)
 
 
 def test_unusable_files(tmp_path: Path) -> None:

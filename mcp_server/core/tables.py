@@ -6,6 +6,7 @@ pandas and pyarrow are imported inside the functions: the server starts without 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,11 +143,14 @@ def read_table(path: Path, limits: TableLimits, *, columns: list[str] | None = N
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(path)
-            _check_rows(path, pf.metadata.num_rows, limits.rows)
-            check_parquet_decoded(path, limits.decoded_bytes, columns, file=pf)
-            df = pd.read_parquet(path, columns=columns)
-            complete = columns_without_nulls(pf.metadata)
+            # One open file: the limit checks, the statistics and the read see the same bytes, even when
+            # the file is replaced meanwhile.
+            with pa.OSFile(str(path)) as source:
+                pf = pq.ParquetFile(source)
+                _check_rows(path, pf.metadata.num_rows, limits.rows)
+                check_parquet_decoded(path, limits.decoded_bytes, columns, source=source)
+                df = pd.read_parquet(source, columns=columns)
+                complete = columns_without_nulls(pf)
         elif fmt in ("csv", "tsv"):
             df = pd.read_csv(
                 path, sep="," if fmt == "csv" else "\t", nrows=limits.rows + 1, usecols=columns, engine="c"
@@ -189,7 +193,7 @@ def check_parquet_decoded(
     columns: list[str] | None = None,
     *,
     per_row_group: bool = False,
-    file: pq.ParquetFile | None = None,
+    source: pa.NativeFile | None = None,
 ) -> None:
     """Refuse a Parquet file (its `columns`, else all) that decodes to more than `limit` bytes, before reading it;
     with `per_row_group`, for a reader that streams it, a file one of whose row groups does.
@@ -200,12 +204,12 @@ def check_parquet_decoded(
     beyond its pages (one 1 MB value repeated 20,000 times is 20 GB), and only its dictionary tells: when
     the metadata cannot rule that out, those columns alone are read as compact dictionaries, row group by
     row group, and their decoded length summed (dictionary value lengths taken by the indices), stopping
-    at the limit. Memory stays within the pages already checked plus 4 bytes a value. `file` is `path`
-    already opened by the caller.
+    at the limit. Memory stays within the pages already checked plus 4 bytes a value. `source` is `path`
+    as the caller opened it (what it will read).
     """
     import pyarrow.parquet as pq
 
-    pf = file if file is not None else pq.ParquetFile(path)
+    pf = pq.ParquetFile(path if source is None else source)
     md = pf.metadata
     leaves = _selected_leaves(pf.schema_arrow, md.num_columns, columns)
     # Per row group: [decompressed pages, decoded lower bound, how far dictionary strings could go past it].
@@ -242,7 +246,8 @@ def check_parquet_decoded(
             continue
         if reader is None:
             reader = pq.ParquetFile(
-                path, read_dictionary=[md.schema.column(j).path for js in suspects.values() for j in js]
+                path if source is None else source,
+                read_dictionary=[md.schema.column(j).path for js in suspects.values() for j in js],
             )
         for g in groups:
             if g not in suspects:
@@ -322,12 +327,14 @@ def _check_rows(path: Path, rows: int, max_rows: int) -> None:
         raise LimitExceeded(f"'{path.name}' has more than {max_rows} rows, the limit (MLOPS_MCP_MAX_ROWS).")
 
 
-def columns_without_nulls(md: pq.FileMetaData) -> frozenset[str]:
-    """The top-level Parquet columns whose every row group's statistics count no null."""
+def columns_without_nulls(pf: pq.ParquetFile) -> frozenset[str]:
+    """The DataFrame columns (as pandas names them) read from top-level Parquet columns whose every row
+    group's statistics count no null."""
+    md = pf.metadata
     leaves: dict[str, bool] = {}
     for j in range(md.num_columns):
-        name = md.schema.column(j).path
-        if "." in name:  # a nested leaf (lists, structs): not a text column
+        leaf = md.schema.column(j).path
+        if "." in leaf:  # a nested leaf (lists, structs): not a text column
             continue
         complete = True
         for g in range(md.num_row_groups):
@@ -335,8 +342,15 @@ def columns_without_nulls(md: pq.FileMetaData) -> frozenset[str]:
             if stats is None or not stats.has_null_count or stats.null_count != 0:
                 complete = False
                 break
-        leaves[name] = complete
-    return frozenset(name for name, complete in leaves.items() if complete)
+        leaves[leaf] = leaves.get(leaf, True) and complete
+    # pandas labels a column by the name its metadata gives the field, which need not be the field's own.
+    meta = pf.schema_arrow.pandas_metadata or {}
+    named = {c.get("field_name"): c.get("name") for c in meta.get("columns", []) if isinstance(c, dict)}
+    names = {leaf: named.get(leaf, leaf) for leaf in leaves}
+    twice = {name for name, n in Counter(names.values()).items() if n > 1}
+    return frozenset(
+        name for leaf, name in names.items() if leaves[leaf] and isinstance(name, str) and name not in twice
+    )
 
 
 def missing_text_as_nan(df: pd.DataFrame, complete: Collection[str] = ()) -> pd.DataFrame:
