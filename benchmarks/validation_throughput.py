@@ -3,7 +3,7 @@
 A generated 1,000,000-row x 10-column Parquet file and a 10-expectation suite (no regex, so the tool runs
 in a thread rather than a worker process). Both sides read the file on every run (pandas.read_parquet)
 and ask GX for the same result format (SUMMARY with 5 sampled failures per expectation). Each side runs
-in its own fresh process (so peak RSS is that side's own); the sides alternate twice to spread drift.
+in its own fresh process (so peak RSS is that side's own); the sides alternate four times to spread drift.
 
 Prints one JSON line: rows/s of the tool (value) and of GX directly (baseline), their time ratio
 (target <= 1.10, issue 25; <= 1.15 with the regex, benchmarks/validation_regex.py) and the tool side's
@@ -26,8 +26,11 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS = 1_000_000
-RUNS = 5  # timed runs per process, after one warm-up run
-ROUNDS = 2  # processes per side, alternating
+RUNS = 5  # timed runs per process, after the warm-up runs
+# The first runs of a process are up to 50% slower (its heap still grows to the run's peak, page by page):
+# both sides time the steady state.
+WARMUP = 3
+ROUNDS = 4  # processes per side, alternating (with 2 the ratio swung by 0.1 between runs)
 
 SUITE: list[dict[str, Any]] = [
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}},
@@ -143,7 +146,8 @@ def side_gx(data: Path) -> dict[str, Any]:
         result = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
         return time.perf_counter() - t0, bool(result.success), int(df.memory_usage(deep=True).sum())
 
-    once()
+    for _ in range(WARMUP):
+        once()
     times, success, df_bytes = [], False, 0
     for _ in range(RUNS):
         seconds, success, df_bytes = once()
@@ -177,7 +181,8 @@ def side_mcp(data: Path, home: Path) -> dict[str, Any]:
                 assert not result.is_error, result.content
                 return time.perf_counter() - t0, result.structured_content or {}
 
-            await once()  # warm-up: fingerprints the file once (cached afterwards)
+            for _ in range(WARMUP):  # the first also fingerprints the file (cached afterwards)
+                await once()
             times = []
             for _ in range(RUNS):
                 seconds, payload = await once()
